@@ -1,0 +1,56 @@
+using System.Text.RegularExpressions;
+
+namespace Orchestration.Resources;
+
+/// <summary>Kubernetes's name rules, with its wording.</summary>
+public static partial class NameValidation
+{
+    /// <summary>The longest DNS-1123 label.</summary>
+    public const int MaxLabelLength = 63;
+
+    /// <summary>The longest DNS-1123 subdomain.</summary>
+    public const int MaxSubdomainLength = 253;
+
+    /// <summary>The problems with <paramref name="name"/> under <paramref name="rule"/>; empty when it is valid.</summary>
+    public static IReadOnlyList<string> Check(string name, NameRule rule) => rule == NameRule.Label ? CheckLabel(name) : CheckSubdomain(name);
+
+    /// <summary>The problems with a DNS-1123 label.</summary>
+    public static IReadOnlyList<string> CheckLabel(string name)
+    {
+        var errors = new List<string>();
+        if (name.Length > MaxLabelLength)
+        {
+            errors.Add($"must be no more than {MaxLabelLength} characters");
+        }
+
+        if (!LabelPattern().IsMatch(name))
+        {
+            errors.Add("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')");
+        }
+
+        return errors;
+    }
+
+    /// <summary>The problems with a DNS-1123 subdomain.</summary>
+    public static IReadOnlyList<string> CheckSubdomain(string name)
+    {
+        var errors = new List<string>();
+        if (name.Length > MaxSubdomainLength)
+        {
+            errors.Add($"must be no more than {MaxSubdomainLength} characters");
+        }
+
+        if (!SubdomainPattern().IsMatch(name))
+        {
+            errors.Add("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')");
+        }
+
+        return errors;
+    }
+
+    [GeneratedRegex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
+    private static partial Regex LabelPattern();
+
+    [GeneratedRegex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")]
+    private static partial Regex SubdomainPattern();
+}

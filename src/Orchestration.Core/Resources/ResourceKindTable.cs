@@ -1,0 +1,83 @@
+using k8s.Models;
+
+namespace Orchestration.Resources;
+
+/// <summary>The resource kinds a cluster serves, looked up by CLR type or by group and plural.</summary>
+public sealed class ResourceKindTable
+{
+    private readonly Dictionary<Type, ResourceKind> _byType = [];
+    private readonly Dictionary<(string Group, string Plural), ResourceKind> _byResource = [];
+    private readonly Lock _sync = new();
+
+    /// <summary>Every registered kind.</summary>
+    public IReadOnlyCollection<ResourceKind> Kinds
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _byResource.Values.ToList();
+            }
+        }
+    }
+
+    /// <summary>Adds a kind; a second kind with the same group and plural is refused.</summary>
+    public ResourceKindTable Register(ResourceKind kind)
+    {
+        lock (_sync)
+        {
+            if (!_byResource.TryAdd((kind.Group, kind.Plural), kind))
+            {
+                throw new InvalidOperationException($"the resource {kind.Plural} in group '{kind.Group}' is already registered.");
+            }
+
+            _byType.TryAdd(kind.ClrType, kind);
+            return this;
+        }
+    }
+
+    /// <summary>The kind objects of <typeparamref name="T"/> belong to.</summary>
+    /// <exception cref="InvalidOperationException">The type is not registered.</exception>
+    public ResourceKind For<T>() => For(typeof(T));
+
+    /// <summary>The kind objects of this type belong to.</summary>
+    public ResourceKind For(Type type)
+    {
+        lock (_sync)
+        {
+            return _byType.TryGetValue(type, out var kind)
+                ? kind
+                : throw new InvalidOperationException($"{type.Name} is not a registered resource kind; register it in the ResourceKindTable.");
+        }
+    }
+
+    /// <summary>The kind served as <paramref name="plural"/> in <paramref name="group"/>, or null.</summary>
+    public ResourceKind? Find(string group, string plural)
+    {
+        lock (_sync)
+        {
+            return _byResource.GetValueOrDefault((group, plural));
+        }
+    }
+
+    /// <summary>The built-in kinds of the Kubernetes API that this project serves.</summary>
+    public static ResourceKindTable CreateDefault() => new ResourceKindTable()
+        .Register(ResourceKind.For<V1Namespace>(namespaced: false, hasStatus: true, NameRule.Label, "ns"))
+        .Register(ResourceKind.For<V1Pod>(namespaced: true, hasStatus: true, NameRule.Subdomain, "po"))
+        .Register(ResourceKind.For<V1Node>(namespaced: false, hasStatus: true, NameRule.Subdomain, "no"))
+        .Register(ResourceKind.For<V1Service>(namespaced: true, hasStatus: true, NameRule.Label, "svc"))
+        .Register(ResourceKind.For<V1Endpoints>(namespaced: true, hasStatus: false, NameRule.Subdomain, "ep"))
+        .Register(ResourceKind.For<V1EndpointSlice>(namespaced: true))
+        .Register(ResourceKind.For<V1ConfigMap>(namespaced: true, hasStatus: false, NameRule.Subdomain, "cm"))
+        .Register(ResourceKind.For<V1Secret>(namespaced: true))
+        .Register(ResourceKind.For<V1ServiceAccount>(namespaced: true, hasStatus: false, NameRule.Subdomain, "sa"))
+        .Register(ResourceKind.For<Corev1Event>(namespaced: true, hasStatus: false, NameRule.Subdomain, "ev"))
+        .Register(ResourceKind.For<Eventsv1Event>(namespaced: true, hasStatus: false, NameRule.Subdomain, "ev"))
+        .Register(ResourceKind.For<V1Lease>(namespaced: true))
+        .Register(ResourceKind.For<V1Deployment>(namespaced: true, hasStatus: true, NameRule.Subdomain, "deploy"))
+        .Register(ResourceKind.For<V1ReplicaSet>(namespaced: true, hasStatus: true, NameRule.Subdomain, "rs"))
+        .Register(ResourceKind.For<V1DaemonSet>(namespaced: true, hasStatus: true, NameRule.Subdomain, "ds"))
+        .Register(ResourceKind.For<V1StatefulSet>(namespaced: true, hasStatus: true, NameRule.Subdomain, "sts"))
+        .Register(ResourceKind.For<V1Job>(namespaced: true, hasStatus: true))
+        .Register(ResourceKind.For<V1CustomResourceDefinition>(namespaced: false, hasStatus: true, NameRule.Subdomain, "crd", "crds"));
+}

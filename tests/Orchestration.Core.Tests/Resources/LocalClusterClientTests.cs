@@ -1,0 +1,341 @@
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Orchestration.Client;
+using Orchestration.Hosting;
+using Orchestration.Resources;
+using Orchestration.State;
+
+namespace Orchestration.Core.Tests.Resources;
+
+/// <summary>The registry's object rules, through the local client, over the in-memory store.</summary>
+[Trait("Category", "Unit")]
+public sealed class LocalClusterClientTests : IAsyncLifetime
+{
+    private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero));
+    private readonly InMemoryStateStore _store;
+    private readonly LocalClusterClient _client;
+
+    public LocalClusterClientTests()
+    {
+        _store = new InMemoryStateStore(new StateStoreOptions { CompactionInterval = null }, _clock);
+        _client = new LocalClusterClient(new ObjectRegistry(_store, ResourceKindTable.CreateDefault(), _clock));
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await _store.DisposeAsync();
+
+    private static V1Pod Pod(string name, IDictionary<string, string>? labels = null, string? node = null) => new()
+    {
+        Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = "default", Labels = labels },
+        Spec = new V1PodSpec { NodeName = node, Containers = [new V1Container { Name = "main", Image = "busybox" }] },
+    };
+
+    [Fact]
+    public async Task Create_stores_under_the_registry_key_and_sets_server_fields()
+    {
+        var created = await _client.CreateAsync(Pod("web"));
+
+        created.Metadata.Uid.Should().NotBeNullOrEmpty();
+        created.Metadata.CreationTimestamp.Should().Be(_clock.GetUtcNow().UtcDateTime);
+        created.Metadata.Generation.Should().Be(1);
+        created.ApiVersion.Should().Be("v1");
+        created.Kind.Should().Be("Pod");
+        var stored = await _store.GetAsync("/registry/core/pods/default/web");
+        stored.Should().NotBeNull();
+        created.Metadata.ResourceVersion.Should().Be(stored!.ModRevision.ToString());
+        System.Text.Encoding.UTF8.GetString(stored.Value.Span).Should().NotContain("resourceVersion", "the resource version is the store's revision, not stored data");
+
+        var deployment = await _client.CreateAsync(new V1Deployment { Metadata = new V1ObjectMeta { Name = "d", NamespaceProperty = "prod" }, Spec = new V1DeploymentSpec() });
+        deployment.ApiVersion.Should().Be("apps/v1");
+        (await _store.GetAsync("/registry/apps/deployments/prod/d")).Should().NotBeNull();
+        await _client.CreateAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "prod" } });
+        (await _store.GetAsync("/registry/core/namespaces/prod")).Should().NotBeNull();
+    }
+
+    [Fact]
+    public async Task Creating_an_existing_name_is_already_exists_409()
+    {
+        await _client.CreateAsync(Pod("web"));
+
+        var thrown = await _client.Invoking(c => c.CreateAsync(Pod("web"))).Should().ThrowAsync<AlreadyExistsException>();
+
+        thrown.Which.Code.Should().Be(409);
+        thrown.Which.Message.Should().Be("pods \"web\" already exists");
+        thrown.Which.ToStatus().Reason.Should().Be("AlreadyExists");
+    }
+
+    [Fact]
+    public async Task Generate_name_gets_a_random_suffix()
+    {
+        var pod = Pod("");
+        pod.Metadata.Name = null;
+        pod.Metadata.GenerateName = "web-";
+
+        var created = await _client.CreateAsync(pod);
+
+        created.Metadata.Name.Should().MatchRegex("^web-[bcdfghjklmnpqrstvwxz2456789]{5}$");
+    }
+
+    [Theory]
+    [InlineData("Web", "metadata.name")]
+    [InlineData("-web", "metadata.name")]
+    [InlineData("", "metadata.name")]
+    [InlineData("web_1", "metadata.name")]
+    public async Task An_invalid_name_is_invalid_422_with_the_field_and_nothing_is_stored(string name, string field)
+    {
+        var thrown = await _client.Invoking(c => c.CreateAsync(Pod(name))).Should().ThrowAsync<InvalidException>();
+
+        thrown.Which.Code.Should().Be(422);
+        thrown.Which.Causes.Should().ContainSingle(c => c.Field == field);
+        (await _store.RangeAsync(new RangeRequest { Prefix = "/registry/" })).Items.Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task Namespace_and_service_names_are_dns_labels_so_dots_are_invalid()
+    {
+        await _client.Invoking(c => c.CreateAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "a.b" } })).Should().ThrowAsync<InvalidException>();
+        await _client.Invoking(c => c.CreateAsync(new V1Service { Metadata = new V1ObjectMeta { Name = "a.b" } })).Should().ThrowAsync<InvalidException>();
+        (await _client.CreateAsync(new V1ConfigMap { Metadata = new V1ObjectMeta { Name = "a.b" } })).Metadata.Name.Should().Be("a.b");
+    }
+
+    [Fact]
+    public async Task An_update_with_a_stale_resource_version_is_a_conflict_and_without_one_it_applies()
+    {
+        var created = await _client.CreateAsync(Pod("web"));
+        var first = await _client.GetAsync<V1Pod>("default", "web");
+        first.Metadata.Labels = new Dictionary<string, string> { ["v"] = "1" };
+        await _client.UpdateAsync(first);
+
+        var stale = await _client.GetAsync<V1Pod>("default", "web");
+        stale.Metadata.ResourceVersion = created.Metadata.ResourceVersion;
+        stale.Metadata.Labels = new Dictionary<string, string> { ["v"] = "stale" };
+        var thrown = await _client.Invoking(c => c.UpdateAsync(stale)).Should().ThrowAsync<ConflictException>();
+        thrown.Which.Message.Should().Be("Operation cannot be fulfilled on pods \"web\": the object has been modified; please apply your changes to the latest version and try again");
+        (await _client.GetAsync<V1Pod>("default", "web")).Metadata.Labels["v"].Should().Be("1");
+
+        stale.Metadata.ResourceVersion = null;
+        (await _client.UpdateAsync(stale)).Metadata.Labels["v"].Should().Be("stale");
+    }
+
+    [Fact]
+    public async Task Generation_counts_spec_changes_only_and_the_main_update_keeps_status()
+    {
+        var created = await _client.CreateAsync(Pod("web"));
+        var status = await _client.GetAsync<V1Pod>("default", "web");
+        status.Status = new V1PodStatus { Phase = "Running" };
+        status.Spec.NodeName = "ignored-by-status-update";
+        var afterStatus = await _client.UpdateStatusAsync(status);
+        afterStatus.Status.Phase.Should().Be("Running");
+        afterStatus.Spec.NodeName.Should().BeNull("a status update changes only the status");
+        afterStatus.Metadata.Generation.Should().Be(1);
+
+        var relabel = await _client.GetAsync<V1Pod>("default", "web");
+        relabel.Metadata.Labels = new Dictionary<string, string> { ["a"] = "b" };
+        relabel.Status = new V1PodStatus { Phase = "Failed" };
+        var relabeled = await _client.UpdateAsync(relabel);
+        relabeled.Metadata.Generation.Should().Be(1);
+        relabeled.Status.Phase.Should().Be("Running", "the main update keeps the status subresource");
+
+        relabeled.Spec.Containers[0].Image = "busybox:2";
+        var changed = await _client.UpdateAsync(relabeled);
+        changed.Metadata.Generation.Should().Be(2);
+        changed.Metadata.Uid.Should().Be(created.Metadata.Uid);
+        changed.Metadata.CreationTimestamp.Should().Be(created.Metadata.CreationTimestamp);
+    }
+
+    [Theory]
+    [InlineData("app=web", "a,b")]
+    [InlineData("app==web", "a,b")]
+    [InlineData("app!=web", "c,d")]
+    [InlineData("app in (web, db)", "a,b,c")]
+    [InlineData("app notin (web)", "c,d")]
+    [InlineData("tier", "a,c")]
+    [InlineData("!tier", "b,d")]
+    [InlineData("app=web,tier=front", "a")]
+    public async Task List_filters_by_label_selector(string selector, string expected)
+    {
+        await _client.CreateAsync(Pod("a", new Dictionary<string, string> { ["app"] = "web", ["tier"] = "front" }));
+        await _client.CreateAsync(Pod("b", new Dictionary<string, string> { ["app"] = "web" }));
+        await _client.CreateAsync(Pod("c", new Dictionary<string, string> { ["app"] = "db", ["tier"] = "back" }));
+        await _client.CreateAsync(Pod("d"));
+
+        var list = await _client.ListAsync<V1Pod>("default", new ListOptions { LabelSelector = selector });
+
+        list.Items.Select(p => p.Metadata.Name).Should().Equal(expected.Split(','));
+    }
+
+    [Fact]
+    public async Task List_filters_by_field_selector()
+    {
+        await _client.CreateAsync(Pod("a", node: "n1"));
+        await _client.CreateAsync(Pod("b", node: "n2"));
+        await _client.CreateAsync(Pod("c"));
+
+        (await _client.ListAsync<V1Pod>(null, new ListOptions { FieldSelector = "spec.nodeName=n1" })).Items.Select(p => p.Metadata.Name).Should().Equal("a");
+        (await _client.ListAsync<V1Pod>(null, new ListOptions { FieldSelector = "spec.nodeName=" })).Items.Select(p => p.Metadata.Name).Should().Equal("c");
+        (await _client.ListAsync<V1Pod>(null, new ListOptions { FieldSelector = "metadata.name!=a,spec.nodeName!=" })).Items.Select(p => p.Metadata.Name).Should().Equal("b");
+    }
+
+    [Fact]
+    public async Task Paging_with_limit_and_continue_is_one_snapshot()
+    {
+        for (var i = 0; i < 7; i++)
+        {
+            await _client.CreateAsync(Pod($"p{i}", new Dictionary<string, string> { ["even"] = (i % 2 == 0).ToString() }));
+        }
+
+        var first = await _client.ListAsync<V1Pod>("default", new ListOptions { Limit = 2, LabelSelector = "even=True" });
+        await _client.DeleteAsync<V1Pod>("default", "p6");
+        var names = first.Items.Select(p => p.Metadata.Name).ToList();
+        var token = first.Continue;
+        while (token is not null)
+        {
+            var page = await _client.ListAsync<V1Pod>("default", new ListOptions { Limit = 2, LabelSelector = "even=True", Continue = token });
+            page.ResourceVersion.Should().Be(first.ResourceVersion);
+            names.AddRange(page.Items.Select(p => p.Metadata.Name));
+            token = page.Continue;
+        }
+
+        names.Should().Equal("p0", "p2", "p4", "p6");
+    }
+
+    [Fact]
+    public async Task Bad_selectors_and_continue_tokens_are_bad_requests_and_a_compacted_token_is_gone()
+    {
+        await _client.Invoking(c => c.ListAsync<V1Pod>(null, new ListOptions { LabelSelector = "app in (web" })).Should().ThrowAsync<BadRequestException>();
+        await _client.Invoking(c => c.ListAsync<V1Pod>(null, new ListOptions { FieldSelector = "spec.nodeName" })).Should().ThrowAsync<BadRequestException>();
+        await _client.Invoking(c => c.ListAsync<V1Pod>(null, new ListOptions { Continue = "not-a-token" })).Should().ThrowAsync<BadRequestException>();
+
+        for (var i = 0; i < 3; i++)
+        {
+            await _client.CreateAsync(Pod($"p{i}"));
+        }
+
+        var first = await _client.ListAsync<V1Pod>("default", new ListOptions { Limit = 1 });
+        await _client.CreateAsync(Pod("later"));
+        await _store.CompactAsync((await _store.GetStatusAsync()).Revision);
+
+        var gone = await _client.Invoking(c => c.ListAsync<V1Pod>("default", new ListOptions { Limit = 1, Continue = first.Continue })).Should().ThrowAsync<GoneException>();
+        gone.Which.Code.Should().Be(410);
+    }
+
+    [Fact]
+    public async Task Watch_delivers_added_modified_deleted_and_selector_transitions()
+    {
+        await _client.CreateAsync(Pod("existing", new Dictionary<string, string> { ["app"] = "web" }));
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var events = new List<(WatchEventType, string)>();
+        var reading = Task.Run(async () =>
+        {
+            await foreach (var evt in _client.WatchAsync<V1Pod>("default", new WatchOptions { LabelSelector = "app=web" }, cts.Token))
+            {
+                events.Add((evt.Type, evt.Object.Metadata.Name));
+                if (events.Count == 5)
+                {
+                    break;
+                }
+            }
+        });
+
+        await Task.Delay(100);
+        await _client.CreateAsync(Pod("other", new Dictionary<string, string> { ["app"] = "db" }));
+        var web = await _client.CreateAsync(Pod("web", new Dictionary<string, string> { ["app"] = "web" }));
+        web.Metadata.Labels["app"] = "db";
+        var left = await _client.UpdateAsync(web);
+        var other = await _client.GetAsync<V1Pod>("default", "other");
+        other.Metadata.Labels["app"] = "web";
+        await _client.UpdateAsync(other);
+        await _client.DeleteAsync<V1Pod>("default", "existing");
+        await reading;
+
+        events.Should().Equal(
+            (WatchEventType.Added, "existing"),
+            (WatchEventType.Added, "web"),
+            (WatchEventType.Deleted, "web"),
+            (WatchEventType.Added, "other"),
+            (WatchEventType.Deleted, "existing"));
+        left.Metadata.Labels["app"].Should().Be("db");
+    }
+
+    [Fact]
+    public async Task Watch_from_a_resource_version_replays_later_changes_and_a_compacted_one_is_gone()
+    {
+        var created = await _client.CreateAsync(Pod("web"));
+        created.Metadata.Labels = new Dictionary<string, string> { ["x"] = "y" };
+        var updated = await _client.UpdateAsync(created);
+
+        var events = new List<ObjectEvent<V1Pod>>();
+        await foreach (var evt in _client.WatchAsync<V1Pod>("default", new WatchOptions { ResourceVersion = created.Metadata.ResourceVersion }, new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token))
+        {
+            events.Add(evt);
+            break;
+        }
+
+        events.Single().Type.Should().Be(WatchEventType.Modified);
+        events.Single().Object.Metadata.ResourceVersion.Should().Be(updated.Metadata.ResourceVersion);
+
+        await _store.CompactAsync(long.Parse(updated.Metadata.ResourceVersion));
+        var stale = async () =>
+        {
+            await foreach (var _ in _client.WatchAsync<V1Pod>("default", new WatchOptions { ResourceVersion = created.Metadata.ResourceVersion }))
+            {
+            }
+        };
+        (await stale.Should().ThrowAsync<GoneException>()).Which.Code.Should().Be(410);
+    }
+
+    [Fact]
+    public async Task Finalizers_hold_a_deleted_object_until_the_last_one_is_removed()
+    {
+        var pod = Pod("held");
+        pod.Metadata.Finalizers = ["example.com/hold"];
+        await _client.CreateAsync(pod);
+
+        var marked = await _client.DeleteAsync<V1Pod>("default", "held");
+        marked.Metadata.DeletionTimestamp.Should().Be(_clock.GetUtcNow().UtcDateTime);
+        (await _client.GetAsync<V1Pod>("default", "held")).Metadata.DeletionTimestamp.Should().NotBeNull();
+
+        marked.Metadata.Finalizers = [];
+        await _client.UpdateAsync(marked);
+
+        await _client.Invoking(c => c.GetAsync<V1Pod>("default", "held")).Should().ThrowAsync<NotFoundException>();
+    }
+
+    [Fact]
+    public async Task Delete_checks_preconditions_and_a_missing_object_is_not_found()
+    {
+        await _client.CreateAsync(Pod("web"));
+
+        await _client.Invoking(c => c.DeleteAsync<V1Pod>("default", "web", new DeleteOptions { PreconditionUid = "other" })).Should().ThrowAsync<ConflictException>();
+        (await _client.DeleteAsync<V1Pod>("default", "web")).Metadata.Name.Should().Be("web");
+        var missing = await _client.Invoking(c => c.DeleteAsync<V1Pod>("default", "web")).Should().ThrowAsync<NotFoundException>();
+        missing.Which.Message.Should().Be("pods \"web\" not found");
+    }
+
+    [Fact]
+    public async Task A_merge_patch_changes_only_what_it_names()
+    {
+        await _client.CreateAsync(Pod("web", new Dictionary<string, string> { ["keep"] = "1", ["drop"] = "2" }));
+
+        var patched = await _client.PatchAsync<V1Pod>("default", "web", new ObjectPatch(PatchKind.Merge, """{"metadata":{"labels":{"drop":null,"add":"3"}}}"""));
+
+        patched.Metadata.Labels.Should().BeEquivalentTo(new Dictionary<string, string> { ["keep"] = "1", ["add"] = "3" });
+        patched.Spec.Containers.Single().Image.Should().Be("busybox");
+        await _client.Invoking(c => c.PatchAsync<V1Pod>("default", "web", new ObjectPatch(PatchKind.Merge, "{not json"))).Should().ThrowAsync<BadRequestException>();
+    }
+
+    [Fact]
+    public async Task The_di_front_door_composes_a_working_client_over_the_in_memory_store()
+    {
+        await using var provider = new ServiceCollection().AddOrchestrationState().BuildServiceProvider();
+        var client = provider.GetRequiredService<IClusterClient>();
+
+        await client.CreateAsync(new V1ConfigMap { Metadata = new V1ObjectMeta { Name = "c" }, Data = new Dictionary<string, string> { ["k"] = "v" } });
+
+        (await client.GetAsync<V1ConfigMap>("default", "c")).Data["k"].Should().Be("v");
+        provider.GetRequiredService<IStateStore>().Should().BeOfType<InMemoryStateStore>();
+    }
+}
