@@ -78,7 +78,7 @@ public sealed class EtcdStateStore : IStateStore
     /// <inheritdoc />
     public ValueTask<WriteResult> CreateAsync(string key, ReadOnlyMemory<byte> value, long lease = 0, CancellationToken cancellationToken = default)
     {
-        ValidateWrite(key, value, lease);
+        StateRequestValidation.ValidateWrite(key, value, lease, _options);
         var condition = new EtcdPb.Compare { Key = Bytes(key), Target = EtcdPb.Compare.Types.CompareTarget.Create, Result = EtcdPb.Compare.Types.CompareResult.Equal, CreateRevision = 0 };
         return PutIfAsync(key, value, lease, condition, null, cancellationToken);
     }
@@ -86,11 +86,8 @@ public sealed class EtcdStateStore : IStateStore
     /// <inheritdoc />
     public ValueTask<WriteResult> UpdateAsync(string key, ReadOnlyMemory<byte> value, long expectedModRevision, long lease = 0, CancellationToken cancellationToken = default)
     {
-        ValidateWrite(key, value, lease);
-        if (expectedModRevision <= 0)
-        {
-            throw new InvalidStateRequestException(nameof(expectedModRevision), $"an update needs the mod revision last read, a positive number (got {expectedModRevision}); use CreateAsync for a key that does not exist.");
-        }
+        StateRequestValidation.ValidateWrite(key, value, lease, _options);
+        StateRequestValidation.ValidateUpdatePrecondition(expectedModRevision);
 
         var condition = new EtcdPb.Compare { Key = Bytes(key), Target = EtcdPb.Compare.Types.CompareTarget.Mod, Result = EtcdPb.Compare.Types.CompareResult.Equal, ModRevision = expectedModRevision };
         return PutIfAsync(key, value, lease, condition, expectedModRevision, cancellationToken);
@@ -100,10 +97,7 @@ public sealed class EtcdStateStore : IStateStore
     public async ValueTask<WriteResult> DeleteAsync(string key, long expectedModRevision = 0, CancellationToken cancellationToken = default)
     {
         StateRequestValidation.ValidateKey(key, _options.MaxKeyBytes);
-        if (expectedModRevision < 0)
-        {
-            throw new InvalidStateRequestException(nameof(expectedModRevision), $"the expected mod revision is 0 (any) or positive (got {expectedModRevision}).");
-        }
+        StateRequestValidation.ValidateDeletePrecondition(expectedModRevision);
 
         var txn = new EtcdPb.TxnRequest();
         txn.Compare.Add(expectedModRevision == 0
@@ -124,35 +118,20 @@ public sealed class EtcdStateStore : IStateStore
     /// <inheritdoc />
     public async ValueTask<IStateWatch> WatchAsync(WatchRequest request, CancellationToken cancellationToken = default)
     {
-        if (request is null)
-        {
-            throw new InvalidStateRequestException("request", "a watch request is required.");
-        }
-
-        if (request.Prefix)
-        {
-            StateRequestValidation.ValidatePrefix(request.Key, _options.MaxKeyBytes, "request.Key");
-        }
-        else
-        {
-            StateRequestValidation.ValidateKey(request.Key, _options.MaxKeyBytes, "request.Key");
-        }
+        StateRequestValidation.ValidateWatch(request, _options.MaxKeyBytes);
 
         long after;
         if (request.AfterRevision is { } requested)
         {
-            StateRequestValidation.ValidateRevision(requested, "request.AfterRevision");
-
             // etcd accepts watches from the future and reports compaction only after the watch
             // is created; a read at the same revision answers both questions up front.
-            var status = await ReadRevisionAsync(requested, cancellationToken).ConfigureAwait(false);
+            await ReadRevisionAsync(requested, cancellationToken).ConfigureAwait(false);
             if (requested == 0 && await ProbeCompactRevisionAsync(cancellationToken).ConfigureAwait(false) is > 0 and var compacted)
             {
                 throw new CompactedException(0, compacted);
             }
 
             after = requested;
-            _ = status;
         }
         else
         {
@@ -284,16 +263,6 @@ public sealed class EtcdStateStore : IStateStore
     {
         var range = response.Responses[0].ResponseRange;
         return new WriteResult { Succeeded = false, Revision = response.Header.Revision, Current = range.Kvs.Count > 0 ? ToStateKeyValue(range.Kvs[0]) : null };
-    }
-
-    private void ValidateWrite(string key, ReadOnlyMemory<byte> value, long lease)
-    {
-        StateRequestValidation.ValidateKey(key, _options.MaxKeyBytes);
-        StateRequestValidation.ValidateValue(value, _options.MaxValueBytes);
-        if (lease < 0)
-        {
-            throw new InvalidStateRequestException(nameof(lease), $"a lease id is 0 (none) or positive (got {lease}).");
-        }
     }
 
     /// <summary>The cluster's revision, or with a positive revision a check that it is readable.</summary>

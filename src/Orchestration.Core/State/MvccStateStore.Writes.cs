@@ -5,7 +5,7 @@ public partial class MvccStateStore
     /// <inheritdoc />
     public ValueTask<WriteResult> CreateAsync(string key, ReadOnlyMemory<byte> value, long lease = 0, CancellationToken cancellationToken = default)
     {
-        ValidateWrite(key, value, lease);
+        StateRequestValidation.ValidateWrite(key, value, lease, _options);
         lock (_writeLock)
         {
             ThrowIfClosed();
@@ -32,11 +32,8 @@ public partial class MvccStateStore
     /// <inheritdoc />
     public ValueTask<WriteResult> UpdateAsync(string key, ReadOnlyMemory<byte> value, long expectedModRevision, long lease = 0, CancellationToken cancellationToken = default)
     {
-        ValidateWrite(key, value, lease);
-        if (expectedModRevision <= 0)
-        {
-            throw new InvalidStateRequestException(nameof(expectedModRevision), $"an update needs the mod revision last read, a positive number (got {expectedModRevision}); use CreateAsync for a key that does not exist.");
-        }
+        StateRequestValidation.ValidateWrite(key, value, lease, _options);
+        StateRequestValidation.ValidateUpdatePrecondition(expectedModRevision);
 
         lock (_writeLock)
         {
@@ -73,10 +70,7 @@ public partial class MvccStateStore
     public ValueTask<WriteResult> DeleteAsync(string key, long expectedModRevision = 0, CancellationToken cancellationToken = default)
     {
         StateRequestValidation.ValidateKey(key, _options.MaxKeyBytes);
-        if (expectedModRevision < 0)
-        {
-            throw new InvalidStateRequestException(nameof(expectedModRevision), $"the expected mod revision is 0 (any) or positive (got {expectedModRevision}).");
-        }
+        StateRequestValidation.ValidateDeletePrecondition(expectedModRevision);
 
         lock (_writeLock)
         {
@@ -178,15 +172,5 @@ public partial class MvccStateStore
         }
 
         _ = ObserveAsync(CompactAsync(mark).AsTask(), $"background compaction to revision {mark}");
-    }
-
-    private void ValidateWrite(string key, ReadOnlyMemory<byte> value, long lease)
-    {
-        StateRequestValidation.ValidateKey(key, _options.MaxKeyBytes);
-        StateRequestValidation.ValidateValue(value, _options.MaxValueBytes);
-        if (lease < 0)
-        {
-            throw new InvalidStateRequestException(nameof(lease), $"a lease id is 0 (none) or positive (got {lease}).");
-        }
     }
 }

@@ -126,24 +126,7 @@ public partial class MvccStateStore : IStateStore
     /// <inheritdoc />
     public ValueTask<IStateWatch> WatchAsync(WatchRequest request, CancellationToken cancellationToken = default)
     {
-        if (request is null)
-        {
-            throw new InvalidStateRequestException("request", "a watch request is required.");
-        }
-
-        if (request.Prefix)
-        {
-            StateRequestValidation.ValidatePrefix(request.Key, _options.MaxKeyBytes, "request.Key");
-        }
-        else
-        {
-            StateRequestValidation.ValidateKey(request.Key, _options.MaxKeyBytes, "request.Key");
-        }
-
-        if (request.AfterRevision is { } requested)
-        {
-            StateRequestValidation.ValidateRevision(requested, "request.AfterRevision");
-        }
+        StateRequestValidation.ValidateWatch(request, _options.MaxKeyBytes);
 
         lock (_publishLock)
         {

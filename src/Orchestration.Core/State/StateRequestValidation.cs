@@ -75,6 +75,58 @@ public static class StateRequestValidation
         }
     }
 
+    /// <summary>Throws unless the watch request is well formed: a key (or a prefix, which may be empty) and a non-negative revision.</summary>
+    public static void ValidateWatch(WatchRequest? request, int maxKeyBytes)
+    {
+        if (request is null)
+        {
+            throw new InvalidStateRequestException("request", "a watch request is required.");
+        }
+
+        if (request.Prefix)
+        {
+            ValidatePrefix(request.Key, maxKeyBytes, "request.Key");
+        }
+        else
+        {
+            ValidateKey(request.Key, maxKeyBytes, "request.Key");
+        }
+
+        if (request.AfterRevision is { } after)
+        {
+            ValidateRevision(after, "request.AfterRevision");
+        }
+    }
+
+    /// <summary>Throws unless a put's key, value and lease are well formed.</summary>
+    public static void ValidateWrite(string key, ReadOnlyMemory<byte> value, long lease, StateStoreOptions options)
+    {
+        ValidateKey(key, options.MaxKeyBytes);
+        ValidateValue(value, options.MaxValueBytes);
+        if (lease < 0)
+        {
+            throw new InvalidStateRequestException(nameof(lease), $"a lease id is 0 (none) or positive (got {lease}).");
+        }
+    }
+
+    /// <summary>Throws unless an update's expected mod revision is positive.</summary>
+    public static void ValidateUpdatePrecondition(long expectedModRevision)
+    {
+        if (expectedModRevision <= 0)
+        {
+            throw new InvalidStateRequestException(nameof(expectedModRevision), $"an update needs the mod revision last read, a positive number (got {expectedModRevision}); use CreateAsync for a key that does not exist.");
+        }
+    }
+
+    /// <summary>Throws unless a delete's expected mod revision is 0 (any) or positive.</summary>
+    public static void ValidateDeletePrecondition(long expectedModRevision)
+    {
+        if (expectedModRevision < 0)
+        {
+            throw new InvalidStateRequestException(nameof(expectedModRevision), $"the expected mod revision is 0 (any) or positive (got {expectedModRevision}).");
+        }
+    }
+
     private static void ValidateKeyText(string key, int maxKeyBytes, string parameterName)
     {
         foreach (var c in key)
