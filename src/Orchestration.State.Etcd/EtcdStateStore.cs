@@ -216,11 +216,11 @@ public sealed class EtcdStateStore : IStateStore
     }
 
     /// <summary>Ends every watch and closes the connection.</summary>
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
         if (_closed)
         {
-            return;
+            return ValueTask.CompletedTask;
         }
 
         _closed = true;
@@ -230,7 +230,7 @@ public sealed class EtcdStateStore : IStateStore
         }
 
         _channel.Dispose();
-        await Task.CompletedTask.ConfigureAwait(false);
+        return ValueTask.CompletedTask;
     }
 
     private async ValueTask<WriteResult> PutIfAsync(string key, ReadOnlyMemory<byte> value, long lease, EtcdPb.Compare condition, long? expected, CancellationToken cancellationToken)

@@ -15,34 +15,24 @@ public static partial class NameValidation
     public static IReadOnlyList<string> Check(string name, NameRule rule) => rule == NameRule.Label ? CheckLabel(name) : CheckSubdomain(name);
 
     /// <summary>The problems with a DNS-1123 label.</summary>
-    public static IReadOnlyList<string> CheckLabel(string name)
-    {
-        var errors = new List<string>();
-        if (name.Length > MaxLabelLength)
-        {
-            errors.Add($"must be no more than {MaxLabelLength} characters");
-        }
-
-        if (!LabelPattern().IsMatch(name))
-        {
-            errors.Add("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')");
-        }
-
-        return errors;
-    }
+    public static IReadOnlyList<string> CheckLabel(string name) => Check(name, MaxLabelLength, LabelPattern(),
+        "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')");
 
     /// <summary>The problems with a DNS-1123 subdomain.</summary>
-    public static IReadOnlyList<string> CheckSubdomain(string name)
+    public static IReadOnlyList<string> CheckSubdomain(string name) => Check(name, MaxSubdomainLength, SubdomainPattern(),
+        "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')");
+
+    private static List<string> Check(string name, int maxLength, Regex pattern, string patternMessage)
     {
         var errors = new List<string>();
-        if (name.Length > MaxSubdomainLength)
+        if (name.Length > maxLength)
         {
-            errors.Add($"must be no more than {MaxSubdomainLength} characters");
+            errors.Add($"must be no more than {maxLength} characters");
         }
 
-        if (!SubdomainPattern().IsMatch(name))
+        if (!pattern.IsMatch(name))
         {
-            errors.Add("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')");
+            errors.Add(patternMessage);
         }
 
         return errors;
