@@ -17,6 +17,15 @@ public sealed record ListOptions
 
     /// <summary>The continue token of the previous page.</summary>
     public string? Continue { get; init; }
+
+    /// <summary>
+    /// Which snapshot to list: null or "0" for the latest; with <see cref="ResourceVersionMatch"/>
+    /// "Exact", exactly this revision (410 if compacted); otherwise one not older than it.
+    /// </summary>
+    public string? ResourceVersion { get; init; }
+
+    /// <summary>"Exact" or "NotOlderThan" (the default when a resourceVersion is given).</summary>
+    public string? ResourceVersionMatch { get; init; }
 }
 
 /// <summary>What to watch, and from where.</summary>
@@ -30,6 +39,15 @@ public sealed record WatchOptions
 
     /// <summary>Deliver changes after this resource version; null or "0" starts with the current objects.</summary>
     public string? ResourceVersion { get; init; }
+
+    /// <summary>Whether to send <see cref="WatchEventType.Bookmark"/> events that carry only a resourceVersion to resume from.</summary>
+    public bool AllowBookmarks { get; init; }
+
+    /// <summary>
+    /// Start with the current objects as Added events even when a resourceVersion is given, and
+    /// mark their end with a bookmark annotated <c>k8s.io/initial-events-end</c>.
+    /// </summary>
+    public bool SendInitialEvents { get; init; }
 }
 
 /// <summary>A page of objects.</summary>
@@ -46,10 +64,23 @@ public enum PatchKind
 {
     /// <summary>RFC 7386 JSON merge patch (<c>application/merge-patch+json</c>).</summary>
     Merge,
+
+    /// <summary>RFC 6902 JSON patch (<c>application/json-patch+json</c>).</summary>
+    Json,
+
+    /// <summary>Kubernetes strategic merge patch (<c>application/strategic-merge-patch+json</c>): lists merge by their keys.</summary>
+    StrategicMerge,
+
+    /// <summary>Server-side apply (<c>application/apply-patch+yaml</c>): the fields a manager owns.</summary>
+    Apply,
 }
 
 /// <summary>A patch document and its kind.</summary>
-public sealed record ObjectPatch(PatchKind Kind, string Body);
+/// <param name="Kind">How to read the body.</param>
+/// <param name="Body">The patch document.</param>
+/// <param name="FieldManager">Who is applying (server-side apply requires it).</param>
+/// <param name="Force">Server-side apply: take fields other managers own instead of failing with a conflict.</param>
+public sealed record ObjectPatch(PatchKind Kind, string Body, string? FieldManager = null, bool Force = false);
 
 /// <summary>How to delete.</summary>
 public sealed record DeleteOptions

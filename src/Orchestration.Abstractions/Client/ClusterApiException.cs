@@ -77,3 +77,7 @@ public sealed class BadRequestException(string message, Exception? innerExceptio
 /// <summary>410: the requested resource version is too old (compacted); list again.</summary>
 public sealed class GoneException(string message, Exception? innerException = null)
     : ClusterApiException(410, "Expired", message, innerException: innerException);
+
+/// <summary>403: the request is not allowed (for example new content in a terminating namespace).</summary>
+public sealed class ForbiddenException(string message)
+    : ClusterApiException(403, "Forbidden", message);

@@ -1,8 +1,6 @@
 using System.Globalization;
-using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
-using k8s;
-using k8s.Models;
 using Orchestration.Client;
 using Orchestration.State;
 
@@ -10,36 +8,57 @@ namespace Orchestration.Resources;
 
 public sealed partial class ObjectRegistry
 {
-    /// <summary>The stored bytes of an object: its Kubernetes JSON without the resourceVersion.</summary>
-    private static ReadOnlyMemory<byte> Encode<T>(T obj) => Encoding.UTF8.GetBytes(WithoutResourceVersion(ToNode(obj)));
+    private static readonly string[] ServerOwnedMetadata = ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "namespace", "name"];
 
-    /// <summary>The object a stored version holds, with the version's mod revision as its resourceVersion.</summary>
-    internal static T Decode<T>(StateKeyValue kv)
+    /// <summary>The stored bytes of an object: its JSON without the resourceVersion.</summary>
+    private static byte[] Encode(JsonObject obj)
     {
-        var obj = KubernetesJson.Deserialize<T>(Encoding.UTF8.GetString(kv.Value.Span));
-        return WithResourceVersion(obj, kv.ModRevision);
+        var meta = obj["metadata"] as JsonObject;
+        var rv = meta?["resourceVersion"];
+        meta?.Remove("resourceVersion");
+        try
+        {
+            return JsonSerializer.SerializeToUtf8Bytes(obj);
+        }
+        finally
+        {
+            if (rv is not null)
+            {
+                meta!["resourceVersion"] = rv;
+            }
+        }
     }
 
-    private static T WithResourceVersion<T>(T obj, long revision)
+    /// <summary>The object a stored version holds, with the version's mod revision as its resourceVersion.</summary>
+    internal static JsonObject DecodeNode(StateKeyValue kv)
     {
-        if (obj is IMetadata<V1ObjectMeta> { Metadata: { } meta })
-        {
-            meta.ResourceVersion = revision.ToString(CultureInfo.InvariantCulture);
-        }
+        var node = JsonNode.Parse(kv.Value.Span) as JsonObject
+            ?? throw new StoreCorruptException($"the value at {kv.Key} is not a JSON object");
+        return WithResourceVersion(node, kv.ModRevision);
+    }
 
+    private static JsonObject WithResourceVersion(JsonObject obj, long revision)
+    {
+        MetadataOf(obj)["resourceVersion"] = revision.ToString(CultureInfo.InvariantCulture);
         return obj;
     }
 
-    private static JsonObject ToNode<T>(T obj) => JsonNode.Parse(KubernetesJson.Serialize(obj))!.AsObject();
-
-    private static JsonObject ParseStored(StateKeyValue kv) => JsonNode.Parse(kv.Value.Span)!.AsObject();
-
-    private static T Deserialize<T>(JsonObject node, long revision) => WithResourceVersion(KubernetesJson.Deserialize<T>(node.ToJsonString()), revision);
-
-    private static string WithoutResourceVersion(JsonObject node)
+    /// <summary>The object's metadata, created when missing.</summary>
+    internal static JsonObject MetadataOf(JsonObject obj)
     {
-        (node["metadata"] as JsonObject)?.Remove("resourceVersion");
-        return node.ToJsonString();
+        if (obj["metadata"] is JsonObject meta)
+        {
+            return meta;
+        }
+
+        if (obj["metadata"] is not null)
+        {
+            throw new BadRequestException("metadata must be an object");
+        }
+
+        meta = [];
+        obj["metadata"] = meta;
+        return meta;
     }
 
     /// <summary>
@@ -50,13 +69,15 @@ public sealed partial class ObjectRegistry
     private static JsonObject Merged(ResourceKind kind, JsonObject old, JsonObject sent)
     {
         var next = (JsonObject)sent.DeepClone();
-        var oldMeta = old["metadata"] as JsonObject ?? [];
-        var meta = next["metadata"] as JsonObject ?? [];
-        next["metadata"] = meta;
-        foreach (var field in new[] { "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "namespace", "name" })
+        var oldMeta = MetadataOf(old);
+        var meta = MetadataOf(next);
+        foreach (var field in ServerOwnedMetadata)
         {
-            meta[field] = oldMeta[field]?.DeepClone();
-            if (meta[field] is null)
+            if (oldMeta[field] is { } value)
+            {
+                meta[field] = value.DeepClone();
+            }
+            else
             {
                 meta.Remove(field);
             }
@@ -64,15 +85,18 @@ public sealed partial class ObjectRegistry
 
         if (kind.HasStatus)
         {
-            next["status"] = old["status"]?.DeepClone();
-            if (next["status"] is null)
+            if (old["status"] is { } status)
+            {
+                next["status"] = status.DeepClone();
+            }
+            else
             {
                 next.Remove("status");
             }
         }
 
-        var generation = oldMeta["generation"]?.GetValue<long>() ?? 1;
-        meta["generation"] = SpecOf(old) == SpecOf(next) ? generation : generation + 1;
+        var generation = oldMeta["generation"] is JsonValue g && g.TryGetValue<long>(out var gen) ? gen : 1;
+        meta["generation"] = JsonNode.DeepEquals(WithoutMetaAndStatus(old), WithoutMetaAndStatus(next)) ? generation : generation + 1;
         next["apiVersion"] = kind.ApiVersion;
         next["kind"] = kind.Kind;
         return next;
@@ -82,50 +106,29 @@ public sealed partial class ObjectRegistry
     private static JsonObject WithStatus(JsonObject old, JsonObject sent)
     {
         var next = (JsonObject)old.DeepClone();
-        next["status"] = sent["status"]?.DeepClone();
-        return next;
-    }
-
-    private static string SpecOf(JsonObject obj)
-    {
-        var copy = (JsonObject)obj.DeepClone();
-        copy.Remove("metadata");
-        copy.Remove("status");
-        return copy.ToJsonString();
-    }
-
-    private static void Validate(ResourceKind kind, IKubernetesObject<V1ObjectMeta> obj)
-    {
-        var meta = obj.Metadata;
-        var causes = new List<V1StatusCause>();
-        if (string.IsNullOrEmpty(meta.Name))
+        if (sent["status"] is { } status)
         {
-            causes.Add(Required("metadata.name", "name or generateName is required"));
+            next["status"] = status.DeepClone();
         }
         else
         {
-            foreach (var problem in NameValidation.Check(meta.Name, kind.NameRule))
-            {
-                causes.Add(new V1StatusCause { Reason = "FieldValueInvalid", Field = "metadata.name", Message = $"Invalid value: \"{meta.Name}\": {problem}" });
-            }
+            next.Remove("status");
         }
 
-        if (kind.Namespaced && meta.NamespaceProperty is { } ns)
-        {
-            foreach (var problem in NameValidation.CheckLabel(ns))
-            {
-                causes.Add(new V1StatusCause { Reason = "FieldValueInvalid", Field = "metadata.namespace", Message = $"Invalid value: \"{ns}\": {problem}" });
-            }
-        }
-
-        if (causes.Count > 0)
-        {
-            throw new InvalidException(kind.Group, kind.Kind, meta.Name ?? "", causes);
-        }
+        return next;
     }
 
-    private static V1StatusCause Required(string field, string message) =>
-        new() { Reason = "FieldValueRequired", Field = field, Message = $"Required value: {message}" };
+    private static JsonObject WithoutMetaAndStatus(JsonObject obj)
+    {
+        var copy = new JsonObject();
+        foreach (var (name, value) in obj)
+        {
+            if (name is not ("metadata" or "status" or "apiVersion" or "kind"))
+            {
+                copy[name] = value?.DeepClone();
+            }
+        }
 
-    private static InvalidException Invalid(ResourceKind kind, string name, V1StatusCause cause) => new(kind.Group, kind.Kind, name, [cause]);
+        return copy;
+    }
 }

@@ -3,7 +3,6 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json.Nodes;
 using k8s;
-using k8s.Models;
 using Orchestration.Client;
 using Orchestration.State;
 
@@ -13,12 +12,14 @@ public sealed partial class ObjectRegistry
 {
     private const int ScanPage = 500;
 
+    /// <summary>How often a quiet watch that allows bookmarks gets one.</summary>
+    public TimeSpan BookmarkInterval { get; init; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Lists objects as one snapshot, page by page with continue tokens.</summary>
-    public async Task<ObjectList<T>> ListAsync<T>(string? @namespace, ListOptions? options, CancellationToken cancellationToken)
-        where T : class, IKubernetesObject<V1ObjectMeta>
+    public async Task<ObjectList<JsonObject>> ListAsync(ResourceKind kind, string? @namespace, ListOptions? options, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(kind);
         options ??= new ListOptions();
-        var kind = Kinds.For<T>();
         var labels = LabelSelector.Parse(options.LabelSelector);
         var fields = FieldSelector.Parse(options.FieldSelector);
         if (options.Limit < 0)
@@ -26,11 +27,15 @@ public sealed partial class ObjectRegistry
             throw new BadRequestException($"limit must not be negative (got {options.Limit})");
         }
 
-        var prefix = PrefixFor(kind, kind.Namespaced ? @namespace : null);
+        var prefix = PrefixFor(kind, kind.Namespaced ? NullIfEmpty(@namespace) : null);
         var (revision, startAfter) = ContinueToken.Parse(options.Continue, prefix);
+        if (revision == 0 && options.ResourceVersionMatch == "Exact")
+        {
+            revision = ParseResourceVersion(options.ResourceVersion) ?? throw new BadRequestException("resourceVersionMatch=Exact needs a resourceVersion");
+        }
+
         var filtered = !labels.IsEmpty || !fields.IsEmpty;
-        var items = new List<T>();
-        string? next = null;
+        var items = new List<JsonObject>();
         try
         {
             while (true)
@@ -42,8 +47,8 @@ public sealed partial class ObjectRegistry
                 for (var i = 0; i < page.Items.Count; i++)
                 {
                     var kv = page.Items[i];
-                    var obj = Decode<T>(kv);
-                    if (filtered && !Matches(labels, fields, kv, obj))
+                    var obj = DecodeNode(kv);
+                    if (filtered && !Matches(labels, fields, obj))
                     {
                         continue;
                     }
@@ -51,51 +56,60 @@ public sealed partial class ObjectRegistry
                     items.Add(obj);
                     if (options.Limit > 0 && items.Count == options.Limit)
                     {
-                        if (i < page.Items.Count - 1 || page.HasMore)
-                        {
-                            next = ContinueToken.Create(revision, kv.Key);
-                        }
-
-                        return new ObjectList<T>(items, revision.ToString(CultureInfo.InvariantCulture), next);
+                        var next = i < page.Items.Count - 1 || page.HasMore ? ContinueToken.Create(revision, kv.Key) : null;
+                        return new ObjectList<JsonObject>(items, revision.ToString(CultureInfo.InvariantCulture), next);
                     }
                 }
 
                 if (!page.HasMore || page.Items.Count == 0)
                 {
-                    return new ObjectList<T>(items, revision.ToString(CultureInfo.InvariantCulture), null);
+                    return new ObjectList<JsonObject>(items, revision.ToString(CultureInfo.InvariantCulture), null);
                 }
 
                 startAfter = page.Items[^1].Key;
             }
         }
-        catch (CompactedException ex)
+        catch (CompactedException ex) when (options.Continue is not null)
         {
             throw new GoneException("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.", ex);
+        }
+        catch (CompactedException ex)
+        {
+            throw new GoneException($"too old resource version: {revision} ({ex.CompactRevision})", ex);
+        }
+        catch (FutureRevisionException ex)
+        {
+            throw new ClusterApiException(504, "Timeout", $"Too large resource version: {revision}, current: {ex.CurrentRevision}", innerException: ex);
         }
     }
 
     /// <summary>Watches objects of one kind: see <see cref="IClusterWatcher.WatchAsync{T}"/>.</summary>
-    public async IAsyncEnumerable<ObjectEvent<T>> WatchAsync<T>(string? @namespace, WatchOptions? options, [EnumeratorCancellation] CancellationToken cancellationToken)
-        where T : class, IKubernetesObject<V1ObjectMeta>
+    public async IAsyncEnumerable<ObjectEvent<JsonObject>> WatchAsync(ResourceKind kind, string? @namespace, WatchOptions? options, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(kind);
         options ??= new WatchOptions();
-        var kind = Kinds.For<T>();
         var labels = LabelSelector.Parse(options.LabelSelector);
         var fields = FieldSelector.Parse(options.FieldSelector);
-        var prefix = PrefixFor(kind, kind.Namespaced ? @namespace : null);
+        var prefix = PrefixFor(kind, kind.Namespaced ? NullIfEmpty(@namespace) : null);
+        var fromNow = string.IsNullOrEmpty(options.ResourceVersion) || options.ResourceVersion == "0";
         long after;
-        if (string.IsNullOrEmpty(options.ResourceVersion) || options.ResourceVersion == "0")
+        if (fromNow || options.SendInitialEvents)
         {
             // Kubernetes's "start at most recent": the current objects as Added, then changes.
             var current = await store.RangeAsync(new RangeRequest { Prefix = prefix }, cancellationToken).ConfigureAwait(false);
             after = current.Revision;
             foreach (var kv in current.Items)
             {
-                var obj = Decode<T>(kv);
-                if (Matches(labels, fields, kv, obj))
+                var obj = DecodeNode(kv);
+                if (Matches(labels, fields, obj))
                 {
-                    yield return new ObjectEvent<T>(WatchEventType.Added, obj);
+                    yield return new ObjectEvent<JsonObject>(WatchEventType.Added, obj);
                 }
+            }
+
+            if (options.SendInitialEvents)
+            {
+                yield return new ObjectEvent<JsonObject>(WatchEventType.Bookmark, Bookmark(kind, after, initialEventsEnd: true));
             }
         }
         else
@@ -119,36 +133,105 @@ public sealed partial class ObjectRegistry
 
         await using (watch.ConfigureAwait(false))
         {
-            await foreach (var evt in watch.ReadEventsAsync(cancellationToken).ConfigureAwait(false))
+            var progress = after;
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var events = watch.ReadEventsAsync(stop.Token).GetAsyncEnumerator(stop.Token);
+            await using (events.ConfigureAwait(false))
             {
-                var before = evt.PrevKv is { } prev ? Decode<T>(prev) : null;
-                var wasIn = before is not null && Matches(labels, fields, evt.PrevKv!, before);
-                if (evt.Type == StateEventType.Delete)
+                Task<bool>? pending = null;
+                try
                 {
-                    if (wasIn)
+                while (true)
+                {
+                    pending ??= events.MoveNextAsync().AsTask();
+                    if (options.AllowBookmarks && !pending.IsCompleted)
                     {
-                        yield return new ObjectEvent<T>(WatchEventType.Deleted, WithResourceVersion(before!, evt.Revision));
+                        var tick = Task.Delay(BookmarkInterval, timeProvider, cancellationToken);
+                        if (await Task.WhenAny(pending, tick).ConfigureAwait(false) == tick)
+                        {
+                            cancellationToken.ThrowIfCancellationRequested();
+                            yield return new ObjectEvent<JsonObject>(WatchEventType.Bookmark, Bookmark(kind, progress, initialEventsEnd: false));
+                            continue;
+                        }
                     }
 
-                    continue;
-                }
+                    if (!await pending.ConfigureAwait(false))
+                    {
+                        yield break;
+                    }
 
-                var now = Decode<T>(evt.Kv);
-                var isIn = Matches(labels, fields, evt.Kv, now);
-                if (isIn)
-                {
-                    yield return new ObjectEvent<T>(wasIn ? WatchEventType.Modified : WatchEventType.Added, now);
+                    pending = null;
+                    var evt = events.Current;
+                    progress = evt.Revision;
+                    if (Translate(evt, labels, fields) is { } translated)
+                    {
+                        yield return translated;
+                    }
                 }
-                else if (wasIn)
+                }
+                finally
                 {
-                    yield return new ObjectEvent<T>(WatchEventType.Deleted, now);
+                    // An enumerator must not be disposed while a MoveNext is in flight.
+                    if (pending is not null)
+                    {
+                        await stop.CancelAsync().ConfigureAwait(false);
+                        await pending.ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+                    }
                 }
             }
         }
     }
 
-    private static bool Matches(LabelSelector labels, FieldSelector fields, StateKeyValue kv, IKubernetesObject<V1ObjectMeta> obj) =>
-        labels.Matches(obj.Metadata.Labels) && (fields.IsEmpty || fields.Matches(JsonNode.Parse(kv.Value.Span)));
+    /// <summary>A store event as the watcher sees it through its selectors: entering is Added, leaving is Deleted.</summary>
+    private static ObjectEvent<JsonObject>? Translate(StateEvent evt, LabelSelector labels, FieldSelector fields)
+    {
+        var before = evt.PrevKv is { } prev ? DecodeNode(prev) : null;
+        var wasIn = before is not null && Matches(labels, fields, before);
+        if (evt.Type == StateEventType.Delete)
+        {
+            return wasIn ? new ObjectEvent<JsonObject>(WatchEventType.Deleted, WithResourceVersion(before!, evt.Revision)) : null;
+        }
+
+        var now = DecodeNode(evt.Kv);
+        if (Matches(labels, fields, now))
+        {
+            return new ObjectEvent<JsonObject>(wasIn ? WatchEventType.Modified : WatchEventType.Added, now);
+        }
+
+        return wasIn ? new ObjectEvent<JsonObject>(WatchEventType.Deleted, now) : null;
+    }
+
+    private static JsonObject Bookmark(ResourceKind kind, long revision, bool initialEventsEnd)
+    {
+        var meta = new JsonObject { ["resourceVersion"] = revision.ToString(CultureInfo.InvariantCulture) };
+        if (initialEventsEnd)
+        {
+            meta["annotations"] = new JsonObject { ["k8s.io/initial-events-end"] = "true" };
+        }
+
+        return new JsonObject { ["kind"] = kind.Kind, ["apiVersion"] = kind.ApiVersion, ["metadata"] = meta };
+    }
+
+    private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+
+    private static bool Matches(LabelSelector labels, FieldSelector fields, JsonObject obj) =>
+        (labels.IsEmpty || labels.Matches(LabelsOf(obj))) && (fields.IsEmpty || fields.Matches(obj));
+
+    private static Dictionary<string, string>? LabelsOf(JsonObject obj)
+    {
+        if (obj["metadata"]?["labels"] is not JsonObject labels)
+        {
+            return null;
+        }
+
+        var result = new Dictionary<string, string>(labels.Count, StringComparer.Ordinal);
+        foreach (var (key, value) in labels)
+        {
+            result[key] = value?.ToString() ?? "";
+        }
+
+        return result;
+    }
 
     /// <summary>The opaque continue token: the snapshot's revision and the last key returned.</summary>
     private static class ContinueToken

@@ -1,9 +1,5 @@
 using System.Globalization;
-using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
-using k8s;
-using k8s.Models;
 using Orchestration.Client;
 using Orchestration.State;
 
@@ -15,9 +11,12 @@ namespace Orchestration.Resources;
 /// (Kubernetes JSON without the resourceVersion, which is the key's mod revision).
 /// </summary>
 /// <remarks>
-/// It applies the object rules every write path shares: names are checked (DNS-1123), uid,
-/// creationTimestamp and generation are the server's; a stale resourceVersion is a conflict,
-/// never a silent overwrite; an object with finalizers is only marked for deletion.
+/// It applies the object rules every write path shares: defaults are filled in, names and the
+/// fields each kind requires are checked, uid, creationTimestamp and generation are the server's; a
+/// namespaced object needs its namespace to exist and not be terminating; a stale resourceVersion
+/// is a conflict, never a silent overwrite; an object with finalizers is only marked for deletion.
+/// Objects travel as <see cref="JsonObject"/> so custom kinds need no CLR type; the typed methods
+/// convert at the edge.
 /// </remarks>
 public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable kinds, TimeProvider timeProvider)
 {
@@ -26,6 +25,10 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
 
     /// <summary>The kinds this registry serves.</summary>
     public ResourceKindTable Kinds { get; } = kinds;
+
+    /// <summary>The current revision of the store, for list and watch bookkeeping.</summary>
+    public async Task<long> CurrentRevisionAsync(CancellationToken cancellationToken) =>
+        (await store.RangeAsync(new RangeRequest { Prefix = "/registry/", Limit = 1 }, cancellationToken).ConfigureAwait(false)).Revision;
 
     /// <summary>The store key of one object.</summary>
     public static string KeyFor(ResourceKind kind, string? @namespace, string name) => PrefixFor(kind, @namespace) + name;
@@ -37,187 +40,154 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
             : $"/registry/{kind.StoreGroup}/{kind.Plural}/";
 
     /// <summary>Reads one object.</summary>
-    public async Task<T> GetAsync<T>(string? @namespace, string name, CancellationToken cancellationToken)
-        where T : class, IKubernetesObject<V1ObjectMeta>
+    /// <exception cref="NotFoundException">There is no such object.</exception>
+    public async Task<JsonObject> GetAsync(ResourceKind kind, string? @namespace, string name, CancellationToken cancellationToken)
     {
-        var kind = Kinds.For<T>();
-        var ns = NamespaceOf(kind, @namespace);
-        var kv = await store.GetAsync(KeyFor(kind, ns, name), 0, cancellationToken).ConfigureAwait(false)
+        ArgumentNullException.ThrowIfNull(kind);
+        var kv = await store.GetAsync(KeyFor(kind, NamespaceOf(kind, @namespace), name), 0, cancellationToken).ConfigureAwait(false)
             ?? throw new NotFoundException(kind.Group, kind.Plural, name);
-        return Decode<T>(kv);
+        return DecodeNode(kv);
     }
 
-    /// <summary>Creates an object.</summary>
-    public async Task<T> CreateAsync<T>(T obj, CancellationToken cancellationToken)
-        where T : class, IKubernetesObject<V1ObjectMeta>
+    /// <summary>Creates an object; <paramref name="options"/> can ask for a dry run.</summary>
+    public async Task<JsonObject> CreateAsync(ResourceKind kind, string? @namespace, JsonObject obj, WriteOptions? options, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(kind);
         ArgumentNullException.ThrowIfNull(obj);
-        var kind = Kinds.For<T>();
-        var meta = obj.Metadata ??= new V1ObjectMeta();
-        if (!string.IsNullOrEmpty(meta.ResourceVersion))
+        var meta = MetadataOf(obj);
+        if (meta["resourceVersion"] is JsonValue rv && rv.ToString().Length > 0)
         {
             throw new BadRequestException("resourceVersion should not be set on objects to be created");
         }
 
-        meta.NamespaceProperty = NamespaceOf(kind, meta.NamespaceProperty);
-        obj.ApiVersion = kind.ApiVersion;
-        obj.Kind = kind.Kind;
-        var generated = string.IsNullOrEmpty(meta.Name) && !string.IsNullOrEmpty(meta.GenerateName);
+        var ns = CheckNamespace(kind, @namespace, meta);
+        obj["apiVersion"] = kind.ApiVersion;
+        obj["kind"] = kind.Kind;
+        var generateName = meta["generateName"]?.ToString();
+        var generated = string.IsNullOrEmpty(meta["name"]?.ToString()) && !string.IsNullOrEmpty(generateName);
+        ObjectDefaults.Apply(kind, obj);
+        meta.Remove("deletionTimestamp");
+        meta.Remove("deletionGracePeriodSeconds");
+        if (ns is not null)
+        {
+            await RequireActiveNamespaceAsync(ns, cancellationToken).ConfigureAwait(false);
+        }
+
         for (var attempt = 0; ; attempt++)
         {
             if (generated)
             {
-                meta.Name = meta.GenerateName + RandomSuffix();
+                meta["name"] = generateName + RandomSuffix();
             }
 
-            Validate(kind, obj);
-            meta.Uid = Guid.NewGuid().ToString();
-            meta.CreationTimestamp = timeProvider.GetUtcNow().UtcDateTime;
-            meta.Generation = 1;
-            meta.DeletionTimestamp = null;
-            var write = await store.CreateAsync(KeyFor(kind, meta.NamespaceProperty, meta.Name), Encode(obj), 0, cancellationToken).ConfigureAwait(false);
+            var name = meta["name"]?.ToString() ?? "";
+            meta["uid"] = Guid.NewGuid().ToString();
+            meta["creationTimestamp"] = FormatTime(timeProvider.GetUtcNow());
+            meta["generation"] = 1;
+            ObjectValidation.Validate(kind, obj, name);
+            if (options?.DryRun == true)
+            {
+                if (await store.GetAsync(KeyFor(kind, ns, name), 0, cancellationToken).ConfigureAwait(false) is not null)
+                {
+                    throw new AlreadyExistsException(kind.Group, kind.Plural, name);
+                }
+
+                return obj;
+            }
+
+            var write = await store.CreateAsync(KeyFor(kind, ns, name), Encode(obj), 0, cancellationToken).ConfigureAwait(false);
             if (write.Succeeded)
             {
-                return Decode<T>(write.Current!);
+                return DecodeNode(write.Current!);
             }
 
             if (!generated || attempt == MaxRetries)
             {
-                throw new AlreadyExistsException(kind.Group, kind.Plural, meta.Name);
+                throw new AlreadyExistsException(kind.Group, kind.Plural, name);
             }
         }
     }
 
-    /// <summary>Replaces an object, or with <paramref name="statusOnly"/> only its status.</summary>
-    public async Task<T> UpdateAsync<T>(T obj, bool statusOnly, CancellationToken cancellationToken)
-        where T : class, IKubernetesObject<V1ObjectMeta>
+    /// <summary>
+    /// Replaces an object, or with <paramref name="statusOnly"/> only its status. A resourceVersion
+    /// in the sent object must be current (else 409); without one the update applies to the latest.
+    /// </summary>
+    public Task<JsonObject> UpdateAsync(ResourceKind kind, string? @namespace, string name, JsonObject obj, bool statusOnly, WriteOptions? options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(obj);
-        var kind = Kinds.For<T>();
-        var meta = obj.Metadata ?? throw new BadRequestException("metadata is required");
-        var ns = NamespaceOf(kind, meta.NamespaceProperty);
-        var name = string.IsNullOrEmpty(meta.Name) ? throw Invalid(kind, "", Required("metadata.name", "name is required")) : meta.Name;
-        var expected = ParseResourceVersion(meta.ResourceVersion);
-        var key = KeyFor(kind, ns, name);
-        for (var attempt = 0; ; attempt++)
+        var meta = MetadataOf(obj);
+        if (meta["name"]?.ToString() is { Length: > 0 } sentName && sentName != name)
         {
-            var current = await store.GetAsync(key, 0, cancellationToken).ConfigureAwait(false)
-                ?? throw new NotFoundException(kind.Group, kind.Plural, name);
-            if (expected is { } rv && rv != current.ModRevision)
-            {
-                throw new ConflictException(kind.Group, kind.Plural, name, ConflictException.Modified);
-            }
-
-            var old = ParseStored(current);
-            var next = statusOnly ? WithStatus(old, ToNode(obj)) : Merged(kind, old, ToNode(obj));
-            var updated = Deserialize<T>(next, current.ModRevision);
-            Validate(kind, updated);
-            var write = updated.Metadata.DeletionTimestamp is not null && (updated.Metadata.Finalizers?.Count ?? 0) == 0
-                ? await store.DeleteAsync(key, current.ModRevision, cancellationToken).ConfigureAwait(false)
-                : await store.UpdateAsync(key, Encoding.UTF8.GetBytes(WithoutResourceVersion(next)), current.ModRevision, 0, cancellationToken).ConfigureAwait(false);
-            if (write.Succeeded)
-            {
-                return write.Current is { } written ? Decode<T>(written) : WithResourceVersion(updated, write.Revision);
-            }
-
-            if (expected is not null || attempt == MaxRetries)
-            {
-                throw new ConflictException(kind.Group, kind.Plural, name, ConflictException.Modified);
-            }
+            throw new BadRequestException($"the name of the object ({sentName}) does not match the name on the URL ({name})");
         }
+
+        CheckNamespace(kind, @namespace, meta);
+        var expected = ParseResourceVersion(meta["resourceVersion"]?.ToString());
+        return WriteAsync(kind, @namespace, name, _ => obj, statusOnly, expected, options, cancellationToken);
     }
 
-    /// <summary>Applies a patch to the current object and writes the result.</summary>
-    public async Task<T> PatchAsync<T>(string? @namespace, string name, ObjectPatch patch, CancellationToken cancellationToken)
-        where T : class, IKubernetesObject<V1ObjectMeta>
+    /// <summary>
+    /// Changes an object by a function of its current state (a patch), retrying on a concurrent
+    /// write unless the result pins a resourceVersion, which must then be current.
+    /// </summary>
+    public Task<JsonObject> MutateAsync(ResourceKind kind, string? @namespace, string name, Func<JsonObject, JsonObject> mutate, bool statusOnly, WriteOptions? options, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(patch);
-        var kind = Kinds.For<T>();
-        if (patch.Kind != PatchKind.Merge)
-        {
-            throw new BadRequestException($"patch kind {patch.Kind} is not supported here");
-        }
-
-        JsonNode? patchNode;
-        try
-        {
-            patchNode = JsonNode.Parse(patch.Body);
-        }
-        catch (JsonException ex)
-        {
-            throw new BadRequestException($"the patch is not valid JSON: {ex.Message}", ex);
-        }
-
-        if (patchNode is not JsonObject)
-        {
-            throw new BadRequestException("a merge patch must be a JSON object");
-        }
-
-        var pinned = patchNode["metadata"]?["resourceVersion"] is not null;
-        for (var attempt = 0; ; attempt++)
-        {
-            var current = await GetAsync<T>(@namespace, name, cancellationToken).ConfigureAwait(false);
-            var patched = MergePatch.Apply(ToNode(current), patchNode)!;
-            T result;
-            try
-            {
-                result = KubernetesJson.Deserialize<T>(patched.ToJsonString());
-            }
-            catch (JsonException ex)
-            {
-                throw new BadRequestException($"the patched {kind.Kind} is not valid: {ex.Message}", ex);
-            }
-
-            try
-            {
-                return await UpdateAsync(result, statusOnly: false, cancellationToken).ConfigureAwait(false);
-            }
-            catch (ConflictException) when (!pinned && attempt < MaxRetries)
-            {
-                // Someone wrote in between: patch the newer object.
-            }
-        }
+        ArgumentNullException.ThrowIfNull(mutate);
+        return WriteAsync(kind, @namespace, name, mutate, statusOnly, expected: null, options, cancellationToken);
     }
 
     /// <summary>Deletes an object, or marks it when finalizers hold it.</summary>
-    public async Task<T> DeleteAsync<T>(string? @namespace, string name, DeleteOptions? options, CancellationToken cancellationToken)
-        where T : class, IKubernetesObject<V1ObjectMeta>
+    public async Task<JsonObject> DeleteAsync(ResourceKind kind, string? @namespace, string name, DeleteOptions? options, WriteOptions? writeOptions, CancellationToken cancellationToken)
     {
-        var kind = Kinds.For<T>();
+        ArgumentNullException.ThrowIfNull(kind);
         var key = KeyFor(kind, NamespaceOf(kind, @namespace), name);
         for (var attempt = 0; ; attempt++)
         {
             var current = await store.GetAsync(key, 0, cancellationToken).ConfigureAwait(false)
                 ?? throw new NotFoundException(kind.Group, kind.Plural, name);
-            var obj = Decode<T>(current);
-            if (options?.PreconditionUid is { } uid && uid != obj.Metadata.Uid)
+            var obj = DecodeNode(current);
+            var meta = MetadataOf(obj);
+            var uid = meta["uid"]?.ToString();
+            if (options?.PreconditionUid is { } wantUid && wantUid != uid)
             {
-                throw new ConflictException(kind.Group, kind.Plural, name, $"Precondition failed: UID in precondition: {uid}, UID in object meta: {obj.Metadata.Uid}");
+                throw new ConflictException(kind.Group, kind.Plural, name, $"Precondition failed: UID in precondition: {wantUid}, UID in object meta: {uid}");
             }
 
-            if (options?.PreconditionResourceVersion is { } rv && rv != obj.Metadata.ResourceVersion)
+            if (options?.PreconditionResourceVersion is { } wantRv && wantRv != meta["resourceVersion"]?.ToString())
             {
-                throw new ConflictException(kind.Group, kind.Plural, name, $"Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {obj.Metadata.ResourceVersion}");
+                throw new ConflictException(kind.Group, kind.Plural, name, $"Precondition failed: ResourceVersion in precondition: {wantRv}, ResourceVersion in object meta: {meta["resourceVersion"]}");
             }
 
+            var finalizers = meta["finalizers"] as JsonArray;
+            var dryRun = writeOptions?.DryRun == true;
             WriteResult write;
-            if (obj.Metadata.Finalizers is { Count: > 0 })
+            if (finalizers is { Count: > 0 })
             {
-                if (obj.Metadata.DeletionTimestamp is not null)
+                if (meta["deletionTimestamp"] is not null)
                 {
                     return obj;
                 }
 
-                obj.Metadata.DeletionTimestamp = timeProvider.GetUtcNow().UtcDateTime;
-                obj.Metadata.DeletionGracePeriodSeconds = 0;
+                meta["deletionTimestamp"] = FormatTime(timeProvider.GetUtcNow());
+                meta["deletionGracePeriodSeconds"] = 0;
+                if (dryRun)
+                {
+                    return obj;
+                }
+
                 write = await store.UpdateAsync(key, Encode(obj), current.ModRevision, 0, cancellationToken).ConfigureAwait(false);
                 if (write.Succeeded)
                 {
-                    return Decode<T>(write.Current!);
+                    return DecodeNode(write.Current!);
                 }
             }
             else
             {
+                if (dryRun)
+                {
+                    return obj;
+                }
+
                 write = await store.DeleteAsync(key, current.ModRevision, cancellationToken).ConfigureAwait(false);
                 if (write.Succeeded)
                 {
@@ -232,6 +202,94 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
         }
     }
 
+    private async Task<JsonObject> WriteAsync(ResourceKind kind, string? @namespace, string name, Func<JsonObject, JsonObject> change, bool statusOnly, long? expected, WriteOptions? options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(kind);
+        var ns = NamespaceOf(kind, @namespace);
+        var key = KeyFor(kind, ns, name);
+        for (var attempt = 0; ; attempt++)
+        {
+            var current = await store.GetAsync(key, 0, cancellationToken).ConfigureAwait(false)
+                ?? throw new NotFoundException(kind.Group, kind.Plural, name);
+            if (expected is { } rv && rv != current.ModRevision)
+            {
+                throw new ConflictException(kind.Group, kind.Plural, name, ConflictException.Modified);
+            }
+
+            var old = DecodeNode(current);
+            var sent = change((JsonObject)old.DeepClone());
+            var pinned = ParseResourceVersion(MetadataOf(sent)["resourceVersion"]?.ToString());
+            if (pinned is { } p && p != current.ModRevision)
+            {
+                throw new ConflictException(kind.Group, kind.Plural, name, ConflictException.Modified);
+            }
+
+            if (!statusOnly)
+            {
+                // Defaults first, so an update that only omits defaulted fields is no spec change.
+                ObjectDefaults.Apply(kind, sent);
+            }
+
+            var next = statusOnly ? WithStatus(old, sent) : Merged(kind, old, sent);
+
+            ObjectValidation.Validate(kind, next, name);
+            var meta = MetadataOf(next);
+            var finalizing = meta["deletionTimestamp"] is not null && (meta["finalizers"] as JsonArray ?? []).Count == 0;
+            if (options?.DryRun == true)
+            {
+                return WithResourceVersion(next, current.ModRevision);
+            }
+
+            var write = finalizing
+                ? await store.DeleteAsync(key, current.ModRevision, cancellationToken).ConfigureAwait(false)
+                : await store.UpdateAsync(key, Encode(next), current.ModRevision, 0, cancellationToken).ConfigureAwait(false);
+            if (write.Succeeded)
+            {
+                return write.Current is { } written ? DecodeNode(written) : WithResourceVersion(next, write.Revision);
+            }
+
+            if (expected is not null || pinned is not null || attempt == MaxRetries)
+            {
+                throw new ConflictException(kind.Group, kind.Plural, name, ConflictException.Modified);
+            }
+        }
+    }
+
+    private async Task RequireActiveNamespaceAsync(string ns, CancellationToken cancellationToken)
+    {
+        if (Kinds.Find("", "namespaces") is not { } namespaces)
+        {
+            return;
+        }
+
+        var kv = await store.GetAsync(KeyFor(namespaces, null, ns), 0, cancellationToken).ConfigureAwait(false)
+            ?? throw new NotFoundException("", "namespaces", ns);
+        if (MetadataOf(DecodeNode(kv))["deletionTimestamp"] is not null)
+        {
+            throw new ForbiddenException($"unable to create new content in namespace {ns} because it is being terminated");
+        }
+    }
+
+    /// <summary>The namespace an object lives in: the request's, which the body must not contradict.</summary>
+    private static string? CheckNamespace(ResourceKind kind, string? requested, JsonObject meta)
+    {
+        var sent = meta["namespace"]?.ToString();
+        if (!kind.Namespaced)
+        {
+            meta.Remove("namespace");
+            return null;
+        }
+
+        if (!string.IsNullOrEmpty(requested) && !string.IsNullOrEmpty(sent) && sent != requested)
+        {
+            throw new BadRequestException($"the namespace of the provided object ({sent}) does not match the namespace sent on the request ({requested})");
+        }
+
+        var ns = string.IsNullOrEmpty(requested) ? (string.IsNullOrEmpty(sent) ? "default" : sent) : requested;
+        meta["namespace"] = ns;
+        return ns;
+    }
+
     private static string RandomSuffix() =>
         string.Create(5, 0, (span, _) =>
         {
@@ -243,6 +301,8 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
 
     private static string? NamespaceOf(ResourceKind kind, string? @namespace) =>
         kind.Namespaced ? (string.IsNullOrEmpty(@namespace) ? "default" : @namespace) : null;
+
+    private static string FormatTime(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
     private static long? ParseResourceVersion(string? resourceVersion)
     {

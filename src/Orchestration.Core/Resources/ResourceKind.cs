@@ -34,8 +34,30 @@ public sealed record ResourceKind
     /// <summary>Whether objects live in a namespace.</summary>
     public required bool Namespaced { get; init; }
 
-    /// <summary>The CLR type objects are read into.</summary>
-    public required Type ClrType { get; init; }
+    /// <summary>The CLR model type objects are read into; null for kinds served as plain JSON (custom resources).</summary>
+    public required Type? ClrType { get; init; }
+
+    /// <summary>Every version the kind is served at; objects are stored at <see cref="Version"/> and
+    /// served at the others with only their apiVersion changed (no conversion, as a CRD with strategy None).</summary>
+    public IReadOnlyList<string> ServedVersions { get => field ?? [Version]; init; }
+
+    /// <summary>The list kind (<c>DeploymentList</c>).</summary>
+    public string ListKind => Kind + "List";
+
+    /// <summary>Categories kubectl resolves (<c>all</c>).</summary>
+    public IReadOnlyList<string> Categories { get; init; } = [];
+
+    /// <summary>Whether a scale subresource is served (replicas read from and written to the spec).</summary>
+    public bool HasScale { get; init; }
+
+    /// <summary>For a scale subresource: JSON paths of the desired and current replicas and the selector.</summary>
+    public ScalePaths Scale { get; init; } = ScalePaths.Default;
+
+    /// <summary>Subresources served by handlers of their own (<c>binding</c>, <c>eviction</c>, <c>log</c>).</summary>
+    public IReadOnlyList<string> ExtraSubresources { get; init; } = [];
+
+    /// <summary>The schema of a custom kind (the CRD's openAPIV3Schema), or null for built-in kinds.</summary>
+    public System.Text.Json.Nodes.JsonObject? Schema { get; init; }
 
     /// <summary>Short names kubectl accepts (<c>deploy</c>).</summary>
     public IReadOnlyList<string> ShortNames { get; init; } = [];
@@ -50,13 +72,17 @@ public sealed record ResourceKind
     public string ApiVersion => Group.Length == 0 ? Version : $"{Group}/{Version}";
 
     /// <summary>The lowercase singular name.</summary>
-    public string Singular => Kind.ToLowerInvariant();
+    public string Singular { get => field ?? Kind.ToLowerInvariant(); init; }
 
     /// <summary>The group as store keys spell it: "core" for the core group.</summary>
     public string StoreGroup => Group.Length == 0 ? "core" : Group;
 
     /// <summary>A kind described by its model type's <see cref="KubernetesEntityAttribute"/>.</summary>
     public static ResourceKind For<T>(bool namespaced, bool hasStatus = false, NameRule nameRule = NameRule.Subdomain, params string[] shortNames)
+        => For<T>(namespaced, hasStatus, nameRule, categories: [], shortNames);
+
+    /// <summary>A kind described by its model type's <see cref="KubernetesEntityAttribute"/>, in categories such as <c>all</c>.</summary>
+    public static ResourceKind For<T>(bool namespaced, bool hasStatus, NameRule nameRule, string[] categories, params string[] shortNames)
     {
         var entity = typeof(T).GetCustomAttribute<KubernetesEntityAttribute>()
             ?? throw new ArgumentException($"{typeof(T).Name} has no [KubernetesEntity] attribute; describe its kind explicitly.");
@@ -71,6 +97,17 @@ public sealed record ResourceKind
             ShortNames = shortNames,
             HasStatus = hasStatus,
             NameRule = nameRule,
+            Categories = categories,
         };
     }
+}
+
+/// <summary>Where a kind keeps what its scale subresource reads and writes.</summary>
+/// <param name="SpecReplicas">The desired replicas (<c>spec.replicas</c>).</param>
+/// <param name="StatusReplicas">The current replicas (<c>status.replicas</c>).</param>
+/// <param name="LabelSelector">The selector in string form, or null to derive it from <c>spec.selector</c>.</param>
+public sealed record ScalePaths(string SpecReplicas, string StatusReplicas, string? LabelSelector)
+{
+    /// <summary>The paths of the built-in workload kinds.</summary>
+    public static ScalePaths Default { get; } = new("spec.replicas", "status.replicas", null);
 }

@@ -31,8 +31,42 @@ public sealed class ResourceKindTable
                 throw new InvalidOperationException($"the resource {kind.Plural} in group '{kind.Group}' is already registered.");
             }
 
-            _byType.TryAdd(kind.ClrType, kind);
+            if (kind.ClrType is { } type)
+            {
+                _byType.TryAdd(type, kind);
+            }
+
+            Generation++;
             return this;
+        }
+    }
+
+    /// <summary>Counts registrations and removals, so callers can cache what they derive from the table.</summary>
+    public long Generation { get; private set; }
+
+    /// <summary>Adds a kind or replaces the one with the same group and plural (a custom kind whose definition changed).</summary>
+    public void RegisterOrReplace(ResourceKind kind)
+    {
+        lock (_sync)
+        {
+            _byResource[(kind.Group, kind.Plural)] = kind;
+            Generation++;
+        }
+    }
+
+    /// <summary>Removes a kind that has no CLR type (a custom kind whose definition was deleted).</summary>
+    public bool Unregister(string group, string plural)
+    {
+        lock (_sync)
+        {
+            if (_byResource.TryGetValue((group, plural), out var kind) && kind.ClrType is null)
+            {
+                _byResource.Remove((group, plural));
+                Generation++;
+                return true;
+            }
+
+            return false;
         }
     }
 
@@ -60,12 +94,14 @@ public sealed class ResourceKindTable
         }
     }
 
+    private static readonly string[] All = ["all"];
+
     /// <summary>The built-in kinds of the Kubernetes API that this project serves.</summary>
     public static ResourceKindTable CreateDefault() => new ResourceKindTable()
         .Register(ResourceKind.For<V1Namespace>(namespaced: false, hasStatus: true, NameRule.Label, "ns"))
-        .Register(ResourceKind.For<V1Pod>(namespaced: true, hasStatus: true, NameRule.Subdomain, "po"))
+        .Register(ResourceKind.For<V1Pod>(namespaced: true, hasStatus: true, NameRule.Subdomain, All, "po") with { ExtraSubresources = ["binding"] })
         .Register(ResourceKind.For<V1Node>(namespaced: false, hasStatus: true, NameRule.Subdomain, "no"))
-        .Register(ResourceKind.For<V1Service>(namespaced: true, hasStatus: true, NameRule.Label, "svc"))
+        .Register(ResourceKind.For<V1Service>(namespaced: true, hasStatus: true, NameRule.Label, All, "svc"))
         .Register(ResourceKind.For<V1Endpoints>(namespaced: true, hasStatus: false, NameRule.Subdomain, "ep"))
         .Register(ResourceKind.For<V1EndpointSlice>(namespaced: true))
         .Register(ResourceKind.For<V1ConfigMap>(namespaced: true, hasStatus: false, NameRule.Subdomain, "cm"))
@@ -74,10 +110,10 @@ public sealed class ResourceKindTable
         .Register(ResourceKind.For<Corev1Event>(namespaced: true, hasStatus: false, NameRule.Subdomain, "ev"))
         .Register(ResourceKind.For<Eventsv1Event>(namespaced: true, hasStatus: false, NameRule.Subdomain, "ev"))
         .Register(ResourceKind.For<V1Lease>(namespaced: true))
-        .Register(ResourceKind.For<V1Deployment>(namespaced: true, hasStatus: true, NameRule.Subdomain, "deploy"))
-        .Register(ResourceKind.For<V1ReplicaSet>(namespaced: true, hasStatus: true, NameRule.Subdomain, "rs"))
-        .Register(ResourceKind.For<V1DaemonSet>(namespaced: true, hasStatus: true, NameRule.Subdomain, "ds"))
-        .Register(ResourceKind.For<V1StatefulSet>(namespaced: true, hasStatus: true, NameRule.Subdomain, "sts"))
-        .Register(ResourceKind.For<V1Job>(namespaced: true, hasStatus: true))
+        .Register(ResourceKind.For<V1Deployment>(namespaced: true, hasStatus: true, NameRule.Subdomain, All, "deploy") with { HasScale = true })
+        .Register(ResourceKind.For<V1ReplicaSet>(namespaced: true, hasStatus: true, NameRule.Subdomain, All, "rs") with { HasScale = true })
+        .Register(ResourceKind.For<V1DaemonSet>(namespaced: true, hasStatus: true, NameRule.Subdomain, All, "ds"))
+        .Register(ResourceKind.For<V1StatefulSet>(namespaced: true, hasStatus: true, NameRule.Subdomain, All, "sts") with { HasScale = true })
+        .Register(ResourceKind.For<V1Job>(namespaced: true, hasStatus: true, NameRule.Subdomain, All))
         .Register(ResourceKind.For<V1CustomResourceDefinition>(namespaced: false, hasStatus: true, NameRule.Subdomain, "crd", "crds"));
 }

@@ -23,7 +23,13 @@ public sealed class LocalClusterClientTests : IAsyncLifetime
         _client = new LocalClusterClient(new ObjectRegistry(_store, ResourceKindTable.CreateDefault(), _clock));
     }
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public async Task InitializeAsync()
+    {
+        foreach (var ns in new[] { "default", "prod" })
+        {
+            await _client.CreateAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = ns } });
+        }
+    }
 
     public async Task DisposeAsync() => await _store.DisposeAsync();
 
@@ -48,11 +54,16 @@ public sealed class LocalClusterClientTests : IAsyncLifetime
         created.Metadata.ResourceVersion.Should().Be(stored!.ModRevision.ToString());
         System.Text.Encoding.UTF8.GetString(stored.Value.Span).Should().NotContain("resourceVersion", "the resource version is the store's revision, not stored data");
 
-        var deployment = await _client.CreateAsync(new V1Deployment { Metadata = new V1ObjectMeta { Name = "d", NamespaceProperty = "prod" }, Spec = new V1DeploymentSpec() });
+        var labels = new Dictionary<string, string> { ["app"] = "d" };
+        var deployment = await _client.CreateAsync(new V1Deployment
+        {
+            Metadata = new V1ObjectMeta { Name = "d", NamespaceProperty = "prod" },
+            Spec = new V1DeploymentSpec { Selector = new V1LabelSelector { MatchLabels = labels }, Template = new V1PodTemplateSpec { Metadata = new V1ObjectMeta { Labels = labels }, Spec = Pod("x").Spec } },
+        });
         deployment.ApiVersion.Should().Be("apps/v1");
         (await _store.GetAsync("/registry/apps/deployments/prod/d")).Should().NotBeNull();
-        await _client.CreateAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "prod" } });
-        (await _store.GetAsync("/registry/core/namespaces/prod")).Should().NotBeNull();
+        await _client.CreateAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "staging" } });
+        (await _store.GetAsync("/registry/core/namespaces/staging")).Should().NotBeNull();
     }
 
     [Fact]
@@ -90,7 +101,7 @@ public sealed class LocalClusterClientTests : IAsyncLifetime
 
         thrown.Which.Code.Should().Be(422);
         thrown.Which.Causes.Should().ContainSingle(c => c.Field == field);
-        (await _store.RangeAsync(new RangeRequest { Prefix = "/registry/" })).Items.Should().BeEmpty();
+        (await _store.RangeAsync(new RangeRequest { Prefix = "/registry/core/pods/" })).Items.Should().BeEmpty();
     }
 
     [Fact]
@@ -332,6 +343,7 @@ public sealed class LocalClusterClientTests : IAsyncLifetime
     {
         await using var provider = new ServiceCollection().AddOrchestrationState().BuildServiceProvider();
         var client = provider.GetRequiredService<IClusterClient>();
+        await client.CreateAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "default" } });
 
         await client.CreateAsync(new V1ConfigMap { Metadata = new V1ObjectMeta { Name = "c" }, Data = new Dictionary<string, string> { ["k"] = "v" } });
 

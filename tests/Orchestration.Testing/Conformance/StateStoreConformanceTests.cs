@@ -402,15 +402,44 @@ public abstract partial class StateStoreConformanceTests : IAsyncLifetime
         await using var slow = await store.WatchAsync(new WatchRequest { Key = K("s/"), Prefix = true });
         await using var fast = await store.WatchAsync(new WatchRequest { Key = K("s/"), Prefix = true });
         var total = lag * 6;
-        var fastRead = CollectAsync(fast, total);
-
-        var writes = Task.WhenAll(Enumerable.Range(0, 8).Select(w => Task.Run(async () =>
+        var fastCount = 0;
+        var fastRead = Task.Run(async () =>
         {
-            for (var i = w; i < total; i += 8)
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            var events = new List<StateEvent>();
+            await foreach (var evt in fast.ReadEventsAsync(timeout.Token))
             {
-                (await store.CreateAsync(K($"s/{i:D5}"), V("x"))).Succeeded.Should().BeTrue();
+                events.Add(evt);
+                Volatile.Write(ref fastCount, events.Count);
+                if (events.Count == total)
+                {
+                    break;
+                }
             }
-        })));
+
+            return events;
+        });
+
+        // Writers go in rounds of half the allowed lag and wait only for the watcher that reads,
+        // so a starved reader thread on a busy machine cannot make the fast watcher fall behind.
+        var writes = Task.Run(async () =>
+        {
+            for (var round = 0; round < total; round += lag / 2)
+            {
+                await Task.WhenAll(Enumerable.Range(0, 8).Select(w => Task.Run(async () =>
+                {
+                    for (var i = round + w; i < Math.Min(total, round + (lag / 2)); i += 8)
+                    {
+                        (await store.CreateAsync(K($"s/{i:D5}"), V("x"))).Succeeded.Should().BeTrue();
+                    }
+                })));
+                var until = DateTime.UtcNow.AddSeconds(30);
+                while (Volatile.Read(ref fastCount) < Math.Min(total, round + (lag / 2)) && DateTime.UtcNow < until)
+                {
+                    await Task.Delay(1);
+                }
+            }
+        });
         (await Task.WhenAny(writes, Task.Delay(TimeSpan.FromSeconds(60)))).Should().BeSameAs(writes, "writers must not wait for a watcher that does not read");
         await writes;
 

@@ -1,0 +1,176 @@
+using System.Text.Json.Nodes;
+
+namespace Orchestration.Resources;
+
+/// <summary>
+/// Kubernetes's defaults for fields a manifest leaves out, filled in on every write so that what
+/// is stored reads the same as on any cluster (a Deployment's strategy, a container's pull policy,
+/// a Service port's protocol).
+/// </summary>
+public static class ObjectDefaults
+{
+    /// <summary>Fills in the defaults of the object's kind.</summary>
+    public static void Apply(ResourceKind kind, JsonObject obj)
+    {
+        ArgumentNullException.ThrowIfNull(kind);
+        ArgumentNullException.ThrowIfNull(obj);
+        var spec = obj["spec"] as JsonObject;
+        switch (kind.Group, kind.Kind)
+        {
+            case ("", "Pod"):
+                PodSpec(spec);
+                if (obj["status"] is null)
+                {
+                    obj["status"] = new JsonObject { ["phase"] = "Pending" };
+                }
+
+                break;
+            case ("", "Namespace"):
+                if ((obj["status"] as JsonObject)?["phase"] is null)
+                {
+                    obj["status"] = new JsonObject { ["phase"] = "Active" };
+                }
+
+                break;
+            case ("", "Service"):
+                Service(spec);
+                break;
+            case ("", "Secret"):
+                obj["type"] ??= "Opaque";
+                break;
+            case ("apps", "Deployment"):
+                Set(spec, "replicas", 1);
+                Set(spec, "revisionHistoryLimit", 10);
+                Set(spec, "progressDeadlineSeconds", 600);
+                if (spec is not null)
+                {
+                    var strategy = spec["strategy"] as JsonObject ?? [];
+                    spec["strategy"] = strategy;
+                    strategy["type"] ??= "RollingUpdate";
+                    if (strategy["type"]?.ToString() == "RollingUpdate")
+                    {
+                        var rolling = strategy["rollingUpdate"] as JsonObject ?? [];
+                        strategy["rollingUpdate"] = rolling;
+                        rolling["maxUnavailable"] ??= "25%";
+                        rolling["maxSurge"] ??= "25%";
+                    }
+                }
+
+                PodSpec(spec?["template"]?["spec"] as JsonObject);
+                break;
+            case ("apps", "ReplicaSet"):
+                Set(spec, "replicas", 1);
+                PodSpec(spec?["template"]?["spec"] as JsonObject);
+                break;
+            case ("apps", "StatefulSet"):
+                Set(spec, "replicas", 1);
+                Set(spec, "revisionHistoryLimit", 10);
+                Set(spec, "podManagementPolicy", "OrderedReady");
+                if (spec is not null && spec["updateStrategy"] is null)
+                {
+                    spec["updateStrategy"] = new JsonObject { ["type"] = "RollingUpdate", ["rollingUpdate"] = new JsonObject { ["partition"] = 0 } };
+                }
+
+                PodSpec(spec?["template"]?["spec"] as JsonObject);
+                break;
+            case ("apps", "DaemonSet"):
+                Set(spec, "revisionHistoryLimit", 10);
+                if (spec is not null && spec["updateStrategy"] is null)
+                {
+                    spec["updateStrategy"] = new JsonObject { ["type"] = "RollingUpdate", ["rollingUpdate"] = new JsonObject { ["maxUnavailable"] = 1, ["maxSurge"] = 0 } };
+                }
+
+                PodSpec(spec?["template"]?["spec"] as JsonObject);
+                break;
+            case ("batch", "Job"):
+                if (spec is not null)
+                {
+                    spec["parallelism"] ??= 1;
+                    if (spec["completions"] is null && spec["parallelism"]?.GetValue<int>() == 1)
+                    {
+                        spec["completions"] = 1;
+                    }
+
+                    spec["backoffLimit"] ??= 6;
+                    spec["completionMode"] ??= "NonIndexed";
+                    spec["suspend"] ??= false;
+                }
+
+                PodSpec(spec?["template"]?["spec"] as JsonObject, defaultRestartPolicy: false);
+                break;
+            case ("apiextensions.k8s.io", "CustomResourceDefinition"):
+                if (spec is not null && spec["conversion"] is null)
+                {
+                    spec["conversion"] = new JsonObject { ["strategy"] = "None" };
+                }
+
+                break;
+        }
+    }
+
+    private static void Set(JsonObject? obj, string field, JsonNode value)
+    {
+        if (obj is not null)
+        {
+            obj[field] ??= value;
+        }
+    }
+
+    private static void PodSpec(JsonObject? spec, bool defaultRestartPolicy = true)
+    {
+        if (spec is null)
+        {
+            return;
+        }
+
+        if (defaultRestartPolicy)
+        {
+            spec["restartPolicy"] ??= "Always";
+        }
+
+        spec["dnsPolicy"] ??= "ClusterFirst";
+        spec["schedulerName"] ??= "default-scheduler";
+        spec["terminationGracePeriodSeconds"] ??= 30;
+        spec["securityContext"] ??= new JsonObject();
+        foreach (var list in new[] { "containers", "initContainers" })
+        {
+            foreach (var container in (spec[list] as JsonArray ?? []).OfType<JsonObject>())
+            {
+                var image = container["image"]?.ToString() ?? "";
+                var lastSegment = image[(image.LastIndexOf('/') + 1)..];
+                var tagged = lastSegment.Contains(':') && !lastSegment.EndsWith(":latest", StringComparison.Ordinal);
+                container["imagePullPolicy"] ??= tagged || image.Contains('@') ? "IfNotPresent" : "Always";
+                container["terminationMessagePath"] ??= "/dev/termination-log";
+                container["terminationMessagePolicy"] ??= "File";
+                foreach (var port in (container["ports"] as JsonArray ?? []).OfType<JsonObject>())
+                {
+                    port["protocol"] ??= "TCP";
+                }
+            }
+        }
+    }
+
+    private static void Service(JsonObject? spec)
+    {
+        if (spec is null)
+        {
+            return;
+        }
+
+        spec["type"] ??= "ClusterIP";
+        spec["sessionAffinity"] ??= "None";
+        if (spec["type"]?.ToString() != "ExternalName")
+        {
+            spec["internalTrafficPolicy"] ??= "Cluster";
+        }
+
+        foreach (var port in (spec["ports"] as JsonArray ?? []).OfType<JsonObject>())
+        {
+            port["protocol"] ??= "TCP";
+            if (port["targetPort"] is null && port["port"] is { } number)
+            {
+                port["targetPort"] = number.DeepClone();
+            }
+        }
+    }
+}
