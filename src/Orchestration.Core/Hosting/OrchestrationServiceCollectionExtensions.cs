@@ -20,7 +20,11 @@ public static class OrchestrationServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(_ => ResourceKindTable.CreateDefault());
         services.TryAddSingleton<IStateStore, InMemoryStateStore>();
-        services.TryAddSingleton(sp => new ObjectRegistry(sp.GetRequiredService<IStateStore>(), sp.GetRequiredService<ResourceKindTable>(), sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton(_ => ObjectPatchers.CreateDefault());
+        services.TryAddSingleton(sp => new ObjectRegistry(sp.GetRequiredService<IStateStore>(), sp.GetRequiredService<ResourceKindTable>(), sp.GetRequiredService<TimeProvider>())
+        {
+            Patchers = sp.GetRequiredService<ObjectPatchers>(),
+        });
         services.TryAddSingleton<IClusterClient, LocalClusterClient>();
         return services;
     }

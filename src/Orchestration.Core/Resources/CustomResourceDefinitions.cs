@@ -39,6 +39,14 @@ public static class CustomResourceDefinitions
                     scale["statusReplicasPath"]?.ToString().TrimStart('.') ?? "status.replicas",
                     scale["labelSelectorPath"]?.ToString().TrimStart('.')),
             Schema = storage?["schema"]?["openAPIV3Schema"]?.DeepClone() as JsonObject,
+            PrinterColumns = (storage?["additionalPrinterColumns"] as JsonArray ?? []).OfType<JsonObject>()
+                .Select(c => new PrinterColumn(
+                    c["name"]?.ToString() ?? "",
+                    c["type"]?.ToString() ?? "string",
+                    c["jsonPath"]?.ToString() ?? "",
+                    c["description"]?.ToString(),
+                    c["priority"] is JsonValue p && p.TryGetValue<int>(out var priority) ? priority : 0))
+                .ToList(),
         };
     }
 

@@ -44,7 +44,7 @@ public sealed partial class ObjectRegistry
     }
 
     /// <summary>The object's metadata, created when missing.</summary>
-    internal static JsonObject MetadataOf(JsonObject obj)
+    public static JsonObject MetadataOf(JsonObject obj)
     {
         if (obj["metadata"] is JsonObject meta)
         {

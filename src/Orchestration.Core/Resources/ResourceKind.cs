@@ -56,6 +56,9 @@ public sealed record ResourceKind
     /// <summary>Subresources served by handlers of their own (<c>binding</c>, <c>eviction</c>, <c>log</c>).</summary>
     public IReadOnlyList<string> ExtraSubresources { get; init; } = [];
 
+    /// <summary>Columns a custom kind's CRD adds to table output (additionalPrinterColumns).</summary>
+    public IReadOnlyList<PrinterColumn> PrinterColumns { get; init; } = [];
+
     /// <summary>The schema of a custom kind (the CRD's openAPIV3Schema), or null for built-in kinds.</summary>
     public System.Text.Json.Nodes.JsonObject? Schema { get; init; }
 
@@ -111,3 +114,11 @@ public sealed record ScalePaths(string SpecReplicas, string StatusReplicas, stri
     /// <summary>The paths of the built-in workload kinds.</summary>
     public static ScalePaths Default { get; } = new("spec.replicas", "status.replicas", null);
 }
+
+/// <summary>A table column a CRD declares.</summary>
+/// <param name="Name">The header.</param>
+/// <param name="Type">string, integer, number, boolean or date.</param>
+/// <param name="JsonPath">A simple path into the object (<c>.spec.replicas</c>).</param>
+/// <param name="Description">What it shows.</param>
+/// <param name="Priority">0 for default columns, more for <c>-o wide</c>.</param>
+public sealed record PrinterColumn(string Name, string Type, string JsonPath, string? Description, int Priority);

@@ -114,6 +114,6 @@ public sealed class ResourceKindTable
         .Register(ResourceKind.For<V1ReplicaSet>(namespaced: true, hasStatus: true, NameRule.Subdomain, All, "rs") with { HasScale = true })
         .Register(ResourceKind.For<V1DaemonSet>(namespaced: true, hasStatus: true, NameRule.Subdomain, All, "ds"))
         .Register(ResourceKind.For<V1StatefulSet>(namespaced: true, hasStatus: true, NameRule.Subdomain, All, "sts") with { HasScale = true })
-        .Register(ResourceKind.For<V1Job>(namespaced: true, hasStatus: true, NameRule.Subdomain, All))
+        .Register(ResourceKind.For<V1Job>(namespaced: true, hasStatus: true, NameRule.Subdomain, All, []))
         .Register(ResourceKind.For<V1CustomResourceDefinition>(namespaced: false, hasStatus: true, NameRule.Subdomain, "crd", "crds"));
 }

@@ -75,13 +75,16 @@ public static partial class ObjectValidation
         }
     }
 
-    internal static V1StatusCause Required(string field, string message) =>
+    /// <summary>A cause for a missing field.</summary>
+    public static V1StatusCause Required(string field, string message) =>
         new() { Reason = "FieldValueRequired", Field = field, Message = $"Required value: {message}" };
 
-    internal static V1StatusCause InvalidValue(string field, object? value, string message) =>
+    /// <summary>A cause for a field with a bad value.</summary>
+    public static V1StatusCause InvalidValue(string field, object? value, string message) =>
         new() { Reason = "FieldValueInvalid", Field = field, Message = $"Invalid value: {Quote(value)}: {message}" };
 
-    internal static V1StatusCause Unsupported(string field, object? value, params string[] supported) =>
+    /// <summary>A cause for a value outside the supported set.</summary>
+    public static V1StatusCause Unsupported(string field, object? value, params string[] supported) =>
         new() { Reason = "FieldValueNotSupported", Field = field, Message = $"Unsupported value: {Quote(value)}: supported values: {string.Join(", ", supported.Select(s => $"\"{s}\""))}" };
 
     private static string Quote(object? value) => value is string s ? $"\"{s}\"" : value?.ToString() ?? "null";

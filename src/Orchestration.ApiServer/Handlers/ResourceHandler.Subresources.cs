@@ -1,0 +1,235 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http;
+using Orchestration.ApiServer.Routing;
+using Orchestration.ApiServer.Serialization;
+using Orchestration.Client;
+using Orchestration.Resources;
+
+namespace Orchestration.ApiServer.Handlers;
+
+public sealed partial class ResourceHandler
+{
+    private Task SubresourceAsync(HttpContext context, ResourceKind kind, string version, ResourcePath path, string subresource, RequestOptions request)
+    {
+        var name = path.Name!;
+        var method = context.Request.Method;
+        return (subresource, method) switch
+        {
+            ("status", "GET") when kind.HasStatus => GetAsync(context, kind, version, path.Namespace, name),
+            ("status", "PUT") when kind.HasStatus => UpdateAsync(context, kind, version, path.Namespace, name, statusOnly: true, request),
+            ("status", "PATCH") when kind.HasStatus => PatchAsync(context, kind, version, path.Namespace, name, statusOnly: true, request),
+            ("scale", "GET") when kind.HasScale => GetScaleAsync(context, kind, path.Namespace, name),
+            ("scale", "PUT" or "PATCH") when kind.HasScale => WriteScaleAsync(context, kind, path.Namespace, name, request),
+            ("binding", "POST") when kind.ExtraSubresources.Contains("binding") => BindAsync(context, kind, path.Namespace, name, request),
+            ("finalize", "PUT") when kind is { Group: "", Plural: "namespaces" } => UpdateAsync(context, kind, version, null, name, statusOnly: false, request),
+            ("status" or "scale" or "binding" or "finalize", _) when Serves(kind, subresource) => throw ApiErrors.MethodNotAllowed(method, $"{kind.Plural}/{subresource}"),
+            _ => throw ApiErrors.UnknownResource(context.Request.Path),
+        };
+    }
+
+    private static bool Serves(ResourceKind kind, string subresource) => subresource switch
+    {
+        "status" => kind.HasStatus,
+        "scale" => kind.HasScale,
+        "finalize" => kind is { Group: "", Plural: "namespaces" },
+        _ => kind.ExtraSubresources.Contains(subresource),
+    };
+
+    private async Task GetScaleAsync(HttpContext context, ResourceKind kind, string? ns, string name)
+    {
+        var obj = await registry.GetAsync(kind, ns, name, context.RequestAborted).ConfigureAwait(false);
+        await ApiJson.WriteAsync(context, 200, ScaleOf(kind, obj)).ConfigureAwait(false);
+    }
+
+    private async Task WriteScaleAsync(HttpContext context, ResourceKind kind, string? ns, string name, RequestOptions request)
+    {
+        JsonObject? sentScale = null;
+        ObjectPatch? patch = null;
+        IObjectPatcher? patcher = null;
+        object? parsed = null;
+        if (context.Request.Method == "PUT")
+        {
+            sentScale = await RequestBodies.ReadObjectAsync(context.Request, _options.MaxRequestBodyBytes, context.RequestAborted).ConfigureAwait(false);
+        }
+        else
+        {
+            var patchKind = RequestBodies.MediaType(context.Request) switch
+            {
+                "application/json-patch+json" => PatchKind.Json,
+                "application/merge-patch+json" => PatchKind.Merge,
+                "application/strategic-merge-patch+json" => PatchKind.Merge,
+                _ => throw ApiErrors.UnsupportedMediaType(context.Request.ContentType, PatchMediaTypes),
+            };
+            patch = new ObjectPatch(patchKind, ApiJson.Text(await RequestBodies.ReadAsync(context.Request, _options.MaxRequestBodyBytes, context.RequestAborted).ConfigureAwait(false)));
+            patcher = registry.Patchers.For(patchKind);
+            parsed = patcher.Parse(patch);
+        }
+
+        var updated = await registry.MutateAsync(
+            kind,
+            ns,
+            name,
+            current =>
+            {
+                var scale = sentScale ?? patcher!.Apply(kind, ScaleOf(kind, current), parsed!, patch!);
+                if (scale["spec"]?["replicas"] is not JsonValue value || !value.TryGetValue<int>(out var replicas) || replicas < 0)
+                {
+                    throw new InvalidException("autoscaling", "Scale", name, [ObjectValidation.InvalidValue("spec.replicas", scale["spec"]?["replicas"]?.ToString(), "must be greater than or equal to 0")]);
+                }
+
+                SetPath(current, kind.Scale.SpecReplicas, replicas);
+                if (scale["metadata"]?["resourceVersion"]?.ToString() is { Length: > 0 } rv)
+                {
+                    ObjectRegistry.MetadataOf(current)["resourceVersion"] = rv;
+                }
+
+                return current;
+            },
+            statusOnly: false,
+            request.Write,
+            context.RequestAborted).ConfigureAwait(false);
+        await ApiJson.WriteAsync(context, 200, ScaleOf(kind, updated)).ConfigureAwait(false);
+    }
+
+    private static JsonObject ScaleOf(ResourceKind kind, JsonObject obj)
+    {
+        var meta = obj["metadata"] as JsonObject ?? [];
+        var selector = kind.Scale.LabelSelector is { } selectorPath
+            ? GetPath(obj, selectorPath)?.ToString()
+            : SelectorString(obj["spec"]?["selector"] as JsonObject);
+        var status = new JsonObject { ["replicas"] = GetPath(obj, kind.Scale.StatusReplicas)?.DeepClone() ?? 0 };
+        if (!string.IsNullOrEmpty(selector))
+        {
+            status["selector"] = selector;
+        }
+
+        return new JsonObject
+        {
+            ["kind"] = "Scale",
+            ["apiVersion"] = "autoscaling/v1",
+            ["metadata"] = new JsonObject
+            {
+                ["name"] = meta["name"]?.DeepClone(),
+                ["namespace"] = meta["namespace"]?.DeepClone(),
+                ["uid"] = meta["uid"]?.DeepClone(),
+                ["resourceVersion"] = meta["resourceVersion"]?.DeepClone(),
+                ["creationTimestamp"] = meta["creationTimestamp"]?.DeepClone(),
+            },
+            ["spec"] = new JsonObject { ["replicas"] = GetPath(obj, kind.Scale.SpecReplicas)?.DeepClone() ?? 0 },
+            ["status"] = status,
+        };
+    }
+
+    /// <summary>A label selector object in its string form (<c>app=web,tier in (a,b)</c>).</summary>
+    internal static string SelectorString(JsonObject? selector)
+    {
+        if (selector is null)
+        {
+            return "";
+        }
+
+        var terms = new List<string>();
+        foreach (var (key, value) in selector["matchLabels"] as JsonObject ?? [])
+        {
+            terms.Add($"{key}={value}");
+        }
+
+        foreach (var expression in (selector["matchExpressions"] as JsonArray ?? []).OfType<JsonObject>())
+        {
+            var key = expression["key"]?.ToString();
+            var values = string.Join(",", (expression["values"] as JsonArray ?? []).Select(v => v?.ToString()));
+            terms.Add(expression["operator"]?.ToString() switch
+            {
+                "In" => $"{key} in ({values})",
+                "NotIn" => $"{key} notin ({values})",
+                "Exists" => key!,
+                "DoesNotExist" => $"!{key}",
+                var op => $"{key} {op} ({values})",
+            });
+        }
+
+        return string.Join(",", terms);
+    }
+
+    private async Task BindAsync(HttpContext context, ResourceKind kind, string? ns, string name, RequestOptions request)
+    {
+        var binding = await RequestBodies.ReadObjectAsync(context.Request, _options.MaxRequestBodyBytes, context.RequestAborted).ConfigureAwait(false);
+        var node = binding["target"]?["name"]?.ToString();
+        if (string.IsNullOrEmpty(node))
+        {
+            throw new InvalidException("", "Binding", name, [ObjectValidation.Required("target.name", "")]);
+        }
+
+        await registry.MutateAsync(
+            kind,
+            ns,
+            name,
+            pod =>
+            {
+                var spec = pod["spec"] as JsonObject ?? [];
+                if (spec["nodeName"]?.ToString() is { Length: > 0 } bound)
+                {
+                    throw new ConflictException(kind.Group, kind.Plural, name, $"pod {name} is already assigned to node \"{bound}\"");
+                }
+
+                spec["nodeName"] = node;
+                return pod;
+            },
+            statusOnly: false,
+            request.Write,
+            context.RequestAborted).ConfigureAwait(false);
+        if (!request.DryRun)
+        {
+            // The PodScheduled condition lives in the status subresource: a second write.
+            await registry.MutateAsync(kind, ns, name, pod => WithCondition(pod, "PodScheduled"), statusOnly: true, request.Write, context.RequestAborted).ConfigureAwait(false);
+        }
+
+        await ApiJson.WriteAsync(context, 201, ApiJson.Success()).ConfigureAwait(false);
+    }
+
+    private JsonObject WithCondition(JsonObject obj, string type)
+    {
+        var status = obj["status"] as JsonObject ?? [];
+        obj["status"] = status;
+        var conditions = status["conditions"] as JsonArray ?? [];
+        status["conditions"] = conditions;
+        foreach (var existing in conditions.OfType<JsonObject>().Where(c => c["type"]?.ToString() == type).ToList())
+        {
+            conditions.Remove(existing);
+        }
+
+        var now = timeProvider.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+        conditions.Add(new JsonObject { ["type"] = type, ["status"] = "True", ["lastTransitionTime"] = now });
+        return obj;
+    }
+
+    internal static JsonNode? GetPath(JsonObject obj, string path)
+    {
+        JsonNode? node = obj;
+        foreach (var segment in path.Split('.', StringSplitOptions.RemoveEmptyEntries))
+        {
+            node = node is JsonObject o ? o[segment] : null;
+        }
+
+        return node;
+    }
+
+    private static void SetPath(JsonObject obj, string path, int value)
+    {
+        var segments = path.Split('.', StringSplitOptions.RemoveEmptyEntries);
+        var node = obj;
+        foreach (var segment in segments[..^1])
+        {
+            if (node[segment] is not JsonObject child)
+            {
+                child = [];
+                node[segment] = child;
+            }
+
+            node = child;
+        }
+
+        node[segments[^1]] = value;
+    }
+}

@@ -1,0 +1,17 @@
+namespace Orchestration.ApiServer.Hosting;
+
+/// <summary>Settings of the API server.</summary>
+public sealed class ApiServerOptions
+{
+    /// <summary>The largest request body taken; larger ones get 413 (Kubernetes takes 3 MiB).</summary>
+    public long MaxRequestBodyBytes { get; set; } = 3 * 1024 * 1024;
+
+    /// <summary>How long a watch runs when the client names no timeout.</summary>
+    public TimeSpan DefaultWatchTimeout { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>The version <c>/version</c> reports (kubectl compares it with its own).</summary>
+    public string GitVersion { get; set; } = "v1.33.0-orchestration";
+
+    /// <summary>Whether requests must carry a client certificate from the cluster CA (or another accepted credential).</summary>
+    public bool RequireAuthentication { get; set; } = true;
+}

@@ -1,0 +1,45 @@
+using k8s.Models;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Orchestration.ApiServer.Discovery;
+using Orchestration.ApiServer.Handlers;
+using Orchestration.ApiServer.OpenApi;
+using Orchestration.ApiServer.Patching;
+using Orchestration.ApiServer.Tables;
+using Orchestration.Hosting;
+using Orchestration.Resources;
+
+namespace Orchestration.ApiServer.Hosting;
+
+/// <summary>The DI front door of the API server.</summary>
+public static class ApiServerServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers the API server's parts over the registry (<see cref="OrchestrationServiceCollectionExtensions.AddOrchestrationState"/>
+    /// is added too): the resource handler, discovery, OpenAPI, tables, JSON patch and server-side
+    /// apply, and the service that serves custom kinds. Map them with
+    /// <see cref="KubernetesApiEndpoints.MapKubernetesApi"/>.
+    /// </summary>
+    public static IServiceCollection AddOrchestrationApiServer(this IServiceCollection services, Action<ApiServerOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var options = services.AddOptions<ApiServerOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        services.Replace(ServiceDescriptor.Singleton(sp => ObjectPatchers.CreateDefault()
+            .Add(new JsonPatcher())
+            .Add(new ApplyPatcher(sp.GetRequiredService<TimeProvider>()))));
+        services.AddOrchestrationState();
+        services.TryAddSingleton<TableConverter>();
+        services.TryAddSingleton(sp => new DiscoveryDocuments(sp.GetRequiredService<ResourceKindTable>()));
+        services.TryAddSingleton(_ => new ModelDescriptions(typeof(V1Pod)));
+        services.TryAddSingleton<OpenApiDocuments>();
+        services.TryAddSingleton<ResourceHandler>();
+        services.AddHostedService<CustomResourceKinds>();
+        services.AddRouting();
+        return services;
+    }
+}

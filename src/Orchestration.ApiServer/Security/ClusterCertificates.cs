@@ -1,0 +1,134 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Orchestration.ApiServer.Security;
+
+/// <summary>
+/// The cluster's certificate authority and the certificates it signs: the API server's serving
+/// certificate and client certificates for users (CN is the user name, O the groups). Created
+/// once in a directory and read from it afterwards, so a restarted server keeps its identity
+/// and existing kubeconfig files keep working.
+/// </summary>
+public sealed class ClusterCertificates
+{
+    private ClusterCertificates(X509Certificate2 authority, X509Certificate2 serving)
+    {
+        Authority = authority;
+        Serving = serving;
+    }
+
+    /// <summary>The CA certificate, with its private key.</summary>
+    public X509Certificate2 Authority { get; }
+
+    /// <summary>The API server's serving certificate, with its private key.</summary>
+    public X509Certificate2 Serving { get; }
+
+    /// <summary>Loads the certificates from <paramref name="directory"/>, creating what is missing.</summary>
+    public static ClusterCertificates LoadOrCreate(string directory, TimeProvider timeProvider, IEnumerable<string>? extraNames = null)
+    {
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        Directory.CreateDirectory(directory);
+        var caCert = Path.Combine(directory, "ca.crt");
+        var caKey = Path.Combine(directory, "ca.key");
+        X509Certificate2 authority;
+        if (File.Exists(caCert) && File.Exists(caKey))
+        {
+            authority = X509Certificate2.CreateFromPemFile(caCert, caKey);
+        }
+        else
+        {
+            using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            var request = new CertificateRequest("CN=orchestration-ca", key, HashAlgorithmName.SHA256);
+            request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+            request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.DigitalSignature, true));
+            request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+            var now = timeProvider.GetUtcNow();
+            authority = request.CreateSelfSigned(now.AddMinutes(-5), now.AddYears(10));
+            WritePem(caCert, authority.ExportCertificatePem());
+            WritePem(caKey, key.ExportPkcs8PrivateKeyPem());
+        }
+
+        var servingCert = Path.Combine(directory, "apiserver.crt");
+        var servingKey = Path.Combine(directory, "apiserver.key");
+        X509Certificate2 serving;
+        if (File.Exists(servingCert) && File.Exists(servingKey))
+        {
+            serving = X509Certificate2.CreateFromPemFile(servingCert, servingKey);
+        }
+        else
+        {
+            var names = new[] { "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local" }
+                .Concat(extraNames ?? []).Distinct().ToList();
+            var (cert, keyPem) = Issue(authority, "CN=kube-apiserver", [], names, server: true, timeProvider);
+            WritePem(servingCert, cert.ExportCertificatePem());
+            WritePem(servingKey, keyPem);
+            serving = X509Certificate2.CreateFromPem(cert.ExportCertificatePem(), keyPem);
+        }
+
+        // Kestrel on Linux wants the key in a form it can use for TLS: re-import through PKCS#12.
+        return new ClusterCertificates(authority, Reimport(serving));
+    }
+
+    /// <summary>A client certificate for a user; returns the certificate and its private key, both as PEM.</summary>
+    public (string CertificatePem, string KeyPem) IssueClient(string user, IEnumerable<string> groups, TimeProvider timeProvider)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(user);
+        var (cert, keyPem) = Issue(Authority, $"CN={user}", groups, [], server: false, timeProvider);
+        return (cert.ExportCertificatePem(), keyPem);
+    }
+
+    /// <summary>Whether a client certificate was signed by this cluster's CA and is valid now.</summary>
+    public bool Trusts(X509Certificate2 certificate)
+    {
+        ArgumentNullException.ThrowIfNull(certificate);
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(Authority);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        chain.ChainPolicy.ApplicationPolicy.Add(new Oid("1.3.6.1.5.5.7.3.2"));
+        return chain.Build(certificate);
+    }
+
+    private static (X509Certificate2 Certificate, string KeyPem) Issue(X509Certificate2 authority, string subject, IEnumerable<string> groups, IReadOnlyList<string> dnsNames, bool server, TimeProvider timeProvider)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var name = subject + string.Concat(groups.Select(g => $", O={g}"));
+        var request = new CertificateRequest(name, key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(server ? "1.3.6.1.5.5.7.3.1" : "1.3.6.1.5.5.7.3.2")], false));
+        if (server)
+        {
+            var san = new SubjectAlternativeNameBuilder();
+            foreach (var dns in dnsNames)
+            {
+                san.AddDnsName(dns);
+            }
+
+            san.AddIpAddress(IPAddress.Loopback);
+            san.AddIpAddress(IPAddress.IPv6Loopback);
+            request.CertificateExtensions.Add(san.Build());
+        }
+
+        var now = timeProvider.GetUtcNow();
+        var serial = RandomNumberGenerator.GetBytes(16);
+        serial[0] &= 0x7f;
+        using var authorityKey = authority.GetECDsaPrivateKey() ?? throw new InvalidOperationException("the CA certificate has no private key");
+        var generator = X509SignatureGenerator.CreateForECDsa(authorityKey);
+        var certificate = request.Create(authority.SubjectName, generator, now.AddMinutes(-5), now.AddYears(5), serial);
+        return (certificate, key.ExportPkcs8PrivateKeyPem());
+    }
+
+    private static X509Certificate2 Reimport(X509Certificate2 certificate) =>
+        X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null);
+
+    private static void WritePem(string path, string pem)
+    {
+        File.WriteAllText(path, pem);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+    }
+}

@@ -1,0 +1,92 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Orchestration.Client;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+using YamlDotNet.Serialization;
+
+namespace Orchestration.ApiServer.Serialization;
+
+/// <summary>Reads YAML bodies into JSON trees and writes JSON trees as YAML, with YAML 1.1's plain scalars typed as JSON would type them.</summary>
+public static class YamlDocuments
+{
+    /// <summary>Parses one YAML document into a JSON tree.</summary>
+    /// <exception cref="BadRequestException">The text is not YAML, or holds more than one document.</exception>
+    public static JsonNode? Parse(string text)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(text));
+        }
+        catch (YamlException ex)
+        {
+            throw new BadRequestException($"error converting YAML to JSON: yaml: line {ex.Start.Line}: {ex.Message}", ex);
+        }
+
+        return stream.Documents.Count switch
+        {
+            0 => null,
+            1 => ToJson(stream.Documents[0].RootNode),
+            _ => throw new BadRequestException("the body holds more than one YAML document"),
+        };
+    }
+
+    /// <summary>A JSON tree as YAML text.</summary>
+    public static string ToYaml(JsonNode node)
+    {
+        var serializer = new SerializerBuilder().WithQuotingNecessaryStrings().Build();
+        return serializer.Serialize(ToPlain(node));
+    }
+
+    private static JsonNode? ToJson(YamlNode node) => node switch
+    {
+        YamlMappingNode map => new JsonObject(map.Children.Select(p => KeyValuePair.Create(((YamlScalarNode)p.Key).Value ?? "", ToJson(p.Value)))),
+        YamlSequenceNode seq => new JsonArray(seq.Children.Select(ToJson).ToArray()),
+        YamlScalarNode scalar => Scalar(scalar),
+        _ => throw new BadRequestException($"unsupported YAML node at line {node.Start.Line}"),
+    };
+
+    private static JsonNode? Scalar(YamlScalarNode scalar)
+    {
+        var value = scalar.Value ?? "";
+        if (scalar.Style is ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted or ScalarStyle.Literal or ScalarStyle.Folded)
+        {
+            return JsonValue.Create(value);
+        }
+
+        switch (value)
+        {
+            case "" or "~" or "null" or "Null" or "NULL":
+                return null;
+            case "true" or "True" or "TRUE":
+                return JsonValue.Create(true);
+            case "false" or "False" or "FALSE":
+                return JsonValue.Create(false);
+        }
+
+        if (long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var integer))
+        {
+            return JsonValue.Create(integer);
+        }
+
+        if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && value.Any(char.IsDigit) && !value.Contains('_'))
+        {
+            return JsonValue.Create(number);
+        }
+
+        return JsonValue.Create(value);
+    }
+
+    private static object? ToPlain(JsonNode? node) => node switch
+    {
+        JsonObject o => o.ToDictionary(p => p.Key, p => ToPlain(p.Value)),
+        JsonArray a => a.Select(ToPlain).ToList(),
+        JsonValue v when v.TryGetValue<string>(out var s) => s,
+        JsonValue v when v.TryGetValue<bool>(out var b) => b,
+        JsonValue v when v.TryGetValue<long>(out var l) => l,
+        JsonValue v when v.TryGetValue<double>(out var d) => d,
+        JsonValue v => v.ToJsonString(),
+        _ => null,
+    };
+}

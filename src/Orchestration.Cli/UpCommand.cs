@@ -1,0 +1,121 @@
+using System.CommandLine;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orchestration.ApiServer.Hosting;
+using Orchestration.ApiServer.Security;
+using Orchestration.State;
+using Orchestration.State.Sqlite;
+
+namespace Orchestration.Cli;
+
+/// <summary><c>orch up</c>: store, API server (and, with later runtimes, the rest) in one process.</summary>
+internal static class UpCommand
+{
+    public static Command Create()
+    {
+        var dataDir = new Option<string>("--data-dir") { Description = "Where the cluster keeps its state, certificates and kubeconfig.", DefaultValueFactory = _ => Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".orch") };
+        var port = new Option<int>("--port") { Description = "The API server's HTTPS port.", DefaultValueFactory = _ => 6443 };
+        var bind = new Option<string>("--bind-address") { Description = "The address the API server listens on.", DefaultValueFactory = _ => "127.0.0.1" };
+        var kubeconfig = new Option<string?>("--kubeconfig") { Description = "Where to write the admin kubeconfig (default <data-dir>/kubeconfig)." };
+        var runtime = new Option<string>("--runtime") { Description = "The node runtime: none (API only).", DefaultValueFactory = _ => "none" };
+        runtime.AcceptOnlyFromAmong("none");
+        var insecure = new Option<bool>("--insecure-http") { Description = "Serve plain HTTP without authentication (local experiments only)." };
+        var command = new Command("up", "Start a whole cluster in this process.") { dataDir, port, bind, kubeconfig, runtime, insecure };
+        command.SetAction((parse, cancellationToken) => RunAsync(
+            Path.GetFullPath(parse.GetValue(dataDir)!),
+            parse.GetValue(port),
+            parse.GetValue(bind)!,
+            parse.GetValue(kubeconfig),
+            parse.GetValue(insecure),
+            cancellationToken));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(string dataDir, int port, string bindAddress, string? kubeconfigPath, bool insecure, CancellationToken cancellationToken)
+    {
+        if (!IPAddress.TryParse(bindAddress, out var address))
+        {
+            await Console.Error.WriteLineAsync($"orch: --bind-address \"{bindAddress}\" is not an IP address").ConfigureAwait(false);
+            return 2;
+        }
+
+        Directory.CreateDirectory(dataDir);
+        var certificates = ClusterCertificates.LoadOrCreate(Path.Combine(dataDir, "pki"), TimeProvider.System);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        builder.Logging.SetMinimumLevel(LogLevel.Information);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxRequestBodySize = null;
+            kestrel.Listen(address, port, listen =>
+            {
+                if (!insecure)
+                {
+                    listen.UseHttps(https =>
+                    {
+                        https.ServerCertificate = certificates.Serving;
+                        https.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
+
+                        // Trust is decided per request against the cluster CA, so that a request
+                        // without a certificate gets a 401 Status instead of a failed handshake.
+                        https.AllowAnyClientCertificate();
+                    });
+                }
+            });
+        });
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(new SqliteStateStoreOptions { DataDirectory = Path.Combine(dataDir, "state") });
+        builder.Services.AddSingleton<IStateStore>(sp => new SqliteStateStore(
+            sp.GetRequiredService<SqliteStateStoreOptions>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<SqliteStateStore>>()));
+        builder.Services.AddOrchestrationApiServer();
+        builder.Services.AddHostedService<ClusterBootstrap>();
+
+        await using var app = builder.Build();
+        if (!insecure)
+        {
+            app.UseClusterCertificateAuthentication(certificates);
+        }
+
+        app.UseKubernetesNotFound();
+        app.UseRouting();
+        app.MapKubernetesApi();
+
+        var scheme = insecure ? "http" : "https";
+        var host = address.Equals(IPAddress.Any) ? "127.0.0.1" : address.ToString();
+        var server = $"{scheme}://{(address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{host}]" : host)}:{port}";
+        kubeconfigPath = Path.GetFullPath(kubeconfigPath ?? Path.Combine(dataDir, "kubeconfig"));
+        var (clientCert, clientKey) = AdminCredentials.LoadOrIssue(certificates, Path.Combine(dataDir, "pki"));
+        Directory.CreateDirectory(Path.GetDirectoryName(kubeconfigPath)!);
+        await File.WriteAllTextAsync(kubeconfigPath, Kubeconfig.Create("orchestration", server, certificates.Authority.ExportCertificatePem(), clientCert, clientKey), cancellationToken).ConfigureAwait(false);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(kubeconfigPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        Console.WriteLine($"orch: the API server is serving at {server}");
+        Console.WriteLine($"orch: export KUBECONFIG={kubeconfigPath}; kubectl get namespaces");
+        try
+        {
+            await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (app.Services.GetService<IStateStore>() is { } store)
+            {
+                await store.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+
+        Console.WriteLine("orch: stopped");
+        return 0;
+    }
+}
