@@ -1,8 +1,5 @@
 using System.CommandLine;
 using System.Net;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -46,47 +43,18 @@ internal static class UpCommand
 
         Directory.CreateDirectory(dataDir);
         var certificates = ClusterCertificates.LoadOrCreate(Path.Combine(dataDir, "pki"), TimeProvider.System);
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
-        builder.Logging.SetMinimumLevel(LogLevel.Information);
-        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.Limits.MaxRequestBodySize = null;
-            kestrel.Listen(address, port, listen =>
+        await using var app = ApiServerHost.Build(
+            new ApiServerHostOptions { Address = address, Port = port, Certificates = insecure ? null : certificates },
+            services =>
             {
-                if (!insecure)
-                {
-                    listen.UseHttps(https =>
-                    {
-                        https.ServerCertificate = certificates.Serving;
-                        https.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
-
-                        // Trust is decided per request against the cluster CA, so that a request
-                        // without a certificate gets a 401 Status instead of a failed handshake.
-                        https.AllowAnyClientCertificate();
-                    });
-                }
+                services.AddSingleton(TimeProvider.System);
+                services.AddSingleton(new SqliteStateStoreOptions { DataDirectory = Path.Combine(dataDir, "state") });
+                services.AddSingleton<IStateStore>(sp => new SqliteStateStore(
+                    sp.GetRequiredService<SqliteStateStoreOptions>(),
+                    sp.GetRequiredService<TimeProvider>(),
+                    sp.GetRequiredService<ILogger<SqliteStateStore>>()));
+                services.AddHostedService<ClusterBootstrap>();
             });
-        });
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton(new SqliteStateStoreOptions { DataDirectory = Path.Combine(dataDir, "state") });
-        builder.Services.AddSingleton<IStateStore>(sp => new SqliteStateStore(
-            sp.GetRequiredService<SqliteStateStoreOptions>(),
-            sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<SqliteStateStore>>()));
-        builder.Services.AddOrchestrationApiServer();
-        builder.Services.AddHostedService<ClusterBootstrap>();
-
-        await using var app = builder.Build();
-        if (!insecure)
-        {
-            app.UseClusterCertificateAuthentication(certificates);
-        }
-
-        app.UseKubernetesNotFound();
-        app.UseRouting();
-        app.MapKubernetesApi();
 
         var scheme = insecure ? "http" : "https";
         var host = address.Equals(IPAddress.Any) ? "127.0.0.1" : address.ToString();

@@ -73,7 +73,7 @@ public sealed partial class ResourceHandler
             current =>
             {
                 var scale = sentScale ?? patcher!.Apply(kind, ScaleOf(kind, current), parsed!, patch!);
-                if (scale["spec"]?["replicas"] is not JsonValue value || !value.TryGetValue<int>(out var replicas) || replicas < 0)
+                if (scale["spec"]?["replicas"] is not JsonValue value || !value.TryGetInt(out var replicas) || replicas < 0)
                 {
                     throw new InvalidException("autoscaling", "Scale", name, [ObjectValidation.InvalidValue("spec.replicas", scale["spec"]?["replicas"]?.ToString(), "must be greater than or equal to 0")]);
                 }

@@ -24,6 +24,18 @@ public sealed class OpenApiDocuments(ResourceKindTable kinds, ModelDescriptions 
     {
         ArgumentNullException.ThrowIfNull(context);
         var accept = context.Request.Headers.Accept.ToString();
+        if (accept.Contains("protobuf", StringComparison.OrdinalIgnoreCase) && !accept.Contains("json", StringComparison.OrdinalIgnoreCase))
+        {
+            // kubectl asks for v2 in protobuf only. This server describes its schemas in v3 and
+            // in v2 JSON; in protobuf it answers the empty v2 document (zero bytes is a valid,
+            // empty message), so kubectl's fallback finds no v2 schema instead of failing, and
+            // an unknown kind ends in kubectl's own "no matches for kind" error.
+            context.Response.StatusCode = 200;
+            context.Response.ContentType = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+            context.Response.ContentLength = 0;
+            return Task.CompletedTask;
+        }
+
         if (accept.Length > 0 && !accept.Contains("json", StringComparison.OrdinalIgnoreCase) && !accept.Contains("*/*", StringComparison.Ordinal))
         {
             return ApiJson.WriteErrorAsync(context, ApiErrors.NotAcceptable(accept));

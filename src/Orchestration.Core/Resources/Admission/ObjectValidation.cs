@@ -166,7 +166,7 @@ public static partial class ObjectValidation
             {
                 for (var p = 0; p < ports.Count; p++)
                 {
-                    if (ports[p]?["containerPort"] is not JsonValue port || !port.TryGetValue<int>(out var number) || number is < 1 or > 65535)
+                    if (ports[p]?["containerPort"] is not JsonValue port || !port.TryGetInt(out var number) || number is < 1 or > 65535)
                     {
                         causes.Add(InvalidValue($"{path}[{i}].ports[{p}].containerPort", ports[p]?["containerPort"]?.ToString(), "must be between 1 and 65535, inclusive"));
                     }
@@ -183,7 +183,7 @@ public static partial class ObjectValidation
             return;
         }
 
-        if (spec["replicas"] is JsonValue replicas && replicas.TryGetValue<int>(out var count) && count < 0)
+        if (spec["replicas"] is JsonValue replicas && replicas.TryGetInt(out var count) && count < 0)
         {
             causes.Add(InvalidValue("spec.replicas", count, "must be greater than or equal to 0"));
         }
@@ -223,7 +223,7 @@ public static partial class ObjectValidation
 
         foreach (var field in new[] { "completions", "parallelism", "backoffLimit" })
         {
-            if (spec?[field] is JsonValue v && v.TryGetValue<int>(out var n) && n < 0)
+            if (spec?[field] is JsonValue v && v.TryGetInt(out var n) && n < 0)
             {
                 causes.Add(InvalidValue($"spec.{field}", n, "must be greater than or equal to 0"));
             }
@@ -253,7 +253,7 @@ public static partial class ObjectValidation
         for (var i = 0; i < ports.Count; i++)
         {
             var port = ports[i] as JsonObject ?? [];
-            if (port["port"] is not JsonValue number || !number.TryGetValue<int>(out var value) || value is < 1 or > 65535)
+            if (port["port"] is not JsonValue number || !number.TryGetInt(out var value) || value is < 1 or > 65535)
             {
                 causes.Add(InvalidValue($"spec.ports[{i}].port", port["port"]?.ToString(), "must be between 1 and 65535, inclusive"));
             }
@@ -291,4 +291,27 @@ public static partial class ObjectValidation
 
     [GeneratedRegex("^[-._a-zA-Z0-9]+$")]
     private static partial Regex DataKey();
+
+    /// <summary>The integer a JSON value holds, whatever number type it was read as.</summary>
+    public static bool TryGetInt(this JsonValue value, out int result)
+    {
+        if (value.TryGetValue(out result))
+        {
+            return true;
+        }
+
+        if (value.TryGetValue<long>(out var wide) && wide is >= int.MinValue and <= int.MaxValue)
+        {
+            result = (int)wide;
+            return true;
+        }
+
+        if (value.TryGetValue<double>(out var real) && real == Math.Floor(real) && real is >= int.MinValue and <= int.MaxValue)
+        {
+            result = (int)real;
+            return true;
+        }
+
+        return false;
+    }
 }

@@ -1,0 +1,308 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Orchestration.Resources;
+
+namespace Orchestration.Client;
+
+/// <summary>
+/// <see cref="IClusterClient"/> over the Kubernetes REST API, for components in other processes:
+/// the official client package supplies TLS, credentials and the models; requests go to one of
+/// several API servers and fail over to the next when one cannot be reached. Errors come back as
+/// the same typed exceptions the local client throws.
+/// </summary>
+public sealed class RemoteClusterClient : IClusterClient, IDisposable
+{
+    private readonly ResourceKindTable _kinds;
+    private readonly ILogger _logger;
+    private readonly List<(string Server, HttpClient Http)> _endpoints = [];
+    private readonly TimeSpan _timeout;
+    private int _current;
+
+    /// <summary>Creates the client; nothing is sent until the first call.</summary>
+    public RemoteClusterClient(RemoteClusterClientOptions options, ResourceKindTable kinds, ILogger<RemoteClusterClient>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Servers.Count == 0)
+        {
+            throw new ArgumentException("at least one API server URL is needed", nameof(options));
+        }
+
+        _kinds = kinds ?? throw new ArgumentNullException(nameof(kinds));
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _timeout = options.RequestTimeout;
+        var handler = ClusterHttpHandler.Create(options.Credentials);
+        foreach (var server in options.Servers)
+        {
+            var http = new HttpClient(handler, disposeHandler: false) { BaseAddress = new Uri(server.TrimEnd('/') + "/"), Timeout = Timeout.InfiniteTimeSpan };
+            if (options.Credentials?.AccessToken is { Length: > 0 } token)
+            {
+                http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            }
+
+            _endpoints.Add((server, http));
+        }
+
+        _handler = handler;
+    }
+
+    private readonly HttpMessageHandler _handler;
+
+    /// <inheritdoc />
+    public async Task<T> GetAsync<T>(string? @namespace, string name, CancellationToken cancellationToken = default)
+        where T : class, IKubernetesObject<V1ObjectMeta>
+    {
+        var kind = _kinds.For<T>();
+        return await SendForObjectAsync<T>(kind, name, () => new HttpRequestMessage(HttpMethod.Get, ItemPath(kind, @namespace, name)), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<ObjectList<T>> ListAsync<T>(string? @namespace, ListOptions? options = null, CancellationToken cancellationToken = default)
+        where T : class, IKubernetesObject<V1ObjectMeta>
+    {
+        var kind = _kinds.For<T>();
+        options ??= new ListOptions();
+        var query = Query(
+            ("labelSelector", options.LabelSelector),
+            ("fieldSelector", options.FieldSelector),
+            ("limit", options.Limit > 0 ? options.Limit.ToString(CultureInfo.InvariantCulture) : null),
+            ("continue", options.Continue),
+            ("resourceVersion", options.ResourceVersion),
+            ("resourceVersionMatch", options.ResourceVersionMatch));
+        var node = await SendForNodeAsync(kind, null, () => new HttpRequestMessage(HttpMethod.Get, CollectionPath(kind, @namespace) + query), cancellationToken).ConfigureAwait(false);
+        var items = (node["items"] as JsonArray ?? []).OfType<JsonObject>().Select(ObjectConversion.ToObject<T>).ToList();
+        return new ObjectList<T>(items, node["metadata"]?["resourceVersion"]?.ToString() ?? "", node["metadata"]?["continue"]?.ToString() is { Length: > 0 } next ? next : null);
+    }
+
+    /// <inheritdoc />
+    public Task<T> CreateAsync<T>(T obj, CancellationToken cancellationToken = default)
+        where T : class, IKubernetesObject<V1ObjectMeta>
+    {
+        ArgumentNullException.ThrowIfNull(obj);
+        var kind = _kinds.For<T>();
+        var body = KubernetesJson.Serialize(obj);
+        return SendForObjectAsync<T>(kind, obj.Metadata?.Name, () => new HttpRequestMessage(HttpMethod.Post, CollectionPath(kind, obj.Metadata?.NamespaceProperty)) { Content = Json(body) }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<T> UpdateAsync<T>(T obj, CancellationToken cancellationToken = default)
+        where T : class, IKubernetesObject<V1ObjectMeta> => Replace(obj, "", cancellationToken);
+
+    /// <inheritdoc />
+    public Task<T> UpdateStatusAsync<T>(T obj, CancellationToken cancellationToken = default)
+        where T : class, IKubernetesObject<V1ObjectMeta> => Replace(obj, "/status", cancellationToken);
+
+    /// <inheritdoc />
+    public Task<T> PatchAsync<T>(string? @namespace, string name, ObjectPatch patch, CancellationToken cancellationToken = default)
+        where T : class, IKubernetesObject<V1ObjectMeta>
+    {
+        ArgumentNullException.ThrowIfNull(patch);
+        var kind = _kinds.For<T>();
+        var mediaType = patch.Kind switch
+        {
+            PatchKind.Json => "application/json-patch+json",
+            PatchKind.StrategicMerge => "application/strategic-merge-patch+json",
+            PatchKind.Apply => "application/apply-patch+yaml",
+            _ => "application/merge-patch+json",
+        };
+        var query = Query(("fieldManager", patch.FieldManager), ("force", patch.Force ? "true" : null));
+        return SendForObjectAsync<T>(kind, name, () => new HttpRequestMessage(HttpMethod.Patch, ItemPath(kind, @namespace, name) + query)
+        {
+            Content = new StringContent(patch.Body, Encoding.UTF8, new MediaTypeHeaderValue(mediaType)),
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<T> DeleteAsync<T>(string? @namespace, string name, DeleteOptions? options = null, CancellationToken cancellationToken = default)
+        where T : class, IKubernetesObject<V1ObjectMeta>
+    {
+        var kind = _kinds.For<T>();
+        var body = new JsonObject { ["kind"] = "DeleteOptions", ["apiVersion"] = "v1" };
+        if (options?.PropagationPolicy is { } policy)
+        {
+            body["propagationPolicy"] = policy;
+        }
+
+        if (options?.PreconditionUid is not null || options?.PreconditionResourceVersion is not null)
+        {
+            body["preconditions"] = new JsonObject { ["uid"] = options.PreconditionUid, ["resourceVersion"] = options.PreconditionResourceVersion };
+        }
+
+        return SendForObjectAsync<T>(kind, name, () => new HttpRequestMessage(HttpMethod.Delete, ItemPath(kind, @namespace, name)) { Content = Json(body.ToJsonString()) }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<ObjectEvent<T>> WatchAsync<T>(string? @namespace, WatchOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+        where T : class, IKubernetesObject<V1ObjectMeta>
+    {
+        var kind = _kinds.For<T>();
+        options ??= new WatchOptions();
+        var query = Query(
+            ("watch", "1"),
+            ("labelSelector", options.LabelSelector),
+            ("fieldSelector", options.FieldSelector),
+            ("resourceVersion", options.ResourceVersion),
+            ("allowWatchBookmarks", options.AllowBookmarks ? "true" : null),
+            ("sendInitialEvents", options.SendInitialEvents ? "true" : null));
+        using var response = await SendAsync(kind, null, () => new HttpRequestMessage(HttpMethod.Get, CollectionPath(kind, @namespace) + query), HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+        {
+            if (line.Length == 0)
+            {
+                continue;
+            }
+
+            var evt = JsonNode.Parse(line) as JsonObject ?? throw new ClusterApiException(500, "InternalError", "the watch stream carried something that is not an event");
+            var obj = evt["object"] as JsonObject ?? [];
+            var type = evt["type"]?.ToString();
+            if (type == "ERROR")
+            {
+                throw ErrorFrom(kind, null, 500, obj);
+            }
+
+            yield return new ObjectEvent<T>(
+                type switch
+                {
+                    "ADDED" => WatchEventType.Added,
+                    "MODIFIED" => WatchEventType.Modified,
+                    "DELETED" => WatchEventType.Deleted,
+                    _ => WatchEventType.Bookmark,
+                },
+                ObjectConversion.ToObject<T>(obj));
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var (_, http) in _endpoints)
+        {
+            http.Dispose();
+        }
+
+        _handler.Dispose();
+    }
+
+    private Task<T> Replace<T>(T obj, string suffix, CancellationToken cancellationToken)
+        where T : class, IKubernetesObject<V1ObjectMeta>
+    {
+        ArgumentNullException.ThrowIfNull(obj);
+        var kind = _kinds.For<T>();
+        var name = obj.Metadata?.Name ?? "";
+        var body = KubernetesJson.Serialize(obj);
+        return SendForObjectAsync<T>(kind, name, () => new HttpRequestMessage(HttpMethod.Put, ItemPath(kind, obj.Metadata?.NamespaceProperty, name) + suffix) { Content = Json(body) }, cancellationToken);
+    }
+
+    private async Task<T> SendForObjectAsync<T>(ResourceKind kind, string? name, Func<HttpRequestMessage> request, CancellationToken cancellationToken) =>
+        ObjectConversion.ToObject<T>(await SendForNodeAsync(kind, name, request, cancellationToken).ConfigureAwait(false));
+
+    private async Task<JsonObject> SendForNodeAsync(ResourceKind kind, string? name, Func<HttpRequestMessage> request, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_timeout);
+        using var response = await SendAsync(kind, name, request, HttpCompletionOption.ResponseContentRead, timeout.Token).ConfigureAwait(false);
+        var text = await response.Content.ReadAsStringAsync(timeout.Token).ConfigureAwait(false);
+        return JsonNode.Parse(text) as JsonObject ?? throw new ClusterApiException(500, "InternalError", "the API server answered with something that is not an object");
+    }
+
+    /// <summary>Sends to the current server, moving on to the next when one cannot be reached or is unavailable.</summary>
+    private async Task<HttpResponseMessage> SendAsync(ResourceKind kind, string? name, Func<HttpRequestMessage> request, HttpCompletionOption completion, CancellationToken cancellationToken)
+    {
+        Exception? last = null;
+        for (var attempt = 0; attempt < _endpoints.Count; attempt++)
+        {
+            var index = (Volatile.Read(ref _current) + attempt) % _endpoints.Count;
+            var (server, http) = _endpoints[index];
+            HttpResponseMessage response;
+            try
+            {
+                response = await http.SendAsync(request(), completion, cancellationToken).ConfigureAwait(false);
+            }
+            catch (HttpRequestException ex)
+            {
+                _logger.LogWarning(ex, "The API server {Server} cannot be reached; trying the next", server);
+                last = ex;
+                continue;
+            }
+
+            if (response.StatusCode == HttpStatusCode.ServiceUnavailable && attempt < _endpoints.Count - 1)
+            {
+                response.Dispose();
+                continue;
+            }
+
+            Volatile.Write(ref _current, index);
+            if (response.IsSuccessStatusCode)
+            {
+                return response;
+            }
+
+            using (response)
+            {
+                var text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+                JsonObject? status = null;
+                try
+                {
+                    status = JsonNode.Parse(text) as JsonObject;
+                }
+                catch (JsonException)
+                {
+                }
+
+                throw ErrorFrom(kind, name, (int)response.StatusCode, status ?? new JsonObject { ["message"] = text });
+            }
+        }
+
+        throw new ClusterApiException(503, "ServiceUnavailable", $"no API server could be reached ({string.Join(", ", _endpoints.Select(e => e.Server))})", innerException: last);
+    }
+
+    /// <summary>A Status object as the typed exception the local client would throw.</summary>
+    private static ClusterApiException ErrorFrom(ResourceKind kind, string? name, int httpCode, JsonObject status)
+    {
+        var code = status["code"] is JsonValue c && c.TryGetValue<int>(out var statusCode) ? statusCode : httpCode;
+        var reason = status["reason"]?.ToString() ?? "";
+        var message = status["message"]?.ToString() ?? "";
+        var objectName = status["details"]?["name"]?.ToString() ?? name ?? "";
+        var causes = (status["details"]?["causes"] as JsonArray ?? []).OfType<JsonObject>().Select(ObjectConversion.ToObject<V1StatusCause>).ToList();
+        return (code, reason) switch
+        {
+            (404, _) when objectName.Length > 0 => new NotFoundException(kind.Group, kind.Plural, objectName),
+            (409, "AlreadyExists") => new AlreadyExistsException(kind.Group, kind.Plural, objectName),
+            (409, _) => new ConflictException(kind.Group, kind.Plural, objectName, message.Contains("\": ", StringComparison.Ordinal) ? message[(message.IndexOf("\": ", StringComparison.Ordinal) + 3)..] : message),
+            (422, _) => new InvalidException(kind.Group, kind.Kind, objectName, causes),
+            (400, _) => new BadRequestException(message),
+            (410, _) => new GoneException(message),
+            (403, _) => new ForbiddenException(message),
+            _ => new ClusterApiException(code, reason.Length > 0 ? reason : "Unknown", message, causes),
+        };
+    }
+
+    private static string CollectionPath(ResourceKind kind, string? @namespace)
+    {
+        var root = kind.Group.Length == 0 ? $"api/{kind.Version}" : $"apis/{kind.Group}/{kind.Version}";
+        return kind.Namespaced && !string.IsNullOrEmpty(@namespace)
+            ? $"{root}/namespaces/{Uri.EscapeDataString(@namespace)}/{kind.Plural}"
+            : $"{root}/{kind.Plural}";
+    }
+
+    private static string ItemPath(ResourceKind kind, string? @namespace, string name) =>
+        $"{CollectionPath(kind, kind.Namespaced ? (string.IsNullOrEmpty(@namespace) ? "default" : @namespace) : null)}/{Uri.EscapeDataString(name)}";
+
+    private static string Query(params (string Name, string? Value)[] parameters)
+    {
+        var present = parameters.Where(p => !string.IsNullOrEmpty(p.Value)).Select(p => $"{p.Name}={Uri.EscapeDataString(p.Value!)}").ToList();
+        return present.Count == 0 ? "" : "?" + string.Join("&", present);
+    }
+
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+}
