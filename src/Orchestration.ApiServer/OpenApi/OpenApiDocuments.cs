@@ -31,7 +31,7 @@ public sealed class OpenApiDocuments(ResourceKindTable kinds, ModelDescriptions 
             // empty message), so kubectl's fallback finds no v2 schema instead of failing, and
             // an unknown kind ends in kubectl's own "no matches for kind" error.
             context.Response.StatusCode = 200;
-            context.Response.ContentType = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+            context.Response.ContentType = "application/octet-stream";
             context.Response.ContentLength = 0;
             return Task.CompletedTask;
         }

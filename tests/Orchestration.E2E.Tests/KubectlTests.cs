@@ -1,0 +1,280 @@
+using System.Text.Json.Nodes;
+using Orchestration.Testing.Daemons;
+
+namespace Orchestration.E2E.Tests;
+
+/// <summary>The real kubectl, in several versions, against <c>orch up</c>: what a user does every day.</summary>
+[Collection(OrchClusterCollection.Name)]
+[Trait("Category", "E2E")]
+public sealed class KubectlTests(OrchCluster cluster)
+{
+    public static TheoryData<string> Versions()
+    {
+        var data = new TheoryData<string>();
+        foreach (var version in Kubectl.Versions)
+        {
+            data.Add(version);
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Versions))]
+    public async Task Apply_of_a_multi_document_file_creates_every_object_and_a_second_apply_changes_nothing(string binary)
+    {
+        var kubectl = cluster.Kubectl(binary);
+        var ns = await cluster.NamespaceAsync(kubectl);
+
+        var first = await kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], Manifests.App);
+        var second = await kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], Manifests.App);
+
+        first.ExitCode.Should().Be(0, first.ToString());
+        first.Stdout.Should().Contain("configmap/settings created").And.Contain("deployment.apps/web created").And.Contain("service/web created");
+        second.ExitCode.Should().Be(0, second.ToString());
+        second.Stdout.Should().Contain("configmap/settings unchanged").And.Contain("deployment.apps/web unchanged").And.Contain("service/web unchanged");
+    }
+
+    [Theory]
+    [MemberData(nameof(Versions))]
+    public async Task Get_prints_every_output_format(string binary)
+    {
+        var kubectl = cluster.Kubectl(binary);
+        var ns = await cluster.NamespaceAsync(kubectl);
+        (await kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], Manifests.App)).ExitCode.Should().Be(0);
+
+        var table = await kubectl.RunAsync($"get deployments -n {ns}");
+        var wide = await kubectl.RunAsync($"get deployments -n {ns} -o wide");
+        var json = await kubectl.RunAsync($"get deployment web -n {ns} -o json");
+        var yaml = await kubectl.RunAsync($"get deployment web -n {ns} -o yaml");
+        var name = await kubectl.RunAsync($"get deployments,services,configmaps -n {ns} -o name");
+        var jsonpath = await kubectl.RunAsync(["get", "deployment", "web", "-n", ns, "-o", "jsonpath={.spec.replicas}/{.spec.template.spec.containers[0].image}"]);
+        var columns = await kubectl.RunAsync(["get", "services", "-n", ns, "-o", "custom-columns=NAME:.metadata.name,PORT:.spec.ports[0].port"]);
+        var services = await kubectl.RunAsync($"get services -n {ns}");
+
+        table.Stdout.Should().MatchRegex(@"NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE").And.MatchRegex(@"web\s+0/2\s+0\s+0\s+\d+s");
+        wide.Stdout.Should().MatchRegex(@"CONTAINERS\s+IMAGES\s+SELECTOR").And.MatchRegex(@"httpd\s+busybox\s+app=web");
+        JsonNode.Parse(json.Stdout)!["spec"]!["strategy"]!["type"]!.ToString().Should().Be("RollingUpdate", "the server fills in Kubernetes's defaults");
+        yaml.Stdout.Should().Contain("kind: Deployment").And.Contain("replicas: 2");
+        name.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().BeEquivalentTo("deployment.apps/web", "service/web", "configmap/settings");
+        jsonpath.Stdout.Should().Be("2/busybox");
+        columns.Stdout.Should().MatchRegex(@"NAME\s+PORT\s*\nweb\s+80");
+        services.Stdout.Should().MatchRegex(@"NAME\s+TYPE\s+CLUSTER-IP\s+EXTERNAL-IP\s+PORT\(S\)\s+AGE").And.MatchRegex(@"web\s+ClusterIP\s+\S+\s+<none>\s+80/TCP");
+    }
+
+    [Theory]
+    [MemberData(nameof(Versions))]
+    public async Task Describe_label_annotate_scale_and_patches_change_the_object(string binary)
+    {
+        var kubectl = cluster.Kubectl(binary);
+        var ns = await cluster.NamespaceAsync(kubectl);
+        (await kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], Manifests.App)).ExitCode.Should().Be(0);
+
+        (await kubectl.RunAsync($"label deployment web tier=front -n {ns}")).Stdout.Should().Contain("labeled");
+        (await kubectl.RunAsync($"annotate deployment web owner=team-a -n {ns}")).Stdout.Should().Contain("deployment.apps/web annotate", "kubectl 1.27 prints \"annotate\", later versions \"annotated\"");
+        (await kubectl.RunAsync($"scale deployment web --replicas=5 -n {ns}")).Stdout.Should().Contain("scaled");
+        var strategic = await kubectl.RunAsync(["patch", "deployment", "web", "-n", ns, "-p", """{"spec":{"template":{"spec":{"containers":[{"name":"httpd","env":[{"name":"EXTRA","value":"1"}]}]}}}}"""]);
+        var merge = await kubectl.RunAsync(["patch", "deployment", "web", "-n", ns, "--type=merge", "-p", """{"metadata":{"labels":{"patched":"merge"}}}"""]);
+        var json = await kubectl.RunAsync(["patch", "deployment", "web", "-n", ns, "--type=json", "-p", """[{"op":"replace","path":"/spec/revisionHistoryLimit","value":3}]"""]);
+        var describe = await kubectl.RunAsync($"describe deployment web -n {ns}");
+        var result = JsonNode.Parse((await kubectl.RunAsync($"get deployment web -n {ns} -o json")).Stdout)!;
+
+        strategic.ExitCode.Should().Be(0, strategic.ToString());
+        merge.ExitCode.Should().Be(0, merge.ToString());
+        json.ExitCode.Should().Be(0, json.ToString());
+        result["metadata"]!["labels"]!["tier"]!.ToString().Should().Be("front");
+        result["metadata"]!["labels"]!["patched"]!.ToString().Should().Be("merge");
+        result["metadata"]!["annotations"]!["owner"]!.ToString().Should().Be("team-a");
+        result["spec"]!["replicas"]!.GetValue<int>().Should().Be(5);
+        result["spec"]!["revisionHistoryLimit"]!.GetValue<int>().Should().Be(3);
+        var env = result["spec"]!["template"]!["spec"]!["containers"]![0]!["env"]!.AsArray().Select(e => e!["name"]!.ToString());
+        env.Should().Equal(["MODE", "EXTRA"], "a strategic merge patch merges env entries by name instead of replacing the list");
+        describe.ExitCode.Should().Be(0, describe.ToString());
+        describe.Stdout.Should().MatchRegex(@"Name:\s+web").And.MatchRegex(@"Replicas:\s+5 desired").And.MatchRegex(@"Image:\s+busybox");
+    }
+
+    [Theory]
+    [MemberData(nameof(Versions))]
+    public async Task Diff_exits_1_on_a_change_and_0_without_one(string binary)
+    {
+        var kubectl = cluster.Kubectl(binary);
+        var ns = await cluster.NamespaceAsync(kubectl);
+        (await kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], Manifests.App)).ExitCode.Should().Be(0);
+
+        var same = await kubectl.RunAsync(["diff", "-n", ns, "-f", "-"], Manifests.App);
+        var changed = await kubectl.RunAsync(["diff", "-n", ns, "-f", "-"], Manifests.App.Replace("replicas: 2", "replicas: 4", StringComparison.Ordinal));
+
+        same.ExitCode.Should().Be(0, same.ToString());
+        changed.ExitCode.Should().Be(1, changed.ToString());
+        changed.Stdout.Should().Contain("-  replicas: 2").And.Contain("+  replicas: 4");
+    }
+
+    [Theory]
+    [MemberData(nameof(Versions))]
+    public async Task Server_side_apply_owns_fields_and_a_second_manager_conflicts_unless_it_forces(string binary)
+    {
+        var kubectl = cluster.Kubectl(binary);
+        var ns = await cluster.NamespaceAsync(kubectl);
+        var replicas = """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata:
+              name: web
+            spec:
+              replicas: 7
+            """;
+
+        var applied = await kubectl.RunAsync(["apply", "--server-side", "-n", ns, "-f", "-"], Manifests.App);
+        var conflict = await kubectl.RunAsync(["apply", "--server-side", "--field-manager=autoscaler", "-n", ns, "-f", "-"], replicas);
+        var forced = await kubectl.RunAsync(["apply", "--server-side", "--field-manager=autoscaler", "--force-conflicts", "-n", ns, "-f", "-"], replicas);
+        var result = JsonNode.Parse((await kubectl.RunAsync($"get deployment web -n {ns} -o json --show-managed-fields")).Stdout)!;
+
+        applied.ExitCode.Should().Be(0, applied.ToString());
+        applied.Stdout.Should().Contain("deployment.apps/web serverside-applied");
+        conflict.ExitCode.Should().Be(1, conflict.ToString());
+        conflict.Stderr.Should().Contain("conflict").And.Contain(".spec.replicas");
+        forced.ExitCode.Should().Be(0, forced.ToString());
+        result["spec"]!["replicas"]!.GetValue<int>().Should().Be(7);
+        result["metadata"]!["managedFields"]!.AsArray().Select(m => m!["manager"]!.ToString()).Should().Contain(["kubectl", "autoscaler"]);
+    }
+
+    [Theory]
+    [MemberData(nameof(Versions))]
+    public async Task Server_dry_run_checks_everything_and_stores_nothing(string binary)
+    {
+        var kubectl = cluster.Kubectl(binary);
+        var ns = await cluster.NamespaceAsync(kubectl);
+
+        var dryRun = await kubectl.RunAsync(["apply", "--dry-run=server", "-n", ns, "-f", "-"], Manifests.App);
+        var invalid = await kubectl.RunAsync(["apply", "--dry-run=server", "-n", ns, "-f", "-"], Manifests.ConfigMap("Bad_Name"));
+        var stored = await kubectl.RunAsync($"get deployments,services,configmaps -n {ns} -o name");
+
+        dryRun.ExitCode.Should().Be(0, dryRun.ToString());
+        dryRun.Stdout.Should().Contain("deployment.apps/web created (server dry run)");
+        invalid.ExitCode.Should().Be(1, invalid.ToString());
+        stored.Stdout.Should().NotContain("web").And.NotContain("settings");
+    }
+
+    [Theory]
+    [MemberData(nameof(Versions))]
+    public async Task Wait_for_a_condition_and_for_delete(string binary)
+    {
+        var kubectl = cluster.Kubectl(binary);
+        var ns = await cluster.NamespaceAsync(kubectl);
+        var crd = Manifests.WidgetDefinition.Replace("widgets.e2e", $"widgets.{ns}", StringComparison.Ordinal).Replace("e2e.example.com", $"{ns}.example.com", StringComparison.Ordinal);
+        (await kubectl.RunAsync(["apply", "-f", "-"], crd)).ExitCode.Should().Be(0);
+        (await kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], Manifests.ConfigMap("doomed"))).ExitCode.Should().Be(0);
+
+        var established = await kubectl.RunAsync(["wait", "--for=condition=Established", $"crd/widgets.{ns}.example.com", "--timeout=30s"]);
+        var waiter = kubectl.RunAsync(["wait", "--for=delete", "configmap/doomed", "-n", ns, "--timeout=30s"]);
+        await Task.Delay(500);
+        (await kubectl.RunAsync(["delete", "configmap", "doomed", "-n", ns, "--wait=false"])).ExitCode.Should().Be(0);
+        var deleted = await waiter;
+
+        established.ExitCode.Should().Be(0, established.ToString());
+        established.Stdout.Should().Contain("condition met");
+        deleted.ExitCode.Should().Be(0, deleted.ToString());
+        (await kubectl.RunAsync(["delete", "-f", "-"], crd)).ExitCode.Should().Be(0);
+    }
+
+    [Theory]
+    [MemberData(nameof(Versions))]
+    public async Task Get_watch_prints_objects_as_they_are_created(string binary)
+    {
+        var kubectl = cluster.Kubectl(binary);
+        var ns = await cluster.NamespaceAsync(kubectl);
+        using var watch = kubectl.Start("get", "configmaps", "-n", ns, "-w", "--request-timeout=30s");
+        var lines = new List<string>();
+        var sawWatched = new TaskCompletionSource();
+        watch.OutputDataReceived += (_, e) =>
+        {
+            lock (lines)
+            {
+                if (e.Data is not null)
+                {
+                    lines.Add(e.Data);
+                    if (e.Data.StartsWith("watched", StringComparison.Ordinal))
+                    {
+                        sawWatched.TrySetResult();
+                    }
+                }
+            }
+        };
+        watch.BeginOutputReadLine();
+        await Task.Delay(1000);
+
+        (await kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], Manifests.ConfigMap("watched"))).ExitCode.Should().Be(0);
+        var seen = await Task.WhenAny(sawWatched.Task, Task.Delay(TimeSpan.FromSeconds(20))) == sawWatched.Task;
+        watch.Kill();
+
+        seen.Should().BeTrue($"kubectl get -w prints a new object as it is created; it printed: {string.Join('\n', lines)}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Versions))]
+    public async Task Explain_and_api_resources_describe_the_served_kinds(string binary)
+    {
+        var kubectl = cluster.Kubectl(binary);
+
+        var explain = await kubectl.RunAsync("explain deployment.spec.replicas");
+        var resources = await kubectl.RunAsync("api-resources");
+
+        explain.ExitCode.Should().Be(0, explain.ToString());
+        explain.Stdout.Should().Contain("KIND:").And.Contain("Deployment").And.Contain("replicas").And.Contain("integer");
+        resources.ExitCode.Should().Be(0, resources.ToString());
+        foreach (var (resource, shortName) in new[] { ("pods", "po"), ("deployments", "deploy"), ("services", "svc"), ("namespaces", "ns"), ("configmaps", "cm"), ("statefulsets", "sts"), ("customresourcedefinitions", "crd,crds") })
+        {
+            resources.Stdout.Should().MatchRegex($@"(?m)^{resource}\s+{shortName}\s");
+        }
+
+        foreach (var resource in new[] { "nodes", "endpoints", "endpointslices", "secrets", "serviceaccounts", "events", "leases", "replicasets", "daemonsets", "jobs" })
+        {
+            resources.Stdout.Should().MatchRegex($@"(?m)^{resource}\s");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Versions))]
+    public async Task A_custom_resource_definition_serves_its_kind_with_its_columns_until_deleted(string binary)
+    {
+        var kubectl = cluster.Kubectl(binary);
+        var ns = await cluster.NamespaceAsync(kubectl);
+        var crd = Manifests.WidgetDefinition.Replace("widgets.e2e", $"widgets.{ns}", StringComparison.Ordinal).Replace("e2e.example.com", $"{ns}.example.com", StringComparison.Ordinal);
+        var widget = Manifests.Widget("w1", 3).Replace("e2e.example.com", $"{ns}.example.com", StringComparison.Ordinal);
+
+        (await kubectl.RunAsync(["apply", "-f", "-"], crd)).ExitCode.Should().Be(0);
+        (await kubectl.RunAsync(["wait", "--for=condition=Established", $"crd/widgets.{ns}.example.com", "--timeout=30s"])).ExitCode.Should().Be(0);
+        var created = await kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], widget);
+        var patched = await kubectl.RunAsync(["patch", $"widgets.{ns}.example.com", "w1", "-n", ns, "--type=merge", "-p", """{"spec":{"size":4}}"""]);
+        var table = await kubectl.RunAsync($"get widgets.{ns}.example.com -n {ns}");
+        (await kubectl.RunAsync(["delete", "-f", "-"], crd)).ExitCode.Should().Be(0);
+        var gone = await kubectl.RunAsync($"get --raw /apis/{ns}.example.com/v1/namespaces/{ns}/widgets");
+
+        created.ExitCode.Should().Be(0, created.ToString());
+        patched.ExitCode.Should().Be(0, patched.ToString());
+        table.Stdout.Should().MatchRegex(@"NAME\s+SIZE\s+AGE").And.MatchRegex(@"w1\s+4\s");
+        gone.ExitCode.Should().NotBe(0, "the kind is no longer served once its definition is deleted");
+    }
+
+    [Theory]
+    [MemberData(nameof(Versions))]
+    public async Task Delete_by_label_and_by_file_removes_the_objects(string binary)
+    {
+        var kubectl = cluster.Kubectl(binary);
+        var ns = await cluster.NamespaceAsync(kubectl);
+        (await kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], Manifests.App)).ExitCode.Should().Be(0);
+        foreach (var i in Enumerable.Range(0, 3))
+        {
+            (await kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], Manifests.ConfigMap($"batch-{i}", "group: batch"))).ExitCode.Should().Be(0);
+        }
+
+        var byLabel = await kubectl.RunAsync($"delete configmaps -l group=batch -n {ns}");
+        var byFile = await kubectl.RunAsync(["delete", "--cascade=foreground", "-n", ns, "-f", "-"], Manifests.App);
+        var left = await kubectl.RunAsync($"get deployments,services,configmaps -n {ns} -o name");
+
+        byLabel.ExitCode.Should().Be(0, byLabel.ToString());
+        byLabel.Stdout.Should().Contain("configmap \"batch-0\" deleted").And.Contain("configmap \"batch-2\" deleted");
+        byFile.ExitCode.Should().Be(0, byFile.ToString());
+        left.Stdout.Trim().Should().BeEmpty();
+    }
+}

@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using Orchestration.Testing.Daemons;
+
+namespace Orchestration.E2E.Tests;
+
+/// <summary>The real <c>orch up</c>, started as a process on a loopback port and stopped with SIGINT, as Ctrl-C would.</summary>
+public sealed class OrchProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly List<string> _output = [];
+    private bool _disposed;
+
+    private OrchProcess(Process process, string dataDir, int port)
+    {
+        _process = process;
+        DataDir = dataDir;
+        Port = port;
+    }
+
+    public string DataDir { get; }
+
+    public int Port { get; }
+
+    public string Kubeconfig => Path.Combine(DataDir, "kubeconfig");
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return string.Join('\n', _output);
+            }
+        }
+    }
+
+    public static async Task<OrchProcess> StartAsync(string? dataDir = null, int? port = null)
+    {
+        dataDir ??= Directory.CreateTempSubdirectory("orch-e2e-").FullName;
+        var chosen = port ?? FreePorts.Next();
+        var orch = Path.Combine(AppContext.BaseDirectory, "orch.dll");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { orch, "up", "--data-dir", dataDir, "--port", chosen.ToString(System.Globalization.CultureInfo.InvariantCulture), "--runtime", "none" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("orch did not start");
+        var orchProcess = new OrchProcess(process, dataDir, chosen);
+        process.OutputDataReceived += (_, e) => orchProcess.Record(e.Data);
+        process.ErrorDataReceived += (_, e) => orchProcess.Record(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!orchProcess.Output.Contains("serving at", StringComparison.Ordinal))
+        {
+            if (process.HasExited || DateTime.UtcNow > deadline)
+            {
+                await orchProcess.DisposeAsync();
+                throw new InvalidOperationException($"orch up did not come up:\n{orchProcess.Output}");
+            }
+
+            await Task.Delay(100);
+        }
+
+        return orchProcess;
+    }
+
+    /// <summary>Sends SIGINT and waits for the exit code.</summary>
+    public async Task<int> StopAsync()
+    {
+        if (_process.HasExited)
+        {
+            return _process.ExitCode;
+        }
+
+        using (var kill = Process.Start("kill", ["-INT", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill!.WaitForExitAsync();
+        }
+
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await _process.WaitForExitAsync(limit.Token);
+        return _process.ExitCode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        if (!_process.HasExited)
+        {
+            try
+            {
+                await StopAsync();
+            }
+            catch (OperationCanceledException)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+        }
+
+        _process.Dispose();
+    }
+
+    /// <summary>Whether something accepts connections on the port.</summary>
+    public bool IsListening()
+    {
+        try
+        {
+            using var client = new TcpClient("127.0.0.1", Port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    private void Record(string? line)
+    {
+        if (line is not null)
+        {
+            lock (_output)
+            {
+                _output.Add(line);
+            }
+        }
+    }
+}
