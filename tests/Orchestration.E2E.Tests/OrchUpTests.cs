@@ -44,7 +44,7 @@ public sealed class OrchUpTests
         await using var orch = await OrchProcess.StartAsync();
         try
         {
-            var ca = X509Certificate2.CreateFromPemFile(Path.Combine(orch.DataDir, "pki", "ca.crt"));
+            var ca = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(orch.DataDir, "pki", "ca.crt")));
             using var handler = new HttpClientHandler
             {
                 ServerCertificateCustomValidationCallback = (_, certificate, _, _) =>
