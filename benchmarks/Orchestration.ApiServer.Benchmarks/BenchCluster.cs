@@ -1,0 +1,68 @@
+using System.Text;
+using k8s;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Orchestration.ApiServer.Hosting;
+using Orchestration.ApiServer.Security;
+using Orchestration.Client;
+using Orchestration.State;
+using Orchestration.State.Sqlite;
+
+namespace Orchestration.ApiServer.Benchmarks;
+
+/// <summary>An API server on a free loopback port over a SQLite store in a scratch directory.</summary>
+internal sealed class BenchCluster : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly string _directory;
+    private readonly KubernetesClientConfiguration _credentials;
+
+    private BenchCluster(WebApplication app, string url, KubernetesClientConfiguration credentials, string directory)
+    {
+        _app = app;
+        Url = url;
+        _credentials = credentials;
+        _directory = directory;
+    }
+
+    public string Url { get; }
+
+    public static async Task<BenchCluster> StartAsync()
+    {
+        var directory = Directory.CreateTempSubdirectory("orch-apibench-").FullName;
+        var certificates = ClusterCertificates.LoadOrCreate(Path.Combine(directory, "pki"), TimeProvider.System);
+        var app = ApiServerHost.Build(
+            new ApiServerHostOptions { Port = 0, Certificates = certificates, MinimumLogLevel = LogLevel.Warning },
+            services => services.AddSingleton<IStateStore>(_ => new SqliteStateStore(new SqliteStateStoreOptions { DataDirectory = Path.Combine(directory, "state"), CompactionInterval = null })));
+        await app.StartAsync();
+        var (cert, key) = certificates.IssueClient("bench", ["system:masters"], TimeProvider.System);
+        var credentials = new KubernetesClientConfiguration
+        {
+            ClientCertificateData = Convert.ToBase64String(Encoding.UTF8.GetBytes(cert)),
+            ClientCertificateKeyData = Convert.ToBase64String(Encoding.UTF8.GetBytes(key)),
+            SslCaCerts = [certificates.Authority],
+        };
+        return new BenchCluster(app, ApiServerHost.ServerUrl(app), credentials, directory);
+    }
+
+    /// <summary>A client with the bench user's certificate; each keeps its own connections.</summary>
+    public HttpClient Http()
+    {
+        var handler = ClusterHttpHandler.Create(_credentials);
+        handler.MaxConnectionsPerServer = int.MaxValue;
+        return new HttpClient(handler) { BaseAddress = new Uri(Url), Timeout = TimeSpan.FromMinutes(5) };
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        if (_app.Services.GetService<IStateStore>() is { } store)
+        {
+            await store.DisposeAsync();
+        }
+
+        await _app.DisposeAsync();
+        Directory.Delete(_directory, recursive: true);
+    }
+}
