@@ -95,6 +95,41 @@ public sealed class KubectlTests(OrchCluster cluster)
 
     [Theory]
     [MemberData(nameof(Versions))]
+    public async Task Edit_saves_what_the_editor_changed(string binary)
+    {
+        var kubectl = cluster.Kubectl(binary);
+        var ns = await cluster.NamespaceAsync(kubectl);
+        (await kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], Manifests.App)).ExitCode.Should().Be(0);
+        var editor = new Dictionary<string, string> { ["EDITOR"] = "sed -i 's/^  replicas: 2/  replicas: 6/'" };
+
+        var edited = await kubectl.RunAsync(["edit", "deployment", "web", "-n", ns], environment: editor);
+        var replicas = await kubectl.RunAsync(["get", "deployment", "web", "-n", ns, "-o", "jsonpath={.spec.replicas}"]);
+
+        edited.ExitCode.Should().Be(0, edited.ToString());
+        edited.Stdout.Should().Contain("deployment.apps/web edited");
+        replicas.Stdout.Should().Be("6");
+    }
+
+    [Theory]
+    [MemberData(nameof(Versions))]
+    public async Task Events_are_selected_by_the_object_they_involve(string binary)
+    {
+        var kubectl = cluster.Kubectl(binary);
+        var ns = await cluster.NamespaceAsync(kubectl);
+        foreach (var (name, target) in new[] { ("e1", "web"), ("e2", "db") })
+        {
+            var evt = $"apiVersion: v1\nkind: Event\nmetadata:\n  name: {name}\ninvolvedObject:\n  kind: Deployment\n  name: {target}\n  namespace: {ns}\nreason: Tested\nmessage: about {target}\ntype: Normal\n";
+            (await kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], evt)).ExitCode.Should().Be(0);
+        }
+
+        var selected = await kubectl.RunAsync(["get", "events", "-n", ns, "--field-selector", "involvedObject.name=web"]);
+
+        selected.ExitCode.Should().Be(0, selected.ToString());
+        selected.Stdout.Should().MatchRegex(@"LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE").And.Contain("deployment/web").And.Contain("about web").And.NotContain("about db");
+    }
+
+    [Theory]
+    [MemberData(nameof(Versions))]
     public async Task Diff_exits_1_on_a_change_and_0_without_one(string binary)
     {
         var kubectl = cluster.Kubectl(binary);

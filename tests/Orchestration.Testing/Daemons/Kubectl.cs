@@ -21,7 +21,7 @@ public sealed class Kubectl(string binary, string kubeconfig)
 
     /// <summary>Runs kubectl with <paramref name="args"/>, feeding <paramref name="stdin"/> when given.</summary>
     /// <exception cref="FileNotFoundException">The binary is not installed; the tests say so instead of skipping.</exception>
-    public async Task<CommandResult> RunAsync(IEnumerable<string> args, string? stdin = null, TimeSpan? timeout = null)
+    public async Task<CommandResult> RunAsync(IEnumerable<string> args, string? stdin = null, TimeSpan? timeout = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         if (!File.Exists(Binary))
         {
@@ -38,6 +38,11 @@ public sealed class Kubectl(string binary, string kubeconfig)
         start.Environment["KUBECONFIG"] = kubeconfig;
         start.Environment["KUBECTL_EXTERNAL_DIFF"] = "diff -u";
         start.Environment["HOME"] = Path.GetDirectoryName(kubeconfig)!;
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
