@@ -70,7 +70,7 @@ public sealed class HttpApiTests : IAsyncLifetime
     [Fact]
     public async Task Errors_of_the_http_layer_have_their_codes_and_status_bodies()
     {
-        await ExpectStatusAsync(await SendAsync(HttpMethod.Post, "/api/v1/namespaces/default/configmaps", "k8s\0", "application/vnd.kubernetes.protobuf"), 415, "UnsupportedMediaType", "application/json");
+        await ExpectStatusAsync(await SendAsync(HttpMethod.Post, "/api/v1/namespaces/default/configmaps", "\u00a1", "application/cbor"), 415, "UnsupportedMediaType", "application/json");
         await ExpectStatusAsync(await SendAsync(HttpMethod.Put, "/api/v1/namespaces/default/configmaps", "{}"), 405, "MethodNotAllowed", "configmaps");
         await ExpectStatusAsync(await SendAsync(HttpMethod.Post, "/api/v1/namespaces/default/configmaps", "{\"data\":{\"a\":\"" + new string('x', (3 * 1024 * 1024) + 10) + "\"}}"), 413, "RequestEntityTooLarge", "3145728");
         await ExpectStatusAsync(await Http.GetAsync("/api/v1/frobnicators"), 404, "NotFound", "could not find the requested resource");

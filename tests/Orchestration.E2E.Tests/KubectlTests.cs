@@ -130,6 +130,37 @@ public sealed class KubectlTests(OrchCluster cluster)
 
     [Theory]
     [MemberData(nameof(Versions))]
+    public async Task Typed_creates_work_whether_kubectl_sends_json_or_protobuf(string binary)
+    {
+        var kubectl = cluster.Kubectl(binary);
+        var ns = $"typed-{Guid.NewGuid():N}"[..14];
+
+        var created = new[]
+        {
+            await kubectl.RunAsync($"create namespace {ns}"),
+            await kubectl.RunAsync($"create configmap settings -n {ns} --from-literal=mode=fast --from-literal=level=2"),
+            await kubectl.RunAsync($"create secret generic creds -n {ns} --from-literal=password=s3cret"),
+            await kubectl.RunAsync($"create deployment web -n {ns} --image=busybox --replicas=0 --port=8080"),
+            await kubectl.RunAsync($"create service clusterip web -n {ns} --tcp=80:8080"),
+            await kubectl.RunAsync($"create serviceaccount robot -n {ns}"),
+            await kubectl.RunAsync($"create job once -n {ns} --image=busybox"),
+        };
+        var config = await kubectl.RunAsync(["get", "configmap", "settings", "-n", ns, "-o", "jsonpath={.data.mode}/{.data.level}"]);
+        var secret = await kubectl.RunAsync(["get", "secret", "creds", "-n", ns, "-o", "jsonpath={.data.password}"]);
+        var deployment = JsonNode.Parse((await kubectl.RunAsync($"get deployment web -n {ns} -o json")).Stdout)!;
+        var service = await kubectl.RunAsync(["get", "service", "web", "-n", ns, "-o", "jsonpath={.spec.ports[0].port}:{.spec.ports[0].targetPort}"]);
+
+        created.Should().AllSatisfy(r => r.ExitCode.Should().Be(0, r.ToString()));
+        config.Stdout.Should().Be("fast/2");
+        System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(secret.Stdout)).Should().Be("s3cret");
+        deployment["spec"]!["replicas"]!.GetValue<int>().Should().Be(0, "an explicit zero survives the protobuf encoding");
+        deployment["spec"]!["template"]!["spec"]!["containers"]![0]!["ports"]![0]!["containerPort"]!.GetValue<int>().Should().Be(8080);
+        deployment["spec"]!["template"]!["metadata"]!["creationTimestamp"].Should().BeNull("Go's zero time is no time, not 1970");
+        service.Stdout.Should().Be("80:8080");
+    }
+
+    [Theory]
+    [MemberData(nameof(Versions))]
     public async Task Diff_exits_1_on_a_change_and_0_without_one(string binary)
     {
         var kubectl = cluster.Kubectl(binary);

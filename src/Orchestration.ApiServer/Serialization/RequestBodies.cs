@@ -8,7 +8,8 @@ namespace Orchestration.ApiServer.Serialization;
 /// <summary>Reads request bodies within the size limit, in the formats the API takes.</summary>
 public static class RequestBodies
 {
-    private static readonly string[] ObjectMediaTypes = ["application/json", "application/yaml"];
+    private const string ProtobufMediaType = "application/vnd.kubernetes.protobuf";
+    private static readonly string[] ObjectMediaTypes = ["application/json", "application/yaml", ProtobufMediaType];
 
     /// <summary>The raw body, refusing one over <paramref name="limit"/> bytes with 413.</summary>
     public static async Task<byte[]> ReadAsync(HttpRequest request, long limit, CancellationToken cancellationToken)
@@ -51,13 +52,15 @@ public static class RequestBodies
     public static async Task<JsonObject> ReadObjectAsync(HttpRequest request, long limit, CancellationToken cancellationToken)
     {
         var mediaType = MediaType(request);
-        if (mediaType is not ("" or "application/json" or "application/yaml" or "text/yaml" or "application/x-yaml"))
+        if (mediaType is not ("" or "application/json" or "application/yaml" or "text/yaml" or "application/x-yaml" or ProtobufMediaType))
         {
             throw ApiErrors.UnsupportedMediaType(request.ContentType, ObjectMediaTypes);
         }
 
         var body = await ReadAsync(request, limit, cancellationToken).ConfigureAwait(false);
-        return ParseObject(body, yaml: mediaType.Contains("yaml", StringComparison.Ordinal));
+        return mediaType == ProtobufMediaType
+            ? ProtobufObjects.Decode(body)
+            : ParseObject(body, yaml: mediaType.Contains("yaml", StringComparison.Ordinal));
     }
 
     /// <summary>Parses an object from JSON or YAML text.</summary>

@@ -65,6 +65,12 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
         obj["kind"] = kind.Kind;
         var generateName = meta["generateName"]?.ToString();
         var generated = string.IsNullOrEmpty(meta["name"]?.ToString()) && !string.IsNullOrEmpty(generateName);
+        if (kind.HasStatus)
+        {
+            // As Kubernetes's create strategies do: the status of a new object is the server's.
+            obj.Remove("status");
+        }
+
         ObjectDefaults.Apply(kind, obj);
         meta.Remove("deletionTimestamp");
         meta.Remove("deletionGracePeriodSeconds");
