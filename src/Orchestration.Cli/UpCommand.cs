@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orchestration.ApiServer.Hosting;
 using Orchestration.ApiServer.Security;
+using Orchestration.Hosting;
 using Orchestration.State;
 using Orchestration.State.Sqlite;
 
@@ -54,6 +55,7 @@ internal static class UpCommand
                     sp.GetRequiredService<TimeProvider>(),
                     sp.GetRequiredService<ILogger<SqliteStateStore>>()));
                 services.AddHostedService<ClusterBootstrap>();
+                services.AddOrchestrationGarbageCollector();
             });
 
         var scheme = insecure ? "http" : "https";

@@ -161,6 +161,54 @@ public sealed class KubectlTests(OrchCluster cluster)
 
     [Theory]
     [MemberData(nameof(Versions))]
+    public async Task Cascading_delete_follows_owner_references_in_the_background_foreground_or_not_at_all(string binary)
+    {
+        var kubectl = cluster.Kubectl(binary);
+        var ns = await cluster.NamespaceAsync(kubectl);
+
+        async Task<string> OwnedTreeAsync(string name)
+        {
+            (await kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], Manifests.ConfigMap(name))).ExitCode.Should().Be(0);
+            var uid = (await kubectl.RunAsync(["get", "configmap", name, "-n", ns, "-o", "jsonpath={.metadata.uid}"])).Stdout;
+            var child = $"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}-child\n  ownerReferences:\n  - apiVersion: v1\n    kind: ConfigMap\n    name: {name}\n    uid: {uid}\n    blockOwnerDeletion: true\n";
+            (await kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], child)).ExitCode.Should().Be(0);
+            var childUid = (await kubectl.RunAsync(["get", "configmap", $"{name}-child", "-n", ns, "-o", "jsonpath={.metadata.uid}"])).Stdout;
+            var grandchild = $"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}-grandchild\n  ownerReferences:\n  - apiVersion: v1\n    kind: ConfigMap\n    name: {name}-child\n    uid: {childUid}\n";
+            (await kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], grandchild)).ExitCode.Should().Be(0);
+            return name;
+        }
+
+        async Task<string[]> LeftAsync(string prefix)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (true)
+            {
+                var names = (await kubectl.RunAsync($"get configmaps -n {ns} -o name")).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(n => n.StartsWith($"configmap/{prefix}", StringComparison.Ordinal)).ToArray();
+                if (names.Length == 0 || DateTime.UtcNow > deadline)
+                {
+                    return names;
+                }
+
+                await Task.Delay(200);
+            }
+        }
+
+        var background = await kubectl.RunAsync($"delete configmap {await OwnedTreeAsync("bg")} -n {ns}");
+        var foreground = await kubectl.RunAsync($"delete configmap {await OwnedTreeAsync("fg")} -n {ns} --cascade=foreground");
+        var orphan = await kubectl.RunAsync($"delete configmap {await OwnedTreeAsync("or")} -n {ns} --cascade=orphan");
+
+        background.ExitCode.Should().Be(0, background.ToString());
+        (await LeftAsync("bg")).Should().BeEmpty("the garbage collector deletes dependents whose owners are gone");
+        foreground.ExitCode.Should().Be(0, foreground.ToString());
+        (await kubectl.RunAsync($"get configmaps -n {ns} -o name")).Stdout.Should().NotContain("configmap/fg", "kubectl waited until the owner, deleted last, was gone");
+        orphan.ExitCode.Should().Be(0, orphan.ToString());
+        await Task.Delay(1000);
+        var orphans = await kubectl.RunAsync(["get", "configmap", "or-child", "-n", ns, "-o", "jsonpath={.metadata.name}:{.metadata.ownerReferences}"]);
+        orphans.Stdout.Should().BeOneOf("or-child:", "or-child:[]", "orphaned dependents stay, without the reference to their deleted owner");
+    }
+
+    [Theory]
+    [MemberData(nameof(Versions))]
     public async Task Diff_exits_1_on_a_change_and_0_without_one(string binary)
     {
         var kubectl = cluster.Kubectl(binary);

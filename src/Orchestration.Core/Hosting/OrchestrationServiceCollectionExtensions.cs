@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orchestration.Client;
+using Orchestration.Controllers;
 using Orchestration.Resources;
 using Orchestration.State;
 
@@ -26,6 +27,20 @@ public static class OrchestrationServiceCollectionExtensions
             Patchers = sp.GetRequiredService<ObjectPatchers>(),
         });
         services.TryAddSingleton<IClusterClient, LocalClusterClient>();
+        return services;
+    }
+
+    /// <summary>Runs the garbage collector (ownerReferences; background, foreground and orphan deletion) in this process.</summary>
+    public static IServiceCollection AddOrchestrationGarbageCollector(this IServiceCollection services, Action<GarbageCollectorOptions>? configure = null)
+    {
+        var options = services.AddOptions<GarbageCollectorOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        services.AddOrchestrationState();
+        services.AddHostedService<GarbageCollector>();
         return services;
     }
 }

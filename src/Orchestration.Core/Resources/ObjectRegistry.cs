@@ -20,6 +20,12 @@ namespace Orchestration.Resources;
 /// </remarks>
 public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable kinds, TimeProvider timeProvider)
 {
+    /// <summary>The finalizer that holds an owner until the garbage collector has deleted its dependents.</summary>
+    public const string ForegroundDeletion = "foregroundDeletion";
+
+    /// <summary>The finalizer that holds an owner until the garbage collector has orphaned its dependents.</summary>
+    public const string OrphanDependents = "orphan";
+
     private const int MaxRetries = 16;
     private const string GenerateNameAlphabet = "bcdfghjklmnpqrstvwxz2456789";
 
@@ -164,7 +170,21 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
                 throw new ConflictException(kind.Group, kind.Plural, name, $"Precondition failed: ResourceVersion in precondition: {wantRv}, ResourceVersion in object meta: {meta["resourceVersion"]}");
             }
 
+            // Foreground and orphan deletion are finalizers the garbage collector works off.
+            var propagation = options?.PropagationPolicy switch
+            {
+                "Foreground" => ForegroundDeletion,
+                "Orphan" => OrphanDependents,
+                _ => null,
+            };
             var finalizers = meta["finalizers"] as JsonArray;
+            if (propagation is not null && meta["deletionTimestamp"] is null && !(finalizers ?? []).Any(f => f?.ToString() == propagation))
+            {
+                finalizers ??= [];
+                finalizers.Add(propagation);
+                meta["finalizers"] = finalizers;
+            }
+
             var dryRun = writeOptions?.DryRun == true;
             WriteResult write;
             if (finalizers is { Count: > 0 })
