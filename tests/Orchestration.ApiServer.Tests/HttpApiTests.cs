@@ -141,6 +141,22 @@ public sealed class HttpApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Writes_record_their_manager_and_apply_then_conflicts_with_a_field_another_write_changed()
+    {
+        var apply = Deployment("web").Replace("\"selector\"", "\"replicas\":2,\"selector\"", StringComparison.Ordinal);
+        (await SendAsync(HttpMethod.Patch, "/apis/apps/v1/namespaces/default/deployments/web?fieldManager=ci", apply, "application/apply-patch+yaml")).StatusCode.Should().Be(HttpStatusCode.Created);
+        (await SendAsync(HttpMethod.Patch, "/apis/apps/v1/namespaces/default/deployments/web/scale?fieldManager=autoscaler", """{"spec":{"replicas":5}}""", "application/merge-patch+json")).StatusCode.Should().Be(HttpStatusCode.OK);
+        (await SendAsync(HttpMethod.Patch, "/apis/apps/v1/namespaces/default/deployments/web?fieldManager=labeler", """{"metadata":{"labels":{"team":"a"}}}""", "application/merge-patch+json")).StatusCode.Should().Be(HttpStatusCode.OK);
+
+        var managed = (await BodyAsync(await Http.GetAsync("/apis/apps/v1/namespaces/default/deployments/web")))["metadata"]!["managedFields"]!.AsArray();
+        var reapply = await SendAsync(HttpMethod.Patch, "/apis/apps/v1/namespaces/default/deployments/web?fieldManager=ci", apply, "application/apply-patch+yaml");
+
+        managed.Select(m => $"{m!["manager"]}/{m["operation"]}/{m["subresource"]}").Should().BeEquivalentTo("ci/Apply/", "autoscaler/Update/scale", "labeler/Update/");
+        managed.Single(m => m!["manager"]!.ToString() == "ci")!["fieldsV1"]!.ToJsonString().Should().NotContain("f:replicas", "the scale took spec.replicas from its applier");
+        await ExpectStatusAsync(reapply, 409, "Conflict", "conflict with \"autoscaler\"");
+    }
+
+    [Fact]
     public async Task Binding_assigns_a_pod_once_and_marks_it_scheduled()
     {
         (await SendAsync(HttpMethod.Post, "/api/v1/namespaces/default/pods", """{"metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}""")).StatusCode.Should().Be(HttpStatusCode.Created);

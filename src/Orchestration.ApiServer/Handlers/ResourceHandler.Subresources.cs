@@ -78,7 +78,9 @@ public sealed partial class ResourceHandler
                     throw new InvalidException("autoscaling", "Scale", name, [ObjectValidation.InvalidValue("spec.replicas", scale["spec"]?["replicas"]?.ToString(), "must be greater than or equal to 0")]);
                 }
 
+                var before = (JsonObject)current.DeepClone();
                 SetPath(current, kind.Scale.SpecReplicas, replicas);
+                Patching.ManagedFields.RecordUpdate(kind, before, current, Manager(context, request), kind.ApiVersion, "scale", timeProvider);
                 if (scale["metadata"]?["resourceVersion"]?.ToString() is { Length: > 0 } rv)
                 {
                     ObjectRegistry.MetadataOf(current)["resourceVersion"] = rv;

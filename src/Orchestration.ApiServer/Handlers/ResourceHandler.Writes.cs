@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
+using Orchestration.ApiServer.Patching;
 using Orchestration.ApiServer.Routing;
 using Orchestration.ApiServer.Serialization;
 using Orchestration.ApiServer.Validation;
@@ -23,6 +24,7 @@ public sealed partial class ResourceHandler
         var body = await RequestBodies.ReadObjectAsync(context.Request, _options.MaxRequestBodyBytes, context.RequestAborted).ConfigureAwait(false);
         CheckTypeMeta(kind, version, body, required: true);
         var warnings = CheckFields(kind, version, body, request);
+        ManagedFields.RecordUpdate(kind, null, body, Manager(context, request), ApiVersionOf(kind, version), null, timeProvider);
         var created = await registry.CreateAsync(kind, path.Namespace, body, request.Write, context.RequestAborted).ConfigureAwait(false);
         AfterWrite(kind, created, request);
         AddWarnings(context, warnings);
@@ -34,7 +36,30 @@ public sealed partial class ResourceHandler
         var body = await RequestBodies.ReadObjectAsync(context.Request, _options.MaxRequestBodyBytes, context.RequestAborted).ConfigureAwait(false);
         CheckTypeMeta(kind, version, body, required: false);
         var warnings = CheckFields(kind, version, body, request);
-        var updated = await registry.UpdateAsync(kind, ns, name, body, statusOnly, request.Write, context.RequestAborted).ConfigureAwait(false);
+        JsonObject updated;
+        if (statusOnly)
+        {
+            updated = await registry.UpdateAsync(kind, ns, name, body, statusOnly, request.Write, context.RequestAborted).ConfigureAwait(false);
+        }
+        else
+        {
+            CheckIdentity(kind, ns, name, body);
+            var manager = Manager(context, request);
+            updated = await registry.MutateAsync(
+                kind,
+                ns,
+                name,
+                current =>
+                {
+                    var next = (JsonObject)body.DeepClone();
+                    ManagedFields.RecordUpdate(kind, current, next, manager, ApiVersionOf(kind, version), null, timeProvider);
+                    return next;
+                },
+                statusOnly: false,
+                request.Write,
+                context.RequestAborted).ConfigureAwait(false);
+        }
+
         AfterWrite(kind, updated, request);
         AddWarnings(context, warnings);
         await ApiJson.WriteAsync(context, 200, AtVersion(kind, version, updated)).ConfigureAwait(false);
@@ -69,8 +94,14 @@ public sealed partial class ResourceHandler
                 name,
                 current =>
                 {
+                    var before = patchKind == PatchKind.Apply || statusOnly ? null : (JsonObject)current.DeepClone();
                     var patched = patcher.Apply(kind, current, parsed, patch);
                     warnings = CheckFields(kind, version, patched, request);
+                    if (before is not null)
+                    {
+                        ManagedFields.RecordUpdate(kind, before, patched, Manager(context, request), ApiVersionOf(kind, version), null, timeProvider);
+                    }
+
                     return patched;
                 },
                 statusOnly,
@@ -157,6 +188,37 @@ public sealed partial class ResourceHandler
             PreconditionUid = preconditions?["uid"]?.ToString(),
             PreconditionResourceVersion = preconditions?["resourceVersion"]?.ToString(),
         }, dryRun);
+    }
+
+    /// <summary>Who is writing: the fieldManager parameter, or the client's name from its User-Agent, as Kubernetes defaults it.</summary>
+    private static string Manager(HttpContext context, RequestOptions request)
+    {
+        if (request.FieldManager is { } manager)
+        {
+            return manager;
+        }
+
+        var agent = context.Request.Headers.UserAgent.ToString();
+        var slash = agent.IndexOf('/', StringComparison.Ordinal);
+        var name = slash > 0 ? agent[..slash] : agent;
+        return name.Length is > 0 and <= 128 ? name : "unknown";
+    }
+
+    private static string ApiVersionOf(ResourceKind kind, string version) => kind.Group.Length == 0 ? version : $"{kind.Group}/{version}";
+
+    /// <summary>An update's body must name the object of the URL.</summary>
+    private static void CheckIdentity(ResourceKind kind, string? ns, string name, JsonObject body)
+    {
+        var meta = ObjectRegistry.MetadataOf(body);
+        if (meta["name"]?.ToString() is { Length: > 0 } sentName && sentName != name)
+        {
+            throw new BadRequestException($"the name of the object ({sentName}) does not match the name on the URL ({name})");
+        }
+
+        if (kind.Namespaced && !string.IsNullOrEmpty(ns) && meta["namespace"]?.ToString() is { Length: > 0 } sentNs && sentNs != ns)
+        {
+            throw new BadRequestException($"the namespace of the provided object ({sentNs}) does not match the namespace sent on the request ({ns})");
+        }
     }
 
     /// <summary>The body's apiVersion and kind must be the ones of the URL.</summary>

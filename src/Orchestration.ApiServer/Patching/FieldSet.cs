@@ -26,6 +26,10 @@ internal sealed class FieldSet
 
     public void Remove(string path) => _paths.Remove(path);
 
+    public void Add(string path) => _paths.Add(path);
+
+    public static FieldSet Of(IEnumerable<string> paths) => new(paths.ToHashSet(StringComparer.Ordinal));
+
     public FieldSet Except(FieldSet other) => new(_paths.Where(p => !other._paths.Contains(p)).ToHashSet(StringComparer.Ordinal));
 
     /// <summary>The leaves an applied configuration sets.</summary>
