@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json.Nodes;
 using k8s;
 using Microsoft.AspNetCore.Http;
@@ -12,6 +11,7 @@ namespace Orchestration.ApiServer.Handlers;
 public sealed partial class ResourceHandler
 {
     private static readonly byte[] NewLine = "\n"u8.ToArray();
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, System.Collections.Concurrent.ConcurrentDictionary<WatchEventType, byte[]>> _eventLines = new();
 
     private async Task GetAsync(HttpContext context, ResourceKind kind, string version, string? ns, string name)
     {
@@ -80,18 +80,31 @@ public sealed partial class ResourceHandler
         var first = true;
         try
         {
-            await foreach (var evt in registry.WatchAsync(kind, path.Namespace, watchOptions, stop.Token).ConfigureAwait(false))
+            await foreach (var evt in registry.WatchSharedAsync(kind, path.Namespace, watchOptions, stop.Token).ConfigureAwait(false))
             {
-                JsonNode obj = AtVersion(kind, version, evt.Object);
+                byte[] line;
                 if (wantsTable && evt.Type != WatchEventType.Bookmark)
                 {
-                    obj = tables.ToTable(kind, [evt.Object], context.Request, tableVersion, evt.Object["metadata"]?["resourceVersion"]?.ToString(), null, withColumns: first);
+                    var table = tables.ToTable(kind, [evt.Object], context.Request, tableVersion, evt.Object["metadata"]?["resourceVersion"]?.ToString(), null, withColumns: first);
                     first = false;
+                    line = EventLine(evt.Type, table);
+                }
+                else if (version != kind.Version)
+                {
+                    // The shared object must not change: serve another version from a copy.
+                    line = EventLine(evt.Type, AtVersion(kind, version, (JsonObject)evt.Object.DeepClone()));
+                }
+                else if (evt.Source is { } source)
+                {
+                    // One change fans out to every watcher: serialize it once for all of them.
+                    line = _eventLines.GetOrCreateValue(source).GetOrAdd(evt.Type, type => EventLine(type, evt.Object));
+                }
+                else
+                {
+                    line = EventLine(evt.Type, evt.Object);
                 }
 
-                var line = new JsonObject { ["type"] = TypeName(evt.Type), ["object"] = obj };
-                await context.Response.Body.WriteAsync(ApiJson.ToUtf8(line), stop.Token).ConfigureAwait(false);
-                await context.Response.Body.WriteAsync(NewLine, stop.Token).ConfigureAwait(false);
+                await context.Response.Body.WriteAsync(line, stop.Token).ConfigureAwait(false);
                 await context.Response.Body.FlushAsync(stop.Token).ConfigureAwait(false);
             }
         }
@@ -99,6 +112,23 @@ public sealed partial class ResourceHandler
         {
             // The watch's time is up: end the stream cleanly, the client watches again.
         }
+    }
+
+    /// <summary>A watch event as the line the stream carries: <c>{"type":...,"object":...}</c> and a newline.</summary>
+    private static byte[] EventLine(WatchEventType type, JsonNode obj)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("type", TypeName(type));
+            writer.WritePropertyName("object");
+            obj.WriteTo(writer);
+            writer.WriteEndObject();
+        }
+
+        buffer.Write(NewLine);
+        return buffer.ToArray();
     }
 
     private static string TypeName(WatchEventType type) => type switch
@@ -123,5 +153,4 @@ public sealed partial class ResourceHandler
     /// <summary>The field selector, with <c>metadata.name</c> added for a watch of one object by name.</summary>
     private static string? CombinedFieldSelector(RequestOptions request, ResourcePath path) => request.String("fieldSelector");
 
-    private static string Revision(long revision) => revision.ToString(CultureInfo.InvariantCulture);
 }

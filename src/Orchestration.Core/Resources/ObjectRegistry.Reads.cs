@@ -83,8 +83,25 @@ public sealed partial class ObjectRegistry
         }
     }
 
-    /// <summary>Watches objects of one kind: see <see cref="IClusterWatcher.WatchAsync{T}"/>.</summary>
+    /// <summary>Watches objects of one kind: see <see cref="IClusterWatcher.WatchAsync{T}"/>. Each event's object is the caller's own.</summary>
     public async IAsyncEnumerable<ObjectEvent<JsonObject>> WatchAsync(ResourceKind kind, string? @namespace, WatchOptions? options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var evt in WatchCoreAsync(kind, @namespace, options, shared: false, cancellationToken).ConfigureAwait(false))
+        {
+            yield return new ObjectEvent<JsonObject>(evt.Type, evt.Object);
+        }
+    }
+
+    /// <summary>
+    /// Watches objects of one kind for fan-out: a change the store delivers to many watchers is
+    /// decoded once and its object is shared among them (<see cref="SharedObjectEvent.Object"/>
+    /// must not be modified), and <see cref="SharedObjectEvent.Source"/> identifies the change so
+    /// that what a caller derives from it (its serialized form) can be shared too.
+    /// </summary>
+    public IAsyncEnumerable<SharedObjectEvent> WatchSharedAsync(ResourceKind kind, string? @namespace, WatchOptions? options, CancellationToken cancellationToken) =>
+        WatchCoreAsync(kind, @namespace, options, shared: true, cancellationToken);
+
+    private async IAsyncEnumerable<SharedObjectEvent> WatchCoreAsync(ResourceKind kind, string? @namespace, WatchOptions? options, bool shared, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(kind);
         options ??= new WatchOptions();
@@ -103,13 +120,13 @@ public sealed partial class ObjectRegistry
                 var obj = DecodeNode(kv);
                 if (Matches(labels, fields, obj))
                 {
-                    yield return new ObjectEvent<JsonObject>(WatchEventType.Added, obj);
+                    yield return new SharedObjectEvent(WatchEventType.Added, obj, null);
                 }
             }
 
             if (options.SendInitialEvents)
             {
-                yield return new ObjectEvent<JsonObject>(WatchEventType.Bookmark, Bookmark(kind, after, initialEventsEnd: true));
+                yield return new SharedObjectEvent(WatchEventType.Bookmark, Bookmark(kind, after, initialEventsEnd: true), null);
             }
         }
         else
@@ -150,7 +167,7 @@ public sealed partial class ObjectRegistry
                         if (await Task.WhenAny(pending, tick).ConfigureAwait(false) == tick)
                         {
                             cancellationToken.ThrowIfCancellationRequested();
-                            yield return new ObjectEvent<JsonObject>(WatchEventType.Bookmark, Bookmark(kind, progress, initialEventsEnd: false));
+                            yield return new SharedObjectEvent(WatchEventType.Bookmark, Bookmark(kind, progress, initialEventsEnd: false), null);
                             continue;
                         }
                     }
@@ -163,7 +180,7 @@ public sealed partial class ObjectRegistry
                     pending = null;
                     var evt = events.Current;
                     progress = evt.Revision;
-                    if (Translate(evt, labels, fields) is { } translated)
+                    if (Translate(evt, labels, fields, shared) is { } translated)
                     {
                         yield return translated;
                     }
@@ -183,23 +200,39 @@ public sealed partial class ObjectRegistry
     }
 
     /// <summary>A store event as the watcher sees it through its selectors: entering is Added, leaving is Deleted.</summary>
-    private static ObjectEvent<JsonObject>? Translate(StateEvent evt, LabelSelector labels, FieldSelector fields)
+    private SharedObjectEvent? Translate(StateEvent evt, LabelSelector labels, FieldSelector fields, bool shared)
     {
-        var before = evt.PrevKv is { } prev ? DecodeNode(prev) : null;
-        var wasIn = before is not null && Matches(labels, fields, before);
+        var decoded = shared ? _decodedEvents.GetValue(evt, DecodeEvent) : DecodeEvent(evt);
+        var wasIn = decoded.Before is not null && Matches(labels, fields, decoded.Before);
         if (evt.Type == StateEventType.Delete)
         {
-            return wasIn ? new ObjectEvent<JsonObject>(WatchEventType.Deleted, WithResourceVersion(before!, evt.Revision)) : null;
+            return wasIn ? new SharedObjectEvent(WatchEventType.Deleted, decoded.Before!, evt) : null;
         }
 
-        var now = DecodeNode(evt.Kv);
-        if (Matches(labels, fields, now))
+        if (Matches(labels, fields, decoded.After!))
         {
-            return new ObjectEvent<JsonObject>(wasIn ? WatchEventType.Modified : WatchEventType.Added, now);
+            return new SharedObjectEvent(wasIn ? WatchEventType.Modified : WatchEventType.Added, decoded.After!, evt);
         }
 
-        return wasIn ? new ObjectEvent<JsonObject>(WatchEventType.Deleted, now) : null;
+        return wasIn ? new SharedObjectEvent(WatchEventType.Deleted, decoded.After!, evt) : null;
     }
+
+    /// <summary>The objects before and after a store event; a deleted object carries the delete's revision.</summary>
+    private static DecodedEvent DecodeEvent(StateEvent evt)
+    {
+        var before = evt.PrevKv is { } prev ? DecodeNode(prev) : null;
+        if (evt.Type == StateEventType.Delete)
+        {
+            return new DecodedEvent(before is null ? null : WithResourceVersion(before, evt.Revision), null);
+        }
+
+        return new DecodedEvent(before, DecodeNode(evt.Kv));
+    }
+
+    /// <summary>Events a store hands to many watchers are decoded once, for as long as any watcher holds them.</summary>
+    private readonly ConditionalWeakTable<StateEvent, DecodedEvent> _decodedEvents = new();
+
+    private sealed record DecodedEvent(JsonObject? Before, JsonObject? After);
 
     private static JsonObject Bookmark(ResourceKind kind, long revision, bool initialEventsEnd)
     {

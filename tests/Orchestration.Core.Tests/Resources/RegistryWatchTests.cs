@@ -63,4 +63,24 @@ public sealed class RegistryWatchTests : IAsyncLifetime
         (await next).Should().BeTrue();
         events.Current.Type.Should().Be(WatchEventType.Added);
     }
+
+    [Fact]
+    public async Task Watchers_of_one_change_share_its_decoded_object_when_they_ask_for_sharing()
+    {
+        var created = await _registry.CreateAsync(_configMaps, "default", new JsonObject { ["metadata"] = new JsonObject { ["name"] = "a" } }, null, CancellationToken.None);
+        var from = new WatchOptions { ResourceVersion = created["metadata"]!["resourceVersion"]!.ToString() };
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await using var first = _registry.WatchSharedAsync(_configMaps, "default", from, timeout.Token).GetAsyncEnumerator(timeout.Token);
+        await using var second = _registry.WatchSharedAsync(_configMaps, null, from, timeout.Token).GetAsyncEnumerator(timeout.Token);
+        await using var own = _registry.WatchAsync(_configMaps, "default", from, timeout.Token).GetAsyncEnumerator(timeout.Token);
+        var moves = new[] { first.MoveNextAsync().AsTask(), second.MoveNextAsync().AsTask(), own.MoveNextAsync().AsTask() };
+
+        await _registry.CreateAsync(_configMaps, "default", new JsonObject { ["metadata"] = new JsonObject { ["name"] = "b" } }, null, CancellationToken.None);
+        (await Task.WhenAll(moves)).Should().AllBeEquivalentTo(true);
+
+        first.Current.Object.Should().BeSameAs(second.Current.Object, "one change is decoded once for every watcher that shares");
+        first.Current.Source.Should().BeSameAs(second.Current.Source);
+        own.Current.Object.Should().NotBeSameAs(first.Current.Object, "a plain watch gets an object of its own to change");
+        JsonNode.DeepEquals(own.Current.Object, first.Current.Object).Should().BeTrue();
+    }
 }
