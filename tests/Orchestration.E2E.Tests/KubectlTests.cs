@@ -209,6 +209,30 @@ public sealed class KubectlTests(OrchCluster cluster)
 
     [Theory]
     [MemberData(nameof(Versions))]
+    public async Task Deleting_a_namespace_deletes_everything_in_it_and_refuses_new_content_meanwhile(string binary)
+    {
+        var kubectl = cluster.Kubectl(binary);
+        var ns = await cluster.NamespaceAsync(kubectl);
+        (await kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], Manifests.App)).ExitCode.Should().Be(0);
+        var held = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n  finalizers: [example.com/hold]\n";
+        (await kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], held)).ExitCode.Should().Be(0);
+
+        (await kubectl.RunAsync($"delete namespace {ns} --wait=false")).ExitCode.Should().Be(0);
+        var terminating = await kubectl.RunAsync(["get", "namespace", ns, "-o", "jsonpath={.status.phase}"]);
+        var refused = await kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], Manifests.ConfigMap("late"));
+        (await kubectl.RunAsync(["patch", "configmap", "held", "-n", ns, "--type=merge", "-p", """{"metadata":{"finalizers":null}}"""])).ExitCode.Should().Be(0);
+        var waited = await kubectl.RunAsync($"wait --for=delete namespace/{ns} --timeout=30s");
+        var left = await kubectl.RunAsync($"get deployments,services,configmaps -n {ns} -o name");
+
+        terminating.Stdout.Should().Be("Terminating");
+        refused.ExitCode.Should().Be(1, refused.ToString());
+        refused.Stderr.Should().Contain("because it is being terminated");
+        waited.ExitCode.Should().Be(0, waited.ToString());
+        left.Stdout.Trim().Should().BeEmpty("the namespace went only after everything in it");
+    }
+
+    [Theory]
+    [MemberData(nameof(Versions))]
     public async Task Diff_exits_1_on_a_change_and_0_without_one(string binary)
     {
         var kubectl = cluster.Kubectl(binary);

@@ -30,7 +30,10 @@ public static class OrchestrationServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>Runs the garbage collector (ownerReferences; background, foreground and orphan deletion) in this process.</summary>
+    /// <summary>
+    /// Runs the garbage collector (ownerReferences; background, foreground and orphan deletion) and
+    /// the namespace controller (a deleted namespace is emptied, then goes) in this process.
+    /// </summary>
     public static IServiceCollection AddOrchestrationGarbageCollector(this IServiceCollection services, Action<GarbageCollectorOptions>? configure = null)
     {
         var options = services.AddOptions<GarbageCollectorOptions>();
@@ -41,6 +44,7 @@ public static class OrchestrationServiceCollectionExtensions
 
         services.AddOrchestrationState();
         services.AddHostedService<GarbageCollector>();
+        services.AddHostedService<NamespaceController>();
         return services;
     }
 }

@@ -187,7 +187,7 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
 
             var dryRun = writeOptions?.DryRun == true;
             WriteResult write;
-            if (finalizers is { Count: > 0 })
+            if (finalizers is { Count: > 0 } || HasSpecFinalizers(kind, obj))
             {
                 if (meta["deletionTimestamp"] is not null)
                 {
@@ -196,6 +196,11 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
 
                 meta["deletionTimestamp"] = FormatTime(timeProvider.GetUtcNow());
                 meta["deletionGracePeriodSeconds"] = 0;
+                if (IsNamespace(kind))
+                {
+                    obj["status"] = new JsonObject { ["phase"] = "Terminating" };
+                }
+
                 if (dryRun)
                 {
                     return obj;
@@ -260,7 +265,7 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
 
             ObjectValidation.Validate(kind, next, name);
             var meta = MetadataOf(next);
-            var finalizing = meta["deletionTimestamp"] is not null && (meta["finalizers"] as JsonArray ?? []).Count == 0;
+            var finalizing = meta["deletionTimestamp"] is not null && (meta["finalizers"] as JsonArray ?? []).Count == 0 && !HasSpecFinalizers(kind, next);
             if (options?.DryRun == true)
             {
                 return WithResourceVersion(next, current.ModRevision);
@@ -280,6 +285,12 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
             }
         }
     }
+
+    private static bool IsNamespace(ResourceKind kind) => kind is { Group: "", Plural: "namespaces" };
+
+    /// <summary>A namespace's spec.finalizers hold it like metadata finalizers do, until the namespace controller has emptied it.</summary>
+    private static bool HasSpecFinalizers(ResourceKind kind, JsonObject obj) =>
+        IsNamespace(kind) && obj["spec"]?["finalizers"] is JsonArray { Count: > 0 };
 
     private async Task RequireActiveNamespaceAsync(string ns, CancellationToken cancellationToken)
     {

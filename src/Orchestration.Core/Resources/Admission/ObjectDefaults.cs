@@ -31,6 +31,14 @@ public static class ObjectDefaults
                     obj["status"] = new JsonObject { ["phase"] = "Active" };
                 }
 
+                if (obj["metadata"]?["deletionTimestamp"] is null && obj["metadata"]?["resourceVersion"] is null)
+                {
+                    // On create: the namespace controller empties a namespace before it goes.
+                    var nsSpec = obj["spec"] as JsonObject ?? [];
+                    obj["spec"] = nsSpec;
+                    nsSpec["finalizers"] ??= new JsonArray("kubernetes");
+                }
+
                 break;
             case ("", "Service"):
                 Service(spec);

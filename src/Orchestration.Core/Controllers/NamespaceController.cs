@@ -1,0 +1,113 @@
+using System.Text.Json.Nodes;
+using k8s;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orchestration.Client;
+using Orchestration.Resources;
+
+namespace Orchestration.Controllers;
+
+/// <summary>
+/// Empties a namespace that is being deleted: every object of every namespaced kind in it is
+/// deleted, and when none is left the namespace's <c>kubernetes</c> finalizer is removed, which
+/// lets the namespace go. Until then the namespace is Terminating and refuses new objects.
+/// </summary>
+/// <remarks>Like the <see cref="GarbageCollector"/>, it works on the registry because it deletes every kind.</remarks>
+public sealed class NamespaceController(ObjectRegistry registry, IOptions<GarbageCollectorOptions> options, TimeProvider timeProvider, ILogger<NamespaceController> logger) : BackgroundService
+{
+    /// <summary>The finalizer that holds a namespace until it is empty.</summary>
+    public const string Finalizer = "kubernetes";
+
+    /// <inheritdoc />
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var namespaces = registry.Kinds.Find("", "namespaces") ?? throw new InvalidOperationException("namespaces are not a served kind");
+        var working = new Dictionary<string, Task>(StringComparer.Ordinal);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await foreach (var evt in registry.WatchAsync(namespaces, null, new WatchOptions(), stoppingToken).ConfigureAwait(false))
+                {
+                    var name = evt.Object["metadata"]?["name"]?.ToString();
+                    if (evt.Type is WatchEventType.Added or WatchEventType.Modified && name is not null && evt.Object["metadata"]?["deletionTimestamp"] is not null
+                        && (!working.TryGetValue(name, out var running) || running.IsCompleted))
+                    {
+                        working[name] = Task.Run(() => EmptyAsync(namespaces, name, stoppingToken), stoppingToken);
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex) when (ex is ClusterApiException or State.StoreUnavailableException or State.WatchFellBehindException or State.StoreClosedException)
+            {
+                logger.LogWarning(ex, "Watching namespaces failed; watching again");
+                await Task.Delay(options.Value.RetryDelay, timeProvider, stoppingToken).ConfigureAwait(false);
+            }
+        }
+
+        await Task.WhenAll(working.Values.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default))).ConfigureAwait(false);
+    }
+
+    private async Task EmptyAsync(ResourceKind namespaces, string ns, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var left = 0;
+                foreach (var kind in registry.Kinds.Kinds.Where(k => k.Namespaced))
+                {
+                    var list = await registry.ListAsync(kind, ns, null, cancellationToken).ConfigureAwait(false);
+                    left += list.Items.Count;
+                    foreach (var item in list.Items.Where(i => i["metadata"]?["deletionTimestamp"] is null))
+                    {
+                        try
+                        {
+                            await registry.DeleteAsync(kind, ns, item["metadata"]!["name"]!.ToString(), new DeleteOptions { PropagationPolicy = "Background" }, null, cancellationToken).ConfigureAwait(false);
+                        }
+                        catch (NotFoundException)
+                        {
+                        }
+                    }
+                }
+
+                if (left == 0)
+                {
+                    await registry.MutateAsync(namespaces, null, ns, WithoutFinalizer, statusOnly: false, null, cancellationToken).ConfigureAwait(false);
+                    logger.LogInformation("Namespace {Namespace} is empty and deleted", ns);
+                    return;
+                }
+
+                // Objects held by finalizers go when their holders let them: look again shortly.
+                await Task.Delay(options.Value.RetryDelay, timeProvider, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (NotFoundException)
+        {
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex) when (ex is ClusterApiException or State.StoreUnavailableException)
+        {
+            logger.LogWarning(ex, "Emptying namespace {Namespace} failed; it is tried again on its next change", ns);
+        }
+    }
+
+    private static JsonObject WithoutFinalizer(JsonObject obj)
+    {
+        if (obj["spec"]?["finalizers"] is JsonArray finalizers)
+        {
+            foreach (var item in finalizers.Where(f => f?.ToString() == Finalizer).ToList())
+            {
+                finalizers.Remove(item);
+            }
+        }
+
+        return obj;
+    }
+}
