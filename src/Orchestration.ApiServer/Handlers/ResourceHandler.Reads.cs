@@ -59,12 +59,12 @@ public sealed partial class ResourceHandler
     {
         // Selectors are checked before the stream starts, so a bad one is a plain 400.
         LabelSelector.Parse(request.String("labelSelector"));
-        FieldSelector.Parse(CombinedFieldSelector(request, path));
+        FieldSelector.Parse(request.String("fieldSelector"));
         var timeout = request.Int("timeoutSeconds") is > 0 and var seconds ? TimeSpan.FromSeconds(seconds) : _options.DefaultWatchTimeout;
         var watchOptions = new WatchOptions
         {
             LabelSelector = request.String("labelSelector"),
-            FieldSelector = CombinedFieldSelector(request, path),
+            FieldSelector = request.String("fieldSelector"),
             ResourceVersion = request.String("resourceVersion"),
             AllowBookmarks = request.Flag("allowWatchBookmarks"),
             SendInitialEvents = request.Flag("sendInitialEvents"),
@@ -149,8 +149,5 @@ public sealed partial class ResourceHandler
         ResourceVersion = request.String("resourceVersion"),
         ResourceVersionMatch = request.String("resourceVersionMatch"),
     };
-
-    /// <summary>The field selector, with <c>metadata.name</c> added for a watch of one object by name.</summary>
-    private static string? CombinedFieldSelector(RequestOptions request, ResourcePath path) => request.String("fieldSelector");
 
 }

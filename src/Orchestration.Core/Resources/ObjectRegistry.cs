@@ -32,10 +32,6 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
     /// <summary>The kinds this registry serves.</summary>
     public ResourceKindTable Kinds { get; } = kinds;
 
-    /// <summary>The current revision of the store, for list and watch bookkeeping.</summary>
-    public async Task<long> CurrentRevisionAsync(CancellationToken cancellationToken) =>
-        (await store.RangeAsync(new RangeRequest { Prefix = "/registry/", Limit = 1 }, cancellationToken).ConfigureAwait(false)).Revision;
-
     /// <summary>The store key of one object.</summary>
     public static string KeyFor(ResourceKind kind, string? @namespace, string name) => PrefixFor(kind, @namespace) + name;
 
