@@ -157,6 +157,16 @@ public sealed class HttpApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_secrets_string_data_is_stored_as_data()
+    {
+        var created = await BodyAsync(await SendAsync(HttpMethod.Post, "/api/v1/namespaces/default/secrets", """{"metadata":{"name":"s"},"data":{"a":"YQ=="},"stringData":{"b":"bee"}}"""));
+
+        created["data"]!.ToJsonString().Should().Be("""{"a":"YQ==","b":"YmVl"}""");
+        created.AsObject().ContainsKey("stringData").Should().BeFalse();
+        created["type"]!.ToString().Should().Be("Opaque");
+    }
+
+    [Fact]
     public async Task Binding_assigns_a_pod_once_and_marks_it_scheduled()
     {
         (await SendAsync(HttpMethod.Post, "/api/v1/namespaces/default/pods", """{"metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}""")).StatusCode.Should().Be(HttpStatusCode.Created);

@@ -45,6 +45,19 @@ public static class ObjectDefaults
                 break;
             case ("", "Secret"):
                 obj["type"] ??= "Opaque";
+                if (obj["stringData"] is JsonObject stringData)
+                {
+                    // As Kubernetes does: stringData is a write-only convenience, merged into data.
+                    var data = obj["data"] as JsonObject ?? [];
+                    obj["data"] = data;
+                    foreach (var (key, value) in stringData)
+                    {
+                        data[key] = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(value?.ToString() ?? ""));
+                    }
+
+                    obj.Remove("stringData");
+                }
+
                 break;
             case ("apps", "Deployment"):
                 Set(spec, "replicas", 1);
