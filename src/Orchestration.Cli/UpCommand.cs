@@ -54,6 +54,7 @@ internal static class UpCommand
                     sp.GetRequiredService<SqliteStateStoreOptions>(),
                     sp.GetRequiredService<TimeProvider>(),
                     sp.GetRequiredService<ILogger<SqliteStateStore>>()));
+                services.AddSingleton(new ClusterBootstrapOptions(port));
                 services.AddHostedService<ClusterBootstrap>();
                 services.AddOrchestrationGarbageCollector();
             });

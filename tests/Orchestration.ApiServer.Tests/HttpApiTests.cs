@@ -167,6 +167,31 @@ public sealed class HttpApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Services_get_distinct_cluster_ips_and_node_ports_that_stay_and_are_released()
+    {
+        var created = await Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
+            SendAsync(HttpMethod.Post, "/api/v1/namespaces/default/services", "{\"metadata\":{\"name\":\"s" + i + "\"},\"spec\":{\"type\":\"NodePort\",\"ports\":[{\"port\":80}]}}")));
+        var bodies = await Task.WhenAll(created.Select(BodyAsync));
+        var ips = bodies.Select(b => b["spec"]!["clusterIP"]!.ToString()).ToList();
+        var ports = bodies.Select(b => b["spec"]!["ports"]![0]!["nodePort"]!.GetValue<int>()).ToList();
+        var first = ips[0];
+
+        var taken = await SendAsync(HttpMethod.Post, "/api/v1/namespaces/default/services", "{\"metadata\":{\"name\":\"copy\"},\"spec\":{\"clusterIP\":\"" + first + "\",\"ports\":[{\"port\":80}]}}");
+        var patched = await BodyAsync(await SendAsync(HttpMethod.Patch, "/api/v1/namespaces/default/services/s0", """{"spec":{"ports":[{"port":80,"targetPort":9090}]}}""", "application/strategic-merge-patch+json"));
+        (await Http.DeleteAsync("/api/v1/namespaces/default/services/s0")).StatusCode.Should().Be(HttpStatusCode.OK);
+        var reused = await SendAsync(HttpMethod.Post, "/api/v1/namespaces/default/services", "{\"metadata\":{\"name\":\"copy\"},\"spec\":{\"clusterIP\":\"" + first + "\",\"ports\":[{\"port\":80}]}}");
+
+        created.Should().AllSatisfy(r => r.StatusCode.Should().Be(HttpStatusCode.Created));
+        ips.Should().OnlyHaveUniqueItems().And.AllSatisfy(ip => System.Net.IPNetwork.Parse("10.96.0.0/12").Contains(System.Net.IPAddress.Parse(ip)).Should().BeTrue());
+        ips.Should().NotContain("10.96.0.1", "the first address is the kubernetes service's");
+        ports.Should().OnlyHaveUniqueItems().And.AllSatisfy(p => p.Should().BeInRange(30000, 32767));
+        await ExpectStatusAsync(taken, 422, "Invalid", "provided IP is already allocated");
+        patched["spec"]!["clusterIP"]!.ToString().Should().Be(first);
+        patched["spec"]!["ports"]![0]!["nodePort"]!.GetValue<int>().Should().Be(ports[0], "an update keeps the node port it does not name");
+        reused.StatusCode.Should().Be(HttpStatusCode.Created, "a deleted service gives its address back");
+    }
+
+    [Fact]
     public async Task Binding_assigns_a_pod_once_and_marks_it_scheduled()
     {
         (await SendAsync(HttpMethod.Post, "/api/v1/namespaces/default/pods", """{"metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}""")).StatusCode.Should().Be(HttpStatusCode.Created);

@@ -27,6 +27,13 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
     public const string OrphanDependents = "orphan";
 
     private const int MaxRetries = 16;
+    private ServiceAddresses? _serviceAddresses;
+
+    /// <summary>Where Services get their cluster IPs and node ports.</summary>
+    public ServiceAddressOptions ServiceAddressOptions { get; init; } = new();
+
+    /// <summary>The allocator of Service addresses over this registry's store.</summary>
+    public ServiceAddresses ServiceAddresses => _serviceAddresses ??= new ServiceAddresses(store, ServiceAddressOptions);
     private const string GenerateNameAlphabet = "bcdfghjklmnpqrstvwxz2456789";
 
     /// <summary>The kinds this registry serves.</summary>
@@ -103,10 +110,26 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
                 return obj;
             }
 
+            if (IsService(kind))
+            {
+                // An existing name is AlreadyExists, whatever addresses the new object asks for.
+                if (await store.GetAsync(KeyFor(kind, ns, name), 0, cancellationToken).ConfigureAwait(false) is not null && !generated)
+                {
+                    throw new AlreadyExistsException(kind.Group, kind.Plural, name);
+                }
+
+                await ServiceAddresses.AllocateAsync(obj, meta["uid"]!.ToString(), cancellationToken).ConfigureAwait(false);
+            }
+
             var write = await store.CreateAsync(KeyFor(kind, ns, name), Encode(obj), 0, cancellationToken).ConfigureAwait(false);
             if (write.Succeeded)
             {
                 return DecodeNode(write.Current!);
+            }
+
+            if (IsService(kind))
+            {
+                await ServiceAddresses.ReleaseAsync(obj, cancellationToken).ConfigureAwait(false);
             }
 
             if (!generated || attempt == MaxRetries)
@@ -218,6 +241,11 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
                 write = await store.DeleteAsync(key, current.ModRevision, cancellationToken).ConfigureAwait(false);
                 if (write.Succeeded)
                 {
+                    if (IsService(kind))
+                    {
+                        await ServiceAddresses.ReleaseAsync(obj, cancellationToken).ConfigureAwait(false);
+                    }
+
                     return WithResourceVersion(obj, write.Revision);
                 }
             }
@@ -258,6 +286,14 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
             }
 
             var next = statusOnly ? WithStatus(old, sent) : Merged(kind, old, sent);
+            if (IsService(kind) && !statusOnly)
+            {
+                KeepServiceAddresses(old, next, name);
+                if (options?.DryRun != true)
+                {
+                    await ServiceAddresses.AllocateNodePortsAsync(next, MetadataOf(old)["uid"]?.ToString() ?? "", cancellationToken).ConfigureAwait(false);
+                }
+            }
 
             ObjectValidation.Validate(kind, next, name);
             var meta = MetadataOf(next);
@@ -283,6 +319,46 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
     }
 
     private static bool IsNamespace(ResourceKind kind) => kind is { Group: "", Plural: "namespaces" };
+
+    private static bool IsService(ResourceKind kind) => kind is { Group: "", Plural: "services" };
+
+    /// <summary>A Service's cluster IP is fixed once set, and its node ports stay unless the update names others.</summary>
+    private static void KeepServiceAddresses(JsonObject old, JsonObject next, string name)
+    {
+        var oldSpec = old["spec"] as JsonObject ?? [];
+        var spec = next["spec"] as JsonObject;
+        if (spec is null)
+        {
+            return;
+        }
+
+        var oldIp = oldSpec["clusterIP"]?.ToString();
+        var sentIp = spec["clusterIP"]?.ToString();
+        if (string.IsNullOrEmpty(sentIp))
+        {
+            foreach (var field in new[] { "clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy" })
+            {
+                if (oldSpec[field] is { } value)
+                {
+                    spec[field] = value.DeepClone();
+                }
+            }
+        }
+        else if (sentIp != oldIp)
+        {
+            throw new InvalidException("", "Service", name, [ObjectValidation.InvalidValue("spec.clusterIPs[0]", sentIp, "may not change once set")]);
+        }
+
+        var oldPorts = (oldSpec["ports"] as JsonArray ?? []).OfType<JsonObject>().ToList();
+        foreach (var port in (spec["ports"] as JsonArray ?? []).OfType<JsonObject>().Where(p => p["nodePort"] is null))
+        {
+            var same = oldPorts.FirstOrDefault(o => JsonNode.DeepEquals(o["port"], port["port"]) && (o["protocol"]?.ToString() ?? "TCP") == (port["protocol"]?.ToString() ?? "TCP"));
+            if (same?["nodePort"] is { } nodePort && spec["type"]?.ToString() is "NodePort" or "LoadBalancer")
+            {
+                port["nodePort"] = nodePort.DeepClone();
+            }
+        }
+    }
 
     /// <summary>A namespace's spec.finalizers hold it like metadata finalizers do, until the namespace controller has emptied it.</summary>
     private static bool HasSpecFinalizers(ResourceKind kind, JsonObject obj) =>
