@@ -269,6 +269,31 @@ public sealed class HttpApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task OpenApi_documents_describe_the_kinds_and_advertise_server_side_field_validation()
+    {
+        var index = await BodyAsync(await Http.GetAsync("/openapi/v3"));
+        var url = index["paths"]!["apis/apps/v1"]!["serverRelativeURL"]!.ToString();
+        var apps = await BodyAsync(await Http.GetAsync(url));
+        var v2 = await BodyAsync(await Http.GetAsync("/openapi/v2"));
+        using var protobuf = new HttpRequestMessage(HttpMethod.Get, "/openapi/v2");
+        protobuf.Headers.TryAddWithoutValidation("Accept", "application/com.github.proto-openapi.spec.v2@v1.0+protobuf");
+        var empty = await Http.SendAsync(protobuf);
+
+        index["paths"]!.AsObject().Select(p => p.Key).Should().Contain(["api/v1", "apis/apps/v1", "apis/apiextensions.k8s.io/v1"]);
+        var patch = apps["paths"]!["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]!["patch"]!;
+        patch["parameters"]!.AsArray().Select(p => p!["name"]!.ToString()).Should().Contain("fieldValidation");
+        patch["x-kubernetes-group-version-kind"]!["kind"]!.ToString().Should().Be("Deployment");
+        var deployment = apps["components"]!["schemas"]!.AsObject().Single(s => s.Value!["x-kubernetes-group-version-kind"]?.AsArray().Any(g => g!["kind"]!.ToString() == "Deployment") == true).Value!;
+        deployment["properties"]!["spec"]!["allOf"]![0]!["$ref"]!.ToString().Should().StartWith("#/components/schemas/");
+        var podSpec = apps["components"]!["schemas"]!.AsObject().Single(s => s.Key.EndsWith(".PodSpec", StringComparison.Ordinal)).Value!;
+        podSpec["properties"]!["containers"]!["x-kubernetes-patch-merge-key"]!.ToString().Should().Be("name");
+        v2["swagger"]!.ToString().Should().Be("2.0");
+        v2["definitions"]!.AsObject().Count.Should().BeGreaterThan(50);
+        empty.StatusCode.Should().Be(HttpStatusCode.OK);
+        (await empty.Content.ReadAsByteArrayAsync()).Should().BeEmpty("the protobuf v2 document is the empty one");
+    }
+
+    [Fact]
     public async Task A_watch_from_now_sends_current_objects_then_changes_and_ends_at_its_timeout()
     {
         (await SendAsync(HttpMethod.Post, "/api/v1/namespaces/default/configmaps", """{"metadata":{"name":"before"}}""")).StatusCode.Should().Be(HttpStatusCode.Created);

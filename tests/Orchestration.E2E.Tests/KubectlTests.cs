@@ -356,6 +356,7 @@ public sealed class KubectlTests(OrchCluster cluster)
 
         var explain = await kubectl.RunAsync("explain deployment.spec.replicas");
         var resources = await kubectl.RunAsync("api-resources");
+        var wide = await kubectl.RunAsync("api-resources -o wide");
 
         explain.ExitCode.Should().Be(0, explain.ToString());
         explain.Stdout.Should().Contain("KIND:").And.Contain("Deployment").And.Contain("replicas").And.Contain("integer");
@@ -364,6 +365,8 @@ public sealed class KubectlTests(OrchCluster cluster)
         {
             resources.Stdout.Should().MatchRegex($@"(?m)^{resource}\s+{shortName}\s");
         }
+
+        wide.Stdout.Should().MatchRegex(@"(?m)^deployments\s+deploy\s+apps/v1\s+true\s+Deployment\s+create,delete,deletecollection,get,list,patch,update,watch\s+all");
 
         foreach (var resource in new[] { "nodes", "endpoints", "endpointslices", "secrets", "serviceaccounts", "events", "leases", "replicasets", "daemonsets", "jobs" })
         {
