@@ -67,10 +67,14 @@ public sealed class ApplyPatcherTests
     public void A_field_the_manager_stops_applying_is_removed_unless_another_owns_it()
     {
         var owned = Apply([], Web, "ci");
+        var shared = Apply(owned, "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels: {app: web}\n", "team");
+        var withoutLabel = Web.Replace("  labels: {app: web}\n", "", StringComparison.Ordinal);
 
-        var result = Apply(owned, Web.Replace("  labels: {app: web}\n", "", StringComparison.Ordinal), "ci");
+        var removed = Apply(owned, withoutLabel, "ci");
+        var kept = Apply(shared, withoutLabel, "ci");
 
-        result["metadata"]!["labels"]?.AsObject().ContainsKey("app").Should().NotBe(true);
-        result["spec"]!["template"]!["spec"]!["containers"]![0]!["image"]!.ToString().Should().Be("nginx");
+        (removed["metadata"]!["labels"] as JsonObject)?.ContainsKey("app").Should().NotBe(true, "no one else owned the label");
+        removed["spec"]!["template"]!["spec"]!["containers"]![0]!["image"]!.ToString().Should().Be("nginx");
+        kept["metadata"]!["labels"]!["app"]!.ToString().Should().Be("web", "another manager applied the same label, so it stays");
     }
 }

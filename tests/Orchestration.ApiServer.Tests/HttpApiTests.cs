@@ -58,6 +58,83 @@ public sealed class HttpApiTests : IAsyncLifetime
         await ExpectNoConfigMapsAsync();
     }
 
+    [Theory]
+    [InlineData("POST", "/api/v1/namespaces/default/configmaps", "application/json", """{"metadata":[]}""", 400)]
+    [InlineData("POST", "/apis/apps/v1/namespaces/default/deployments", "application/json", """{"metadata":{"name":"d"},"spec":{"template":"x","selector":{"matchLabels":{"a":"b"}}}}""", 400)]
+    [InlineData("POST", "/apis/batch/v1/namespaces/default/jobs", "application/json", """{"metadata":{"name":"j"},"spec":{"parallelism":"1","template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"i"}]}}}}""", 400)]
+    [InlineData("POST", "/api/v1/namespaces/default/configmaps", "application/json", """{"metadata":{"name":"a","annotations":{"bad key!":"x"}}}""", 422)]
+    [InlineData("POST", "/api/v1/namespaces/default/configmaps", "application/yaml", "a: &x [*x]\n", 400)]
+    [InlineData("POST", "/api/v1/namespaces/default/configmaps", "application/yaml", "metadata:\n  name: a\n  name: b\n", 400)]
+    [InlineData("POST", "/api/v1/namespaces/default/configmaps", "application/yaml", "? [a]\n: b\n", 400)]
+    [InlineData("POST", "/api/v1/namespaces/default/configmaps", "application/yaml", "metadata: {name: a}\ndata: {x: 1e400}\n", 400)]
+    [InlineData("POST", "/api/v1/namespaces/default/configmaps", "application/yaml", "a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: [*f,*f,*f,*f,*f,*f,*f,*f,*f,*f]\n", 400)]
+    [InlineData("DELETE", "/api/v1/namespaces/default/configmaps/keep", "application/json", """{"orphanDependents":"true","preconditions":"x"}""", 400)]
+    [InlineData("PATCH", "/api/v1/namespaces/default/configmaps/keep", "application/merge-patch+json", """{"data":{"a":"1"},"data":{"a":"2"}}""", 400)]
+    [InlineData("PATCH", "/api/v1/namespaces/default/configmaps/keep", "application/json-patch+json", """[{"op":"add","value":1}]""", 400)]
+    [InlineData("PATCH", "/api/v1/namespaces/default/configmaps/keep", "application/json-patch+json", """[{"op":"frobnicate","path":"/data"}]""", 400)]
+    [InlineData("PATCH", "/api/v1/namespaces/default/configmaps/keep", "application/json-patch+json", """[{"op":"remove","path":"/data/missing"}]""", 422)]
+    [InlineData("PATCH", "/api/v1/namespaces/default/configmaps/keep", "application/json-patch+json", """[{"op":"test","path":"/data/k","value":"other"}]""", 422)]
+    [InlineData("PATCH", "/api/v1/namespaces/default/configmaps/keep?fieldManager=x", "application/apply-patch+yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\n", 400)]
+    [InlineData("PATCH", "/api/v1/namespaces/default/configmaps/keep?fieldManager=x", "application/apply-patch+yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: keep\n", 400)]
+    [InlineData("PUT", "/apis/apps/v1/namespaces/default/deployments/none/scale", "application/json", """{"spec":"x"}""", 404)]
+    [InlineData("GET", "/api/v1/namespaces/default/configmaps?fieldSelector=data.k%3Dv", "", "", 400)]
+    public async Task Bodies_and_parameters_of_the_wrong_shape_are_client_errors_that_change_nothing(string method, string path, string contentType, string body, int code)
+    {
+        (await SendAsync(HttpMethod.Post, "/api/v1/namespaces/default/configmaps", """{"metadata":{"name":"keep"},"data":{"k":"v"}}""")).StatusCode.Should().Be(HttpStatusCode.Created);
+
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        if (contentType.Length > 0)
+        {
+            request.Content = new StringContent(body, Encoding.UTF8);
+            request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
+        }
+
+        var response = await Http.SendAsync(request);
+        var list = await BodyAsync(await Http.GetAsync("/api/v1/namespaces/default/configmaps"));
+
+        ((int)response.StatusCode).Should().Be(code, await response.Content.ReadAsStringAsync());
+        (await BodyAsync(response))["kind"]!.ToString().Should().Be("Status");
+        list["items"]!.AsArray().Select(i => i!["metadata"]!["name"]!.ToString()).Should().Equal("keep");
+        list["items"]![0]!["data"]!.ToJsonString().Should().Be("""{"k":"v"}""", "the refused request changed nothing");
+    }
+
+    [Fact]
+    public async Task Custom_objects_are_checked_against_their_schema()
+    {
+        var crd = """
+            {"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":"gadgets.test.io"},
+             "spec":{"group":"test.io","scope":"Namespaced","names":{"plural":"gadgets","kind":"Gadget"},
+              "versions":[{"name":"v1","served":true,"storage":true,"schema":{"openAPIV3Schema":{"type":"object","required":["spec"],
+                "properties":{"spec":{"type":"object","required":["size"],"properties":{"size":{"type":"integer","minimum":1},"mode":{"type":"string","enum":["a","b"]}}}}}}}]}}
+            """;
+        (await SendAsync(HttpMethod.Post, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)).StatusCode.Should().Be(HttpStatusCode.Created);
+
+        var good = await SendAsync(HttpMethod.Post, "/apis/test.io/v1/namespaces/default/gadgets", """{"apiVersion":"test.io/v1","kind":"Gadget","metadata":{"name":"g"},"spec":{"size":2,"mode":"a"}}""");
+        var bad = await SendAsync(HttpMethod.Post, "/apis/test.io/v1/namespaces/default/gadgets", """{"apiVersion":"test.io/v1","kind":"Gadget","metadata":{"name":"h"},"spec":{"size":"big","mode":"c"}}""");
+        var missing = await SendAsync(HttpMethod.Post, "/apis/test.io/v1/namespaces/default/gadgets", """{"apiVersion":"test.io/v1","kind":"Gadget","metadata":{"name":"i"},"spec":{}}""");
+        var badMeta = await SendAsync(HttpMethod.Post, "/apis/test.io/v1/namespaces/default/gadgets", """{"apiVersion":"test.io/v1","kind":"Gadget","metadata":{"name":"j","labels":{"a":1}},"spec":{"size":1}}""");
+
+        good.StatusCode.Should().Be(HttpStatusCode.Created);
+        var causes = (await BodyAsync(bad))["details"]!["causes"]!.AsArray().Select(c => c!["field"]!.ToString());
+        causes.Should().BeEquivalentTo("spec.size", "spec.mode");
+        await ExpectStatusAsync(missing, 422, "Invalid", "spec.size: Required value");
+        badMeta.StatusCode.Should().Be(HttpStatusCode.BadRequest, "metadata is checked as Kubernetes metadata");
+    }
+
+    [Fact]
+    public async Task Delete_preconditions_on_the_resource_version_refuse_a_stale_delete()
+    {
+        var created = await BodyAsync(await SendAsync(HttpMethod.Post, "/api/v1/namespaces/default/configmaps", """{"metadata":{"name":"c"}}"""));
+        var stale = created["metadata"]!["resourceVersion"]!.ToString();
+        (await SendAsync(HttpMethod.Patch, "/api/v1/namespaces/default/configmaps/c", """{"data":{"x":"y"}}""", "application/merge-patch+json")).StatusCode.Should().Be(HttpStatusCode.OK);
+
+        using var request = new HttpRequestMessage(HttpMethod.Delete, "/api/v1/namespaces/default/configmaps/c") { Content = new StringContent("{\"preconditions\":{\"resourceVersion\":\"" + stale + "\"}}", Encoding.UTF8, "application/json") };
+        var refused = await Http.SendAsync(request);
+
+        await ExpectStatusAsync(refused, 409, "Conflict", "Precondition failed: ResourceVersion in precondition");
+        (await Http.GetAsync("/api/v1/namespaces/default/configmaps/c")).StatusCode.Should().Be(HttpStatusCode.OK);
+    }
+
     [Fact]
     public async Task A_yaml_body_is_read_like_json()
     {
@@ -309,6 +386,19 @@ public sealed class HttpApiTests : IAsyncLifetime
         $"{first["type"]} {first["object"]!["metadata"]!["name"]}".Should().Be("ADDED before");
         $"{second["type"]} {second["object"]!["metadata"]!["name"]}".Should().Be("ADDED after");
         end.Should().BeNull("the stream ends cleanly when timeoutSeconds is up");
+    }
+
+    [Fact]
+    public async Task A_watch_from_resource_version_0_starts_with_the_current_objects()
+    {
+        (await SendAsync(HttpMethod.Post, "/api/v1/namespaces/default/configmaps", """{"metadata":{"name":"present"}}""")).StatusCode.Should().Be(HttpStatusCode.Created);
+
+        using var response = await Http.GetAsync("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=0&timeoutSeconds=99999999", HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        var first = JsonNode.Parse((await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10)))!)!;
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK, "a huge timeout is capped, not an error");
+        $"{first["type"]} {first["object"]!["metadata"]!["name"]}".Should().Be("ADDED present");
     }
 
     [Fact]

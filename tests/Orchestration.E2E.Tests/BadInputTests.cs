@@ -29,15 +29,20 @@ public sealed class BadInputTests(OrchCluster cluster)
 
     [Theory]
     [MemberData(nameof(Versions))]
-    public async Task Malformed_yaml_is_refused(string binary)
+    public async Task Malformed_yaml_is_refused_by_kubectl_and_by_the_server(string binary)
     {
         var kubectl = cluster.Kubectl(binary);
         var ns = await cluster.NamespaceAsync(kubectl);
+        const string broken = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [broken\n";
 
-        var result = await kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [broken\n");
+        // kubectl parses YAML itself, so the server sees YAML only when it is sent raw.
+        var client = await kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], broken);
+        var server = await kubectl.RunAsync(["create", "--raw", $"/api/v1/namespaces/{ns}/configmaps", "-f", WriteTemp(broken, ".yaml")]);
 
-        result.ExitCode.Should().Be(1, result.ToString());
-        result.Stderr.Should().Contain("yaml");
+        client.ExitCode.Should().Be(1, client.ToString());
+        client.Stderr.Should().Contain("yaml");
+        server.ExitCode.Should().Be(1, server.ToString());
+        server.Stderr.Should().Contain("BadRequest");
         await NothingStoredAsync(kubectl, ns);
     }
 
@@ -147,9 +152,9 @@ public sealed class BadInputTests(OrchCluster cluster)
         left.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().BeEmpty("nothing of a refused request is stored");
     }
 
-    private static string WriteTemp(string content)
+    private static string WriteTemp(string content, string extension = ".json")
     {
-        var path = Path.Combine(Path.GetTempPath(), $"orch-e2e-{Guid.NewGuid():N}.json");
+        var path = Path.Combine(Path.GetTempPath(), $"orch-e2e-{Guid.NewGuid():N}{extension}");
         File.WriteAllText(path, content);
         return path;
     }

@@ -228,6 +228,7 @@ public sealed class KubectlTests(OrchCluster cluster)
         refused.ExitCode.Should().Be(1, refused.ToString());
         refused.Stderr.Should().Contain("because it is being terminated");
         waited.ExitCode.Should().Be(0, waited.ToString());
+        left.ExitCode.Should().Be(0, left.ToString());
         left.Stdout.Trim().Should().BeEmpty("the namespace went only after everything in it");
     }
 
@@ -290,6 +291,7 @@ public sealed class KubectlTests(OrchCluster cluster)
         dryRun.ExitCode.Should().Be(0, dryRun.ToString());
         dryRun.Stdout.Should().Contain("deployment.apps/web created (server dry run)");
         invalid.ExitCode.Should().Be(1, invalid.ToString());
+        stored.ExitCode.Should().Be(0, stored.ToString());
         stored.Stdout.Should().NotContain("web").And.NotContain("settings");
     }
 
@@ -416,6 +418,7 @@ public sealed class KubectlTests(OrchCluster cluster)
         byLabel.ExitCode.Should().Be(0, byLabel.ToString());
         byLabel.Stdout.Should().Contain("configmap \"batch-0\" deleted").And.Contain("configmap \"batch-2\" deleted");
         byFile.ExitCode.Should().Be(0, byFile.ToString());
+        left.ExitCode.Should().Be(0, left.ToString());
         left.Stdout.Trim().Should().BeEmpty();
     }
 }

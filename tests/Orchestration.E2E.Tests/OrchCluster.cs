@@ -26,8 +26,6 @@ public sealed class OrchCluster : IAsyncLifetime
     public async Task<string> NamespaceAsync(Kubectl kubectl)
     {
         var name = $"e2e-{Guid.NewGuid():N}"[..16];
-        // Applied, not "kubectl create namespace": kubectl 1.32+ sends typed creates as protobuf,
-        // which this server does not read yet (docs/api-server.md).
         var result = await kubectl.RunAsync(["apply", "-f", "-"], $"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n");
         result.ExitCode.Should().Be(0, result.ToString());
         return name;

@@ -73,15 +73,15 @@ public sealed partial class ResourceHandler
             current =>
             {
                 var scale = sentScale ?? patcher!.Apply(kind, ScaleOf(kind, current), parsed!, patch!);
-                if (scale["spec"]?["replicas"] is not JsonValue value || !value.TryGetInt(out var replicas) || replicas < 0)
+                if ((scale["spec"] as JsonObject)?["replicas"] is not JsonValue value || !value.TryGetInt(out var replicas) || replicas < 0)
                 {
-                    throw new InvalidException("autoscaling", "Scale", name, [ObjectValidation.InvalidValue("spec.replicas", scale["spec"]?["replicas"]?.ToString(), "must be greater than or equal to 0")]);
+                    throw new InvalidException("autoscaling", "Scale", name, [ObjectValidation.InvalidValue("spec.replicas", (scale["spec"] as JsonObject)?["replicas"]?.ToString(), "must be greater than or equal to 0")]);
                 }
 
                 var before = (JsonObject)current.DeepClone();
                 SetPath(current, kind.Scale.SpecReplicas, replicas);
                 Patching.ManagedFields.RecordUpdate(kind, before, current, Manager(context, request), kind.ApiVersion, "scale", timeProvider);
-                if (scale["metadata"]?["resourceVersion"]?.ToString() is { Length: > 0 } rv)
+                if ((scale["metadata"] as JsonObject)?["resourceVersion"]?.ToString() is { Length: > 0 } rv)
                 {
                     ObjectRegistry.MetadataOf(current)["resourceVersion"] = rv;
                 }
@@ -157,7 +157,7 @@ public sealed partial class ResourceHandler
     private async Task BindAsync(HttpContext context, ResourceKind kind, string? ns, string name, RequestOptions request)
     {
         var binding = await RequestBodies.ReadObjectAsync(context.Request, _options.MaxRequestBodyBytes, context.RequestAborted).ConfigureAwait(false);
-        var node = binding["target"]?["name"]?.ToString();
+        var node = (binding["target"] as JsonObject)?["name"]?.ToString();
         if (string.IsNullOrEmpty(node))
         {
             throw new InvalidException("", "Binding", name, [ObjectValidation.Required("target.name", "")]);

@@ -84,6 +84,12 @@ public sealed partial class ResourceHandler
         var patch = new ObjectPatch(patchKind, body, request.FieldManager, request.Force);
         var patcher = registry.Patchers.For(patchKind);
         var parsed = patcher.Parse(patch);
+        if (patchKind == PatchKind.Apply && parsed is JsonObject configuration)
+        {
+            // An applied configuration names its object: it must be the one of the URL.
+            CheckTypeMeta(kind, version, configuration, required: false);
+            CheckIdentity(kind, ns, name, configuration);
+        }
         IReadOnlyList<string> warnings = [];
         JsonObject result;
         try
@@ -175,13 +181,17 @@ public sealed partial class ResourceHandler
             throw new BadRequestException($"propagationPolicy: Unsupported value: \"{policy}\": supported values: \"Background\", \"Foreground\", \"Orphan\"");
         }
 
-        if (body["orphanDependents"]?.GetValue<bool>() == true)
+        if (body["orphanDependents"] is JsonValue orphan && orphan.TryGetValue<bool>(out var orphanDependents) && orphanDependents)
         {
             policy ??= "Orphan";
         }
 
         var dryRun = body["dryRun"] is JsonArray array && array.Any(v => v?.ToString() == "All");
         var preconditions = body["preconditions"] as JsonObject;
+        if (body["preconditions"] is not (null or JsonObject))
+        {
+            throw new BadRequestException("DeleteOptions.preconditions must be an object");
+        }
         return (new DeleteOptions
         {
             PropagationPolicy = policy,

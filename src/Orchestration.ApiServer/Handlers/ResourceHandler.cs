@@ -63,6 +63,14 @@ public sealed partial class ResourceHandler(
         {
             await WriteErrorAsync(context, new BadRequestException(ex.Message, ex)).ConfigureAwait(false);
         }
+        catch (Exception ex) when (ex is InvalidOperationException or FormatException or ArgumentException or System.Text.Json.JsonException or InvalidCastException or OverflowException or KeyNotFoundException or IndexOutOfRangeException
+            && !context.RequestAborted.IsCancellationRequested)
+        {
+            // Input of a shape no check above foresaw (a string where an object belongs): the
+            // client's to fix, so a 400 that says what broke; logged so the check can be added.
+            logger.LogWarning(ex, "{Method} {Path}: input the handlers did not expect", context.Request.Method, context.Request.Path);
+            await WriteErrorAsync(context, new BadRequestException($"the request could not be processed: {ex.Message}", ex)).ConfigureAwait(false);
+        }
         catch (Exception ex) when (!context.RequestAborted.IsCancellationRequested)
         {
             // A defect of ours: still a Status object, logged with the request that found it.

@@ -11,7 +11,4 @@ public sealed class ApiServerOptions
 
     /// <summary>The version <c>/version</c> reports (kubectl compares it with its own).</summary>
     public string GitVersion { get; set; } = "v1.33.0-orchestration";
-
-    /// <summary>Whether requests must carry a client certificate from the cluster CA (or another accepted credential).</summary>
-    public bool RequireAuthentication { get; set; } = true;
 }

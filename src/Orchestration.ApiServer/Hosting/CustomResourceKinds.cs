@@ -67,6 +67,12 @@ public sealed class CustomResourceKinds(ObjectRegistry registry, ResourceHandler
     private async Task SyncAsync(WatchEventType type, JsonObject crd, CancellationToken cancellationToken)
     {
         Apply(type, crd);
+        if (type != WatchEventType.Deleted && crd["metadata"]?["deletionTimestamp"] is not null)
+        {
+            await CleanUpAsync(crd, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         if (type != WatchEventType.Deleted && crd["status"]?["conditions"] is not JsonArray { Count: > 0 })
         {
             var name = crd["metadata"]!["name"]!.ToString();
@@ -89,6 +95,58 @@ public sealed class CustomResourceKinds(ObjectRegistry registry, ResourceHandler
             {
                 // Deleted meanwhile.
             }
+        }
+    }
+
+    /// <summary>Deletes the objects of a deleted CRD's kind, then lets the CRD go.</summary>
+    private async Task CleanUpAsync(JsonObject crd, CancellationToken cancellationToken)
+    {
+        var kind = CustomResourceDefinitions.ToKind(crd);
+        if (registry.Kinds.Find(kind.Group, kind.Plural) is { ClrType: null } served)
+        {
+            var objects = await registry.ListAsync(served, null, null, cancellationToken).ConfigureAwait(false);
+            foreach (var item in objects.Items)
+            {
+                try
+                {
+                    await registry.DeleteAsync(served, item["metadata"]?["namespace"]?.ToString(), item["metadata"]!["name"]!.ToString(), null, null, cancellationToken).ConfigureAwait(false);
+                }
+                catch (NotFoundException)
+                {
+                }
+            }
+
+            if ((await registry.ListAsync(served, null, new ListOptions { Limit = 1 }, cancellationToken).ConfigureAwait(false)).Items.Count > 0)
+            {
+                // Objects held by their own finalizers: the CRD waits for them (its next change looks again).
+                return;
+            }
+        }
+
+        try
+        {
+            await registry.MutateAsync(
+                registry.Kinds.Find(CrdKind.Group, CrdKind.Plural)!,
+                null,
+                crd["metadata"]!["name"]!.ToString(),
+                current =>
+                {
+                    if (current["metadata"]?["finalizers"] is JsonArray finalizers)
+                    {
+                        foreach (var item in finalizers.Where(f => f?.ToString() == CustomResourceDefinitions.CleanupFinalizer).ToList())
+                        {
+                            finalizers.Remove(item);
+                        }
+                    }
+
+                    return current;
+                },
+                statusOnly: false,
+                null,
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (NotFoundException)
+        {
         }
     }
 

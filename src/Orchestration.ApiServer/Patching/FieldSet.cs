@@ -178,6 +178,11 @@ internal sealed class FieldSet
         JsonNode? node = obj;
         foreach (var segment in Split(path))
         {
+            if (segment.Length < 1 || (segment != "." && segment.Length < 2))
+            {
+                return (false, null);
+            }
+
             switch (segment[0])
             {
                 case 'f' when node is JsonObject o && o.ContainsKey(segment[2..]):
@@ -227,6 +232,11 @@ internal sealed class FieldSet
         }
 
         var last = segments[^1];
+        if (last.Length < 2)
+        {
+            return;
+        }
+
         switch (last[0], parent)
         {
             case ('f', JsonObject o):

@@ -95,7 +95,7 @@ public static class ProtobufObjects
         {
             obj = ReadMessage(message, new CodedInputStream(raw.ToByteArray()), kind, topLevel: true);
         }
-        catch (InvalidProtocolBufferException ex)
+        catch (Exception ex) when (ex is InvalidProtocolBufferException or ArgumentOutOfRangeException or System.Text.Json.JsonException)
         {
             throw new BadRequestException($"the protobuf {kind} is malformed: {ex.Message}", ex);
         }

@@ -27,7 +27,7 @@ public static class YamlDocuments
         return stream.Documents.Count switch
         {
             0 => null,
-            1 => ToJson(stream.Documents[0].RootNode),
+            1 => ToJson(stream.Documents[0].RootNode, new Budget(), 0),
             _ => throw new BadRequestException("the body holds more than one YAML document"),
         };
     }
@@ -39,13 +39,63 @@ public static class YamlDocuments
         return serializer.Serialize(ToPlain(node));
     }
 
-    private static JsonNode? ToJson(YamlNode node) => node switch
+    /// <summary>Deepest nesting accepted; an alias that contains itself would otherwise recurse forever.</summary>
+    private const int MaxDepth = 100;
+
+    /// <summary>Most nodes one document may expand to, so that aliases cannot multiply a small body into a huge one.</summary>
+    private const int MaxNodes = 1_000_000;
+
+    private static JsonNode? ToJson(YamlNode node, Budget budget, int depth)
     {
-        YamlMappingNode map => new JsonObject(map.Children.Select(p => KeyValuePair.Create(((YamlScalarNode)p.Key).Value ?? "", ToJson(p.Value)))),
-        YamlSequenceNode seq => new JsonArray(seq.Children.Select(ToJson).ToArray()),
-        YamlScalarNode scalar => Scalar(scalar),
-        _ => throw new BadRequestException($"unsupported YAML node at line {node.Start.Line}"),
-    };
+        if (depth > MaxDepth)
+        {
+            throw new BadRequestException($"error converting YAML to JSON: the document nests deeper than {MaxDepth} levels (or an alias refers to itself) at line {node.Start.Line}");
+        }
+
+        if (++budget.Nodes > MaxNodes)
+        {
+            throw new BadRequestException($"error converting YAML to JSON: the document expands to more than {MaxNodes} nodes");
+        }
+
+        switch (node)
+        {
+            case YamlMappingNode map:
+                var obj = new JsonObject();
+                foreach (var (key, value) in map.Children)
+                {
+                    if (key is not YamlScalarNode { Value: { } name })
+                    {
+                        throw new BadRequestException($"error converting YAML to JSON: a mapping key at line {key.Start.Line} is not a string");
+                    }
+
+                    if (obj.ContainsKey(name))
+                    {
+                        throw new BadRequestException($"error converting YAML to JSON: yaml: line {key.Start.Line}: key \"{name}\" already set in map");
+                    }
+
+                    obj[name] = ToJson(value, budget, depth + 1);
+                }
+
+                return obj;
+            case YamlSequenceNode seq:
+                var array = new JsonArray();
+                foreach (var item in seq.Children)
+                {
+                    array.Add(ToJson(item, budget, depth + 1));
+                }
+
+                return array;
+            case YamlScalarNode scalar:
+                return Scalar(scalar);
+            default:
+                throw new BadRequestException($"unsupported YAML node at line {node.Start.Line}");
+        }
+    }
+
+    private sealed class Budget
+    {
+        public int Nodes;
+    }
 
     private static JsonNode? Scalar(YamlScalarNode scalar)
     {
@@ -72,7 +122,9 @@ public static class YamlDocuments
 
         if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && value.Any(char.IsDigit) && !value.Contains('_'))
         {
-            return JsonValue.Create(number);
+            return double.IsFinite(number)
+                ? JsonValue.Create(number)
+                : throw new BadRequestException($"error converting YAML to JSON: the number {value} is out of range");
         }
 
         return JsonValue.Create(value);

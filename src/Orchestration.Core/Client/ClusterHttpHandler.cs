@@ -11,7 +11,9 @@ public static class ClusterHttpHandler
     /// <summary>A handler that presents the configuration's client certificate and trusts only its CA (or, when it says so, anything).</summary>
     public static SocketsHttpHandler Create(KubernetesClientConfiguration? config)
     {
-        var handler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5), EnableMultipleHttp2Connections = true };
+        // A server that does not answer the connection in time is treated as unreachable, so the
+        // remote client moves on to the next one instead of hanging.
+        var handler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5), EnableMultipleHttp2Connections = true, ConnectTimeout = TimeSpan.FromSeconds(5) };
         if (config is null)
         {
             return handler;

@@ -155,7 +155,7 @@ public sealed class RemoteClusterClient : IClusterClient, IDisposable
         using var response = await SendAsync(kind, null, () => new HttpRequestMessage(HttpMethod.Get, CollectionPath(kind, @namespace) + query), HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         using var reader = new StreamReader(stream, Encoding.UTF8);
-        while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+        while (await ReadLineAsync(reader, cancellationToken).ConfigureAwait(false) is { } line)
         {
             if (line.Length == 0)
             {
@@ -179,6 +179,19 @@ public sealed class RemoteClusterClient : IClusterClient, IDisposable
                     _ => WatchEventType.Bookmark,
                 },
                 ObjectConversion.ToObject<T>(obj));
+        }
+    }
+
+    /// <summary>A line of a watch stream; a stream that breaks is the server becoming unavailable, which a watcher handles by watching again.</summary>
+    private static async Task<string?> ReadLineAsync(StreamReader reader, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or HttpRequestException)
+        {
+            throw new ClusterApiException(503, "ServiceUnavailable", $"the watch stream broke: {ex.Message}", innerException: ex);
         }
     }
 

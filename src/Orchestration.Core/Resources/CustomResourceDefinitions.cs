@@ -6,6 +6,9 @@ namespace Orchestration.Resources;
 /// <summary>Turns CustomResourceDefinitions into resource kinds, and checks them.</summary>
 public static class CustomResourceDefinitions
 {
+    /// <summary>The finalizer that holds a CRD until the objects of its kind are deleted.</summary>
+    public const string CleanupFinalizer = "customresourcecleanup.apiextensions.k8s.io";
+
     /// <summary>The kind a CRD defines, served at its served versions and stored at its storage version.</summary>
     public static ResourceKind ToKind(JsonObject crd)
     {

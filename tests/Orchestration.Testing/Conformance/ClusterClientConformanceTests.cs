@@ -205,6 +205,9 @@ public abstract class ClusterClientConformanceTests : IAsyncLifetime
         (await Client.ListAsync<V1Pod>(null, new ListOptions { FieldSelector = "spec.nodeName=n1" })).Items.Select(p => p.Metadata.Name).Should().Equal("a");
         (await Client.ListAsync<V1Pod>(null, new ListOptions { FieldSelector = "spec.nodeName=" })).Items.Select(p => p.Metadata.Name).Should().Equal("c");
         (await Client.ListAsync<V1Pod>(null, new ListOptions { FieldSelector = "metadata.name!=a,spec.nodeName!=" })).Items.Select(p => p.Metadata.Name).Should().Equal("b");
+        (await Client.ListAsync<V1Pod>(null, new ListOptions { FieldSelector = "status.phase=Pending,metadata.namespace=default" })).Items.Should().HaveCount(3, "new pods are Pending");
+        (await Client.ListAsync<V1Pod>(null, new ListOptions { FieldSelector = "status.phase=Running" })).Items.Should().BeEmpty();
+        await Client.Invoking(c => c.ListAsync<V1Pod>(null, new ListOptions { FieldSelector = "spec.containers=x" })).Should().ThrowAsync<BadRequestException>().WithMessage("field label not supported: spec.containers");
     }
 
     [Fact]

@@ -15,6 +15,12 @@ public static class ObjectDefaults
         ArgumentNullException.ThrowIfNull(kind);
         ArgumentNullException.ThrowIfNull(obj);
         var spec = obj["spec"] as JsonObject;
+        if (obj["metadata"] is not (null or JsonObject))
+        {
+            // Left for validation to refuse with a clear message.
+            return;
+        }
+
         switch (kind.Group, kind.Kind)
         {
             case ("", "Pod"):
@@ -31,7 +37,7 @@ public static class ObjectDefaults
                     obj["status"] = new JsonObject { ["phase"] = "Active" };
                 }
 
-                if (obj["metadata"]?["deletionTimestamp"] is null && obj["metadata"]?["resourceVersion"] is null)
+                if ((obj["metadata"] as JsonObject)?["deletionTimestamp"] is null && (obj["metadata"] as JsonObject)?["resourceVersion"] is null)
                 {
                     // On create: the namespace controller empties a namespace before it goes.
                     var nsSpec = obj["spec"] as JsonObject ?? [];
@@ -77,11 +83,11 @@ public static class ObjectDefaults
                     }
                 }
 
-                PodSpec(spec?["template"]?["spec"] as JsonObject);
+                PodSpec(TemplateSpec(spec));
                 break;
             case ("apps", "ReplicaSet"):
                 Set(spec, "replicas", 1);
-                PodSpec(spec?["template"]?["spec"] as JsonObject);
+                PodSpec(TemplateSpec(spec));
                 break;
             case ("apps", "StatefulSet"):
                 Set(spec, "replicas", 1);
@@ -92,7 +98,7 @@ public static class ObjectDefaults
                     spec["updateStrategy"] = new JsonObject { ["type"] = "RollingUpdate", ["rollingUpdate"] = new JsonObject { ["partition"] = 0 } };
                 }
 
-                PodSpec(spec?["template"]?["spec"] as JsonObject);
+                PodSpec(TemplateSpec(spec));
                 break;
             case ("apps", "DaemonSet"):
                 Set(spec, "revisionHistoryLimit", 10);
@@ -101,13 +107,13 @@ public static class ObjectDefaults
                     spec["updateStrategy"] = new JsonObject { ["type"] = "RollingUpdate", ["rollingUpdate"] = new JsonObject { ["maxUnavailable"] = 1, ["maxSurge"] = 0 } };
                 }
 
-                PodSpec(spec?["template"]?["spec"] as JsonObject);
+                PodSpec(TemplateSpec(spec));
                 break;
             case ("batch", "Job"):
                 if (spec is not null)
                 {
                     spec["parallelism"] ??= 1;
-                    if (spec["completions"] is null && spec["parallelism"]?.GetValue<int>() == 1)
+                    if (spec["completions"] is null && spec["parallelism"] is JsonValue parallelism && parallelism.TryGetInt(out var p) && p == 1)
                     {
                         spec["completions"] = 1;
                     }
@@ -117,7 +123,7 @@ public static class ObjectDefaults
                     spec["suspend"] ??= false;
                 }
 
-                PodSpec(spec?["template"]?["spec"] as JsonObject, defaultRestartPolicy: false);
+                PodSpec(TemplateSpec(spec), defaultRestartPolicy: false);
                 break;
             case ("apiextensions.k8s.io", "CustomResourceDefinition"):
                 if (spec is not null && spec["conversion"] is null)
@@ -125,9 +131,22 @@ public static class ObjectDefaults
                     spec["conversion"] = new JsonObject { ["strategy"] = "None" };
                 }
 
+                if (obj["metadata"] is JsonObject crdMeta && crdMeta["resourceVersion"] is null && crdMeta["deletionTimestamp"] is null)
+                {
+                    // On create: the definition stays until its objects are deleted.
+                    var finalizers = crdMeta["finalizers"] as JsonArray ?? [];
+                    crdMeta["finalizers"] = finalizers;
+                    if (!finalizers.Any(f => f?.ToString() == CustomResourceDefinitions.CleanupFinalizer))
+                    {
+                        finalizers.Add(CustomResourceDefinitions.CleanupFinalizer);
+                    }
+                }
+
                 break;
         }
     }
+
+    private static JsonObject? TemplateSpec(JsonObject? spec) => (spec?["template"] as JsonObject)?["spec"] as JsonObject;
 
     private static void Set(JsonObject? obj, string field, JsonNode value)
     {

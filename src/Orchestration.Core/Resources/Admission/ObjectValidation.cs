@@ -18,13 +18,14 @@ public static partial class ObjectValidation
     {
         ArgumentNullException.ThrowIfNull(kind);
         ArgumentNullException.ThrowIfNull(obj);
-        if (kind.ClrType is { } type)
+        if (obj["metadata"] is not (null or JsonObject))
         {
-            ObjectConversion.CheckReadable(type, obj);
+            throw new BadRequestException("metadata must be an object");
         }
 
-        var causes = new List<V1StatusCause>();
         var meta = obj["metadata"] as JsonObject ?? [];
+        ObjectConversion.CheckReadable(kind.ClrType ?? typeof(V1ObjectMeta), kind.ClrType is null ? meta : obj);
+        var causes = new List<V1StatusCause>();
         if (string.IsNullOrEmpty(name))
         {
             causes.Add(Required("metadata.name", "name or generateName is required"));
@@ -46,6 +47,11 @@ public static partial class ObjectValidation
         }
 
         CheckLabels(meta["labels"] as JsonObject, "metadata.labels", causes);
+        CheckAnnotations(meta["annotations"] as JsonObject, causes);
+        if (kind.ClrType is null && kind.Schema is { } schema)
+        {
+            CustomResourceSchemas.Validate(schema, obj, causes);
+        }
         switch (kind.Group, kind.Kind)
         {
             case ("", "Pod"):
@@ -104,6 +110,27 @@ public static partial class ObjectValidation
             {
                 causes.Add(InvalidValue(path, text, "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"));
             }
+        }
+    }
+
+    private static void CheckAnnotations(JsonObject? annotations, List<V1StatusCause> causes)
+    {
+        var total = 0;
+        foreach (var (key, value) in annotations ?? [])
+        {
+            var name = key.Contains('/') ? key[(key.IndexOf('/') + 1)..] : key;
+            var prefix = key.Contains('/') ? key[..key.IndexOf('/')] : null;
+            if (name.Length is 0 or > 63 || !LabelName().IsMatch(name) || (prefix is not null && NameValidation.CheckSubdomain(prefix).Count > 0))
+            {
+                causes.Add(InvalidValue("metadata.annotations", key, "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"));
+            }
+
+            total += key.Length + (value?.ToString().Length ?? 0);
+        }
+
+        if (total > 256 * 1024)
+        {
+            causes.Add(new V1StatusCause { Reason = "FieldValueTooLong", Field = "metadata.annotations", Message = $"Too long: must have at most {256 * 1024} bytes" });
         }
     }
 

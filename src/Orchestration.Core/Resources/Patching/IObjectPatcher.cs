@@ -88,7 +88,7 @@ internal static class PatchDocuments
         JsonNode? node;
         try
         {
-            node = JsonNode.Parse(patch.Body);
+            node = JsonNode.Parse(patch.Body, documentOptions: new System.Text.Json.JsonDocumentOptions { AllowDuplicateProperties = false, MaxDepth = 256 });
         }
         catch (System.Text.Json.JsonException ex)
         {
