@@ -20,7 +20,10 @@ public static class OrchestrationServiceCollectionExtensions
         services.AddOptions<StateStoreOptions>();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(_ => ResourceKindTable.CreateDefault());
-        services.TryAddSingleton<IStateStore, InMemoryStateStore>();
+        services.TryAddSingleton<IStateStore>(sp => new InMemoryStateStore(
+            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<StateStoreOptions>>().Value,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<Microsoft.Extensions.Logging.ILogger<InMemoryStateStore>>()));
         services.TryAddSingleton(_ => ObjectPatchers.CreateDefault());
         services.TryAddSingleton(sp => new ObjectRegistry(sp.GetRequiredService<IStateStore>(), sp.GetRequiredService<ResourceKindTable>(), sp.GetRequiredService<TimeProvider>())
         {
@@ -45,6 +48,29 @@ public static class OrchestrationServiceCollectionExtensions
         services.AddOrchestrationState();
         services.AddHostedService<GarbageCollector>();
         services.AddHostedService<NamespaceController>();
+        return services;
+    }
+
+    /// <summary>
+    /// Registers a controller: <paramref name="configure"/> says what it watches (its primary kind,
+    /// the kinds it owns, others mapped to keys). The controller manager (added once) runs every
+    /// registered controller over shared informers, under leader election unless turned off.
+    /// </summary>
+    public static IServiceCollection AddController<TController>(this IServiceCollection services, Action<ControllerBuilder> configure)
+        where TController : class, IController
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        var definition = new ControllerBuilder { Name = typeof(TController).Name };
+        configure(definition);
+        services.AddOrchestrationState();
+        services.AddOptions<ControllerManagerOptions>();
+        services.TryAddSingleton<TController>();
+        services.AddSingleton(new ControllerRegistration(typeof(TController), definition));
+        if (!services.Any(d => d.ServiceType == typeof(Microsoft.Extensions.Hosting.IHostedService) && d.ImplementationType == typeof(ControllerManager)))
+        {
+            services.AddHostedService<ControllerManager>();
+        }
+
         return services;
     }
 }
