@@ -1,0 +1,72 @@
+using k8s.Models;
+
+namespace Orchestration.Scheduling;
+
+/// <summary>
+/// What the scheduler needs of a pod, derived once from the pod object: summed requests (the
+/// larger of the containers' sum and any init container), the node it names, its node selector
+/// and affinity, tolerations, host ports and priority.
+/// </summary>
+public sealed record SchedulingPod
+{
+    /// <summary>The namespace.</summary>
+    public required string Namespace { get; init; }
+
+    /// <summary>The name.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>What the pod asks for.</summary>
+    public ResourceAmounts Requests { get; init; }
+
+    /// <summary>The node the pod names (spec.nodeName), if any.</summary>
+    public string? NodeName { get; init; }
+
+    /// <summary>Labels a node must carry (spec.nodeSelector).</summary>
+    public IReadOnlyDictionary<string, string> NodeSelector { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Required node affinity: a node must match one of these terms.</summary>
+    public IReadOnlyList<V1NodeSelectorTerm> RequiredTerms { get; init; } = [];
+
+    /// <summary>Preferred node affinity: weighted terms that raise a node's score.</summary>
+    public IReadOnlyList<V1PreferredSchedulingTerm> PreferredTerms { get; init; } = [];
+
+    /// <summary>The taints the pod tolerates.</summary>
+    public IReadOnlyList<V1Toleration> Tolerations { get; init; } = [];
+
+    /// <summary>Host ports the pod binds (protocol/port).</summary>
+    public IReadOnlyList<string> HostPorts { get; init; } = [];
+
+    /// <summary>The pod's priority.</summary>
+    public int Priority { get; init; }
+
+    /// <summary>The pod's labels.</summary>
+    public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Derives the scheduling view of a pod.</summary>
+    public static SchedulingPod From(V1Pod pod)
+    {
+        ArgumentNullException.ThrowIfNull(pod);
+        var spec = pod.Spec ?? new V1PodSpec();
+        var requests = (spec.Containers ?? []).Aggregate(ResourceAmounts.Zero, (sum, c) => sum + ResourceAmounts.From(c.Resources?.Requests));
+        foreach (var init in spec.InitContainers ?? [])
+        {
+            var amounts = ResourceAmounts.From(init.Resources?.Requests);
+            requests = new ResourceAmounts(Math.Max(requests.MilliCpu, amounts.MilliCpu), Math.Max(requests.MemoryBytes, amounts.MemoryBytes));
+        }
+
+        return new SchedulingPod
+        {
+            Namespace = pod.Metadata?.NamespaceProperty ?? "default",
+            Name = pod.Metadata?.Name ?? "",
+            Requests = requests,
+            NodeName = string.IsNullOrEmpty(spec.NodeName) ? null : spec.NodeName,
+            NodeSelector = spec.NodeSelector is { } selector ? new Dictionary<string, string>(selector) : new Dictionary<string, string>(),
+            RequiredTerms = spec.Affinity?.NodeAffinity?.RequiredDuringSchedulingIgnoredDuringExecution?.NodeSelectorTerms?.ToList() ?? [],
+            PreferredTerms = spec.Affinity?.NodeAffinity?.PreferredDuringSchedulingIgnoredDuringExecution?.ToList() ?? [],
+            Tolerations = spec.Tolerations?.ToList() ?? [],
+            HostPorts = (spec.Containers ?? []).SelectMany(c => c.Ports ?? []).Where(p => p.HostPort is > 0).Select(p => $"{p.Protocol ?? "TCP"}/{p.HostPort}").ToList(),
+            Priority = spec.Priority ?? 0,
+            Labels = pod.Metadata?.Labels is { } labels ? new Dictionary<string, string>(labels) : new Dictionary<string, string>(),
+        };
+    }
+}

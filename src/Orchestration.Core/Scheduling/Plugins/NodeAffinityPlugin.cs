@@ -1,0 +1,78 @@
+using k8s.Models;
+
+namespace Orchestration.Scheduling.Plugins;
+
+/// <summary>NodeAffinity: the node selector and required terms filter; preferred terms score.</summary>
+public sealed class NodeAffinityPlugin : IFilterPlugin, IScorePlugin
+{
+    /// <inheritdoc />
+    public string Name => "NodeAffinity";
+
+    /// <inheritdoc />
+    public int Weight => 2;
+
+    /// <inheritdoc />
+    public FilterResult Filter(SchedulingPod pod, SchedulingNode node)
+    {
+        foreach (var (key, value) in pod.NodeSelector)
+        {
+            if (!node.Labels.TryGetValue(key, out var actual) || actual != value)
+            {
+                return FilterResult.Unschedulable("node(s) didn't match Pod's node affinity/selector");
+            }
+        }
+
+        return pod.RequiredTerms.Count == 0 || pod.RequiredTerms.Any(t => Matches(t, node))
+            ? FilterResult.Fits
+            : FilterResult.Unschedulable("node(s) didn't match Pod's node affinity/selector");
+    }
+
+    /// <inheritdoc />
+    public long Score(SchedulingPod pod, SchedulingNode node)
+    {
+        if (pod.PreferredTerms.Count == 0)
+        {
+            return 0;
+        }
+
+        var total = pod.PreferredTerms.Sum(t => (long)t.Weight);
+        var matched = pod.PreferredTerms.Where(t => t.Preference is not null && Matches(t.Preference, node)).Sum(t => (long)t.Weight);
+        return total == 0 ? 0 : matched * 100 / total;
+    }
+
+    /// <summary>Whether a node selector term matches a node: every expression holds.</summary>
+    public static bool Matches(V1NodeSelectorTerm term, SchedulingNode node)
+    {
+        ArgumentNullException.ThrowIfNull(term);
+        ArgumentNullException.ThrowIfNull(node);
+        foreach (var expression in term.MatchExpressions ?? [])
+        {
+            var has = node.Labels.TryGetValue(expression.Key, out var value);
+            var values = expression.Values ?? [];
+            var ok = expression.OperatorProperty switch
+            {
+                "In" => has && values.Contains(value!),
+                "NotIn" => !has || !values.Contains(value!),
+                "Exists" => has,
+                "DoesNotExist" => !has,
+                "Gt" => has && long.TryParse(value, out var gt) && values.Count == 1 && long.TryParse(values[0], out var limit) && gt > limit,
+                "Lt" => has && long.TryParse(value, out var lt) && values.Count == 1 && long.TryParse(values[0], out var upper) && lt < upper,
+                _ => false,
+            };
+            if (!ok)
+            {
+                return false;
+            }
+        }
+
+        foreach (var field in term.MatchFields ?? [])
+        {
+            if (field.Key == "metadata.name" && !(field.OperatorProperty == "In" ? (field.Values ?? []).Contains(node.Name) : !(field.Values ?? []).Contains(node.Name)))
+            {
+                return false;
+            }
+        }
+
+        return (term.MatchExpressions?.Count ?? 0) + (term.MatchFields?.Count ?? 0) > 0;
+    }
+}
