@@ -121,7 +121,7 @@ public sealed class GreetingControllerTests(OrchCluster cluster)
     /// The sample as built in its own output directory: run from there it finds its own
     /// dependencies (the test's directory holds a web host's, which differ).
     /// </summary>
-    private static string SampleAssembly()
+    internal static string SampleAssembly(string project = "GreetingController")
     {
         var testDir = new DirectoryInfo(AppContext.BaseDirectory);
         var configuration = testDir.Parent!.Name;
@@ -131,7 +131,7 @@ public sealed class GreetingControllerTests(OrchCluster cluster)
             root = root.Parent;
         }
 
-        var path = Path.Combine(root!.FullName, "samples", "GreetingController", "bin", configuration, testDir.Name, "GreetingController.dll");
+        var path = Path.Combine(root!.FullName, "samples", project, "bin", configuration, testDir.Name, $"{project}.dll");
         File.Exists(path).Should().BeTrue($"the sample is built with the tests ({path})");
         return path;
     }
