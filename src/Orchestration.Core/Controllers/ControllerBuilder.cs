@@ -47,12 +47,23 @@ public sealed class ControllerBuilder
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
         ArgumentNullException.ThrowIfNull(map);
+        return Watches<T>((_, obj) => map(obj));
+    }
+
+    /// <summary>
+    /// Another kind, mapped to keys with the help of the shared informers' caches (a pod to the
+    /// Services whose selectors match it).
+    /// </summary>
+    public ControllerBuilder Watches<T>(Func<InformerFactory, T, IEnumerable<ObjectKey>> map)
+        where T : class, IKubernetesObject<V1ObjectMeta>
+    {
+        ArgumentNullException.ThrowIfNull(map);
         _sources.Add((factory, enqueue) =>
         {
             var informer = factory.For<T>();
             void Each(T o)
             {
-                foreach (var key in map(o))
+                foreach (var key in map(factory, o))
                 {
                     enqueue(key);
                 }
