@@ -5,6 +5,9 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orchestration.ApiServer.Hosting;
 using Orchestration.ApiServer.Security;
+using Orchestration.Controllers.Apps;
+using Orchestration.Controllers.Network;
+using Orchestration.Controllers.Nodes;
 using Orchestration.Hosting;
 using Orchestration.State;
 using Orchestration.State.Sqlite;
@@ -57,6 +60,11 @@ internal static class UpCommand
                 services.AddSingleton(new ClusterBootstrapOptions(port));
                 services.AddHostedService<ClusterBootstrap>();
                 services.AddOrchestrationGarbageCollector();
+
+                // The controllers written so far; the rest of the controller manager follows.
+                services.AddController<ReplicaSetController>(ReplicaSetController.Configure);
+                services.AddController<NodeIpamController>(NodeIpamController.Configure);
+                services.AddController<EndpointsController>(EndpointsController.Configure);
             });
 
         var scheme = insecure ? "http" : "https";

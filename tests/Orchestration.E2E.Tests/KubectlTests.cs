@@ -234,6 +234,44 @@ public sealed class KubectlTests(OrchCluster cluster)
 
     [Theory]
     [MemberData(nameof(Versions))]
+    public async Task A_replica_set_keeps_its_pod_count_and_its_pods_go_with_it(string binary)
+    {
+        var kubectl = cluster.Kubectl(binary);
+        var ns = await cluster.NamespaceAsync(kubectl);
+        const string replicaSet = "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: rs\nspec:\n  replicas: 3\n  selector:\n    matchLabels: {app: rs}\n  template:\n    metadata:\n      labels: {app: rs}\n    spec:\n      containers: [{name: c, image: busybox}]\n";
+
+        async Task<int> PodsAsync(int wanted)
+        {
+            var count = -1;
+            for (var i = 0; i < 100 && count != wanted; i++)
+            {
+                var pods = await kubectl.RunAsync($"get pods -n {ns} -l app=rs -o name");
+                count = pods.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+                if (count != wanted)
+                {
+                    await Task.Delay(100);
+                }
+            }
+
+            return count;
+        }
+
+        (await kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], replicaSet)).ExitCode.Should().Be(0);
+        var created = await PodsAsync(3);
+        (await kubectl.RunAsync($"scale replicaset rs --replicas=1 -n {ns}")).ExitCode.Should().Be(0);
+        var scaled = await PodsAsync(1);
+        var table = await kubectl.RunAsync($"get replicaset rs -n {ns}");
+        (await kubectl.RunAsync($"delete replicaset rs -n {ns}")).ExitCode.Should().Be(0);
+        var deleted = await PodsAsync(0);
+
+        created.Should().Be(3, "the ReplicaSet controller creates the pods");
+        scaled.Should().Be(1);
+        table.Stdout.Should().MatchRegex(@"rs\s+1\s+1\s+0\s");
+        deleted.Should().Be(0, "its pods go with it");
+    }
+
+    [Theory]
+    [MemberData(nameof(Versions))]
     public async Task Diff_exits_1_on_a_change_and_0_without_one(string binary)
     {
         var kubectl = cluster.Kubectl(binary);

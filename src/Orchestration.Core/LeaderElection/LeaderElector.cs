@@ -28,7 +28,23 @@ public sealed class LeaderElector(IClusterClient client, LeaderElectionOptions o
         ArgumentNullException.ThrowIfNull(lead);
         while (!cancellationToken.IsCancellationRequested)
         {
-            if (!await TryAcquireOrRenewAsync(cancellationToken).ConfigureAwait(false))
+            bool acquired;
+            try
+            {
+                acquired = await TryAcquireOrRenewAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is ClusterApiException or HttpRequestException or State.StoreUnavailableException)
+            {
+                // The API is not there yet (or the Lease's namespace is not): a candidate waits and tries again.
+                _logger.LogWarning(ex, "Acquiring {Lease} failed", options.LeaseName);
+                acquired = false;
+            }
+
+            if (!acquired)
             {
                 await DelayAsync(options.RetryPeriod, cancellationToken).ConfigureAwait(false);
                 continue;
