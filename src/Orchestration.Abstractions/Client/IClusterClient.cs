@@ -77,6 +77,15 @@ public interface IClusterWatcher
 /// How every component reads and writes cluster state: the same controller, scheduler or node
 /// agent runs over the local implementation (in process) or a remote one (HTTP).
 /// </summary>
-public interface IClusterClient : IClusterReader, IClusterWriter, IClusterStatusWriter, IClusterWatcher
+public interface IClusterClient : IClusterReader, IClusterWriter, IClusterStatusWriter, IClusterWatcher, IPodBinder
 {
+}
+
+/// <summary>Binds pods to nodes (the pods/binding subresource): what a scheduler writes.</summary>
+public interface IPodBinder
+{
+    /// <summary>Assigns a pod to a node, once.</summary>
+    /// <exception cref="ConflictException">The pod is already assigned.</exception>
+    /// <exception cref="NotFoundException">There is no such pod.</exception>
+    Task BindAsync(string? @namespace, string podName, string nodeName, CancellationToken cancellationToken = default);
 }

@@ -163,47 +163,8 @@ public sealed partial class ResourceHandler
             throw new InvalidException("", "Binding", name, [ObjectValidation.Required("target.name", "")]);
         }
 
-        await registry.MutateAsync(
-            kind,
-            ns,
-            name,
-            pod =>
-            {
-                var spec = pod["spec"] as JsonObject ?? [];
-                if (spec["nodeName"]?.ToString() is { Length: > 0 } bound)
-                {
-                    throw new ConflictException(kind.Group, kind.Plural, name, $"pod {name} is already assigned to node \"{bound}\"");
-                }
-
-                spec["nodeName"] = node;
-                return pod;
-            },
-            statusOnly: false,
-            request.Write,
-            context.RequestAborted).ConfigureAwait(false);
-        if (!request.DryRun)
-        {
-            // The PodScheduled condition lives in the status subresource: a second write.
-            await registry.MutateAsync(kind, ns, name, pod => WithCondition(pod, "PodScheduled"), statusOnly: true, request.Write, context.RequestAborted).ConfigureAwait(false);
-        }
-
+        await registry.BindPodAsync(ns, name, node, request.Write, context.RequestAborted).ConfigureAwait(false);
         await ApiJson.WriteAsync(context, 201, ApiJson.Success()).ConfigureAwait(false);
-    }
-
-    private JsonObject WithCondition(JsonObject obj, string type)
-    {
-        var status = obj["status"] as JsonObject ?? [];
-        obj["status"] = status;
-        var conditions = status["conditions"] as JsonArray ?? [];
-        status["conditions"] = conditions;
-        foreach (var existing in conditions.OfType<JsonObject>().Where(c => c["type"]?.ToString() == type).ToList())
-        {
-            conditions.Remove(existing);
-        }
-
-        var now = timeProvider.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
-        conditions.Add(new JsonObject { ["type"] = type, ["status"] = "True", ["lastTransitionTime"] = now });
-        return obj;
     }
 
     internal static JsonNode? GetPath(JsonObject obj, string path)

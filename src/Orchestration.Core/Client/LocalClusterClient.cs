@@ -41,4 +41,8 @@ public sealed class LocalClusterClient(ObjectRegistry registry) : IClusterClient
     /// <inheritdoc />
     public IAsyncEnumerable<ObjectEvent<T>> WatchAsync<T>(string? @namespace, WatchOptions? options = null, CancellationToken cancellationToken = default)
         where T : class, IKubernetesObject<V1ObjectMeta> => registry.WatchAsync<T>(@namespace, options, cancellationToken);
+
+    /// <inheritdoc />
+    public Task BindAsync(string? @namespace, string podName, string nodeName, CancellationToken cancellationToken = default) =>
+        registry.BindPodAsync(@namespace, podName, nodeName, null, cancellationToken);
 }

@@ -140,6 +140,20 @@ public sealed class RemoteClusterClient : IClusterClient, IDisposable
     }
 
     /// <inheritdoc />
+    public async Task BindAsync(string? @namespace, string podName, string nodeName, CancellationToken cancellationToken = default)
+    {
+        var kind = _kinds.For<V1Pod>();
+        var binding = new JsonObject
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "Binding",
+            ["metadata"] = new JsonObject { ["name"] = podName },
+            ["target"] = new JsonObject { ["apiVersion"] = "v1", ["kind"] = "Node", ["name"] = nodeName },
+        };
+        await SendForNodeAsync(kind, podName, () => new HttpRequestMessage(HttpMethod.Post, ItemPath(kind, @namespace, podName) + "/binding") { Content = Json(binding.ToJsonString()) }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
     public async IAsyncEnumerable<ObjectEvent<T>> WatchAsync<T>(string? @namespace, WatchOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
         where T : class, IKubernetesObject<V1ObjectMeta>
     {

@@ -182,6 +182,9 @@ public sealed class InformerTests : IAsyncLifetime
         public Task<T> DeleteAsync<T>(string? @namespace, string name, DeleteOptions? options = null, CancellationToken cancellationToken = default)
             where T : class, IKubernetesObject<V1ObjectMeta> => inner.DeleteAsync<T>(@namespace, name, options, cancellationToken);
 
+        public Task BindAsync(string? @namespace, string podName, string nodeName, CancellationToken cancellationToken = default) =>
+            inner.BindAsync(@namespace, podName, nodeName, cancellationToken);
+
         public async IAsyncEnumerable<ObjectEvent<T>> WatchAsync<T>(string? @namespace, WatchOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
             where T : class, IKubernetesObject<V1ObjectMeta>
         {

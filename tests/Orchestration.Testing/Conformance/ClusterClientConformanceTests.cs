@@ -357,4 +357,19 @@ public abstract class ClusterClientConformanceTests : IAsyncLifetime
         patched.Spec.Containers.Single().Image.Should().Be("busybox");
         await Client.Invoking(c => c.PatchAsync<V1Pod>("default", "web", new ObjectPatch(PatchKind.Merge, "{not json"))).Should().ThrowAsync<BadRequestException>();
     }
+
+    [Fact]
+    public async Task Binding_assigns_a_pod_to_a_node_once_and_marks_it_scheduled()
+    {
+        await Client.CreateAsync(Pod("web"));
+
+        await Client.BindAsync("default", "web", "node-1");
+        var bound = await Client.GetAsync<V1Pod>("default", "web");
+        var again = await Client.Invoking(c => c.BindAsync("default", "web", "node-2")).Should().ThrowAsync<ConflictException>();
+
+        bound.Spec.NodeName.Should().Be("node-1");
+        bound.Status.Conditions.Should().ContainSingle(c => c.Type == "PodScheduled" && c.Status == "True");
+        again.Which.Message.Should().Contain("already assigned to node \"node-1\"");
+        await Client.Invoking(c => c.BindAsync("default", "missing", "node-1")).Should().ThrowAsync<NotFoundException>();
+    }
 }
