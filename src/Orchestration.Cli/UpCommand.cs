@@ -65,6 +65,7 @@ internal static class UpCommand
                 services.AddController<ReplicaSetController>(ReplicaSetController.Configure);
                 services.AddController<NodeIpamController>(NodeIpamController.Configure);
                 services.AddController<EndpointsController>(EndpointsController.Configure);
+                services.AddOrchestrationScheduler();
             });
 
         var scheme = insecure ? "http" : "https";

@@ -272,6 +272,42 @@ public sealed class KubectlTests(OrchCluster cluster)
 
     [Theory]
     [MemberData(nameof(Versions))]
+    public async Task The_scheduler_places_pods_on_nodes_and_describe_shows_why_one_fits_nowhere(string binary)
+    {
+        var kubectl = cluster.Kubectl(binary);
+        var ns = await cluster.NamespaceAsync(kubectl);
+        var node = $"{ns}-node";
+        (await kubectl.RunAsync(["apply", "-f", "-"], $"apiVersion: v1\nkind: Node\nmetadata:\n  name: {node}\n  labels:\n    test: {ns}\n")).ExitCode.Should().Be(0);
+        var status = await kubectl.RunAsync(["patch", "node", node, "--subresource=status", "--type=merge", "-p", """{"status":{"allocatable":{"cpu":"2","memory":"4Gi","pods":"110"}}}"""]);
+        status.ExitCode.Should().Be(0, status.ToString());
+        var pod = $"apiVersion: v1\nkind: Pod\nmetadata:\n  name: NAME\nspec:\n  nodeSelector:\n    test: {ns}\n  containers:\n  - name: c\n    image: busybox\n    resources:\n      requests:\n        cpu: CPU\n";
+
+        (await kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], pod.Replace("NAME", "fits", StringComparison.Ordinal).Replace("CPU", "500m", StringComparison.Ordinal))).ExitCode.Should().Be(0);
+        (await kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], pod.Replace("NAME", "huge", StringComparison.Ordinal).Replace("CPU", "64", StringComparison.Ordinal))).ExitCode.Should().Be(0);
+        CommandResult placed = new(1, "", "");
+        for (var i = 0; i < 100 && placed.Stdout != node; i++)
+        {
+            await Task.Delay(100);
+            placed = await kubectl.RunAsync(["get", "pod", "fits", "-n", ns, "-o", "jsonpath={.spec.nodeName}"]);
+        }
+
+        CommandResult described = new(1, "", "");
+        for (var i = 0; i < 100 && !described.Stdout.Contains("FailedScheduling", StringComparison.Ordinal); i++)
+        {
+            await Task.Delay(100);
+            described = await kubectl.RunAsync($"describe pod huge -n {ns}");
+        }
+
+        var wide = await kubectl.RunAsync($"get pods -n {ns} -o wide");
+        (await kubectl.RunAsync($"delete node {node}")).ExitCode.Should().Be(0);
+
+        placed.Stdout.Should().Be(node);
+        wide.Stdout.Should().MatchRegex($@"fits\s+0/1\s+Pending\s+0\s+\S+\s+<none>\s+{node}");
+        described.Stdout.Should().Contain("FailedScheduling").And.Contain("Insufficient cpu").And.MatchRegex(@"Status:\s+Pending");
+    }
+
+    [Theory]
+    [MemberData(nameof(Versions))]
     public async Task Diff_exits_1_on_a_change_and_0_without_one(string binary)
     {
         var kubectl = cluster.Kubectl(binary);

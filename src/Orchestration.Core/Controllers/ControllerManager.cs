@@ -36,6 +36,7 @@ public sealed class ControllerManager(
     IEnumerable<ControllerRegistration> registrations,
     IClusterClient client,
     IOptions<ControllerManagerOptions> options,
+    ControllerContext context,
     TimeProvider timeProvider,
     ILoggerFactory loggers) : BackgroundService
 {
@@ -52,6 +53,7 @@ public sealed class ControllerManager(
     {
         // Fresh informers per term of leadership: a new leader starts from a fresh list.
         var informers = new InformerFactory(client, timeProvider, loggers);
+        context.Informers = informers;
         var runners = new List<Task>();
         foreach (var registration in registrations)
         {

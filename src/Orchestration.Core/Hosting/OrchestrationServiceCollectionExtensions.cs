@@ -2,6 +2,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orchestration.Client;
 using Orchestration.Controllers;
+using Orchestration.Events;
+using Orchestration.Scheduling;
 using Orchestration.Resources;
 using Orchestration.State;
 
@@ -64,6 +66,7 @@ public static class OrchestrationServiceCollectionExtensions
         configure(definition);
         services.AddOrchestrationState();
         services.AddOptions<ControllerManagerOptions>();
+        services.TryAddSingleton<ControllerContext>();
         services.TryAddSingleton<TController>();
         services.AddSingleton(new ControllerRegistration(typeof(TController), definition));
         if (!services.Any(d => d.ServiceType == typeof(Microsoft.Extensions.Hosting.IHostedService) && d.ImplementationType == typeof(ControllerManager)))
@@ -72,5 +75,16 @@ public static class OrchestrationServiceCollectionExtensions
         }
 
         return services;
+    }
+
+    /// <summary>
+    /// Runs the scheduler in the controller manager: the default scheduler (unless another
+    /// <see cref="IScheduler"/> is registered) places pending pods and binds them.
+    /// </summary>
+    public static IServiceCollection AddOrchestrationScheduler(this IServiceCollection services)
+    {
+        services.TryAddSingleton<IScheduler>(_ => DefaultScheduler.CreateDefault());
+        services.TryAddSingleton<EventRecorder>();
+        return services.AddController<SchedulerController>(SchedulerController.Configure);
     }
 }

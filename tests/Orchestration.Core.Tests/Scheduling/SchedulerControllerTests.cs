@@ -1,0 +1,113 @@
+using k8s.Models;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Orchestration.Client;
+using Orchestration.Controllers;
+using Orchestration.Hosting;
+
+namespace Orchestration.Core.Tests.Scheduling;
+
+/// <summary>The scheduler in the controller manager: pending pods are placed and bound; those that fit nowhere wait with an event and come back when a node does.</summary>
+[Trait("Category", "Unit")]
+public sealed class SchedulerControllerTests : IAsyncLifetime
+{
+    private readonly ServiceProvider _provider;
+    private readonly IClusterClient _client;
+    private List<IHostedService> _hosted = [];
+
+    public SchedulerControllerTests()
+    {
+        _provider = new ServiceCollection()
+            .AddSingleton<ILoggerFactory>(NullLoggerFactory.Instance)
+            .AddSingleton(typeof(ILogger<>), typeof(NullLogger<>))
+            .AddOrchestrationScheduler()
+            .Configure<ControllerManagerOptions>(o => o.LeaderElection = false)
+            .BuildServiceProvider();
+        _client = _provider.GetRequiredService<IClusterClient>();
+    }
+
+    public async Task InitializeAsync()
+    {
+        await _client.CreateAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "default" } });
+        _hosted = _provider.GetServices<IHostedService>().ToList();
+        foreach (var service in _hosted)
+        {
+            await service.StartAsync(CancellationToken.None);
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var service in _hosted)
+        {
+            await service.StopAsync(CancellationToken.None);
+        }
+
+        await _provider.DisposeAsync();
+    }
+
+    private async Task NodeAsync(string name, string cpu)
+    {
+        var node = await _client.CreateAsync(new V1Node { Metadata = new V1ObjectMeta { Name = name } });
+        node.Status = new V1NodeStatus { Allocatable = new Dictionary<string, ResourceQuantity> { ["cpu"] = new(cpu), ["memory"] = new("4Gi"), ["pods"] = new("110") } };
+        await _client.UpdateStatusAsync(node);
+    }
+
+    private Task<V1Pod> PodAsync(string name, string cpu) => _client.CreateAsync(new V1Pod
+    {
+        Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = "default" },
+        Spec = new V1PodSpec { Containers = [new V1Container { Name = "c", Image = "busybox", Resources = new V1ResourceRequirements { Requests = new Dictionary<string, ResourceQuantity> { ["cpu"] = new(cpu) } } }] },
+    });
+
+    private async Task<V1Pod> EventuallyAsync(string name, Func<V1Pod, bool> condition)
+    {
+        V1Pod pod = await _client.GetAsync<V1Pod>("default", name);
+        for (var i = 0; i < 200 && !condition(pod); i++)
+        {
+            await Task.Delay(25);
+            pod = await _client.GetAsync<V1Pod>("default", name);
+        }
+
+        return pod;
+    }
+
+    [Fact]
+    public async Task Pending_pods_are_spread_over_nodes_with_room_and_bound_with_an_event()
+    {
+        await NodeAsync("n1", "1");
+        await NodeAsync("n2", "1");
+        foreach (var name in new[] { "a", "b", "c", "d" })
+        {
+            await PodAsync(name, "400m");
+        }
+
+        var placed = new List<string>();
+        foreach (var name in new[] { "a", "b", "c", "d" })
+        {
+            placed.Add((await EventuallyAsync(name, p => p.Spec.NodeName is not null)).Spec.NodeName);
+        }
+
+        placed.GroupBy(n => n).Select(g => g.Count()).Should().BeEquivalentTo([2, 2], "no node takes more than its cpu allows, even before the cache shows earlier bindings");
+        var events = (await _client.ListAsync<Corev1Event>("default")).Items;
+        events.Should().Contain(e => e.Reason == "Scheduled" && e.InvolvedObject.Name == "a" && e.Message.StartsWith("Successfully assigned default/a to n", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_pod_that_fits_nowhere_waits_with_failed_scheduling_and_goes_when_a_node_fits()
+    {
+        await NodeAsync("small", "1");
+        await PodAsync("big", "2");
+
+        var waiting = await EventuallyAsync("big", p => p.Status?.Conditions?.Any(c => c.Type == "PodScheduled" && c.Status == "False") == true);
+        var failed = (await _client.ListAsync<Corev1Event>("default")).Items.Where(e => e.Reason == "FailedScheduling").ToList();
+        await NodeAsync("large", "4");
+        var placed = await EventuallyAsync("big", p => p.Spec.NodeName is not null);
+
+        waiting.Status.Conditions.Single(c => c.Type == "PodScheduled").Reason.Should().Be("Unschedulable");
+        failed.Should().ContainSingle().Which.Message.Should().StartWith("0/1 nodes are available: 1 Insufficient cpu.");
+        failed.Single().Type.Should().Be("Warning");
+        placed.Spec.NodeName.Should().Be("large", "a new node that fits brings the pending pod back");
+    }
+}
