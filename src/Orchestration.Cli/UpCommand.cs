@@ -23,21 +23,23 @@ internal static class UpCommand
         var port = new Option<int>("--port") { Description = "The API server's HTTPS port.", DefaultValueFactory = _ => 6443 };
         var bind = new Option<string>("--bind-address") { Description = "The address the API server listens on.", DefaultValueFactory = _ => "127.0.0.1" };
         var kubeconfig = new Option<string?>("--kubeconfig") { Description = "Where to write the admin kubeconfig (default <data-dir>/kubeconfig)." };
-        var runtime = new Option<string>("--runtime") { Description = "The node runtime: none (API only).", DefaultValueFactory = _ => "none" };
-        runtime.AcceptOnlyFromAmong("none");
+        var runtime = new Option<string>("--runtime") { Description = "The node runtime: none (API and controllers only) or simulated (node agents without containers).", DefaultValueFactory = _ => "none" };
+        runtime.AcceptOnlyFromAmong("none", "simulated");
+        var nodes = new Option<int>("--nodes") { Description = "How many simulated nodes to run (with --runtime simulated).", DefaultValueFactory = _ => 1 };
         var insecure = new Option<bool>("--insecure-http") { Description = "Serve plain HTTP without authentication (local experiments only)." };
-        var command = new Command("up", "Start a whole cluster in this process.") { dataDir, port, bind, kubeconfig, runtime, insecure };
+        var command = new Command("up", "Start a whole cluster in this process.") { dataDir, port, bind, kubeconfig, runtime, nodes, insecure };
         command.SetAction((parse, cancellationToken) => RunAsync(
             Path.GetFullPath(parse.GetValue(dataDir)!),
             parse.GetValue(port),
             parse.GetValue(bind)!,
             parse.GetValue(kubeconfig),
             parse.GetValue(insecure),
+            parse.GetValue(runtime) == "simulated" ? Math.Max(0, parse.GetValue(nodes)) : 0,
             cancellationToken));
         return command;
     }
 
-    private static async Task<int> RunAsync(string dataDir, int port, string bindAddress, string? kubeconfigPath, bool insecure, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string dataDir, int port, string bindAddress, string? kubeconfigPath, bool insecure, int simulatedNodes, CancellationToken cancellationToken)
     {
         if (!IPAddress.TryParse(bindAddress, out var address))
         {
@@ -66,6 +68,11 @@ internal static class UpCommand
                 services.AddController<NodeIpamController>(NodeIpamController.Configure);
                 services.AddController<EndpointsController>(EndpointsController.Configure);
                 services.AddOrchestrationScheduler();
+                if (simulatedNodes > 0)
+                {
+                    services.AddSingleton(new SimulatedNodesOptions(simulatedNodes));
+                    services.AddHostedService<SimulatedNodes>();
+                }
             });
 
         var scheme = insecure ? "http" : "https";

@@ -35,13 +35,14 @@ public sealed class OrchProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<OrchProcess> StartAsync(string? dataDir = null, int? port = null)
+    public static async Task<OrchProcess> StartAsync(string? dataDir = null, int? port = null, params string[] extraArgs)
     {
         dataDir ??= Directory.CreateTempSubdirectory("orch-e2e-").FullName;
         var chosen = port ?? FreePorts.Next();
         var orch = Path.Combine(AppContext.BaseDirectory, "orch.dll");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { orch, "up", "--data-dir", dataDir, "--port", chosen.ToString(System.Globalization.CultureInfo.InvariantCulture), "--runtime", "none" })
+        var runtime = extraArgs.Contains("--runtime") ? [] : new[] { "--runtime", "none" };
+        foreach (var arg in new[] { orch, "up", "--data-dir", dataDir, "--port", chosen.ToString(System.Globalization.CultureInfo.InvariantCulture) }.Concat(runtime).Concat(extraArgs))
         {
             start.ArgumentList.Add(arg);
         }

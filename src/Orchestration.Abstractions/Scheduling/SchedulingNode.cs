@@ -42,6 +42,9 @@ public sealed class SchedulingNode
     /// <summary>What its pods request together.</summary>
     public ResourceAmounts Requested { get; private set; }
 
+    /// <summary>What its pods request together, counting pods without requests at the scoring defaults.</summary>
+    public ResourceAmounts NonZeroRequested { get; private set; }
+
     /// <summary>How many pods it holds.</summary>
     public int PodCount { get; private set; }
 
@@ -53,6 +56,7 @@ public sealed class SchedulingNode
     {
         ArgumentNullException.ThrowIfNull(pod);
         Requested += pod.Requests;
+        NonZeroRequested += pod.NonZeroRequests;
         PodCount++;
         foreach (var port in pod.HostPorts)
         {
@@ -65,6 +69,7 @@ public sealed class SchedulingNode
     {
         ArgumentNullException.ThrowIfNull(pod);
         Requested -= pod.Requests;
+        NonZeroRequested -= pod.NonZeroRequests;
         PodCount--;
         foreach (var port in pod.HostPorts)
         {

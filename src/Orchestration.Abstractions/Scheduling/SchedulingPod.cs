@@ -18,6 +18,12 @@ public sealed record SchedulingPod
     /// <summary>What the pod asks for.</summary>
     public ResourceAmounts Requests { get; init; }
 
+    /// <summary>
+    /// The requests scoring counts: a container that asks for no cpu or memory counts as 100m and
+    /// 200Mi (kube-scheduler's defaults), so pods without requests still spread.
+    /// </summary>
+    public ResourceAmounts NonZeroRequests { get; init; }
+
     /// <summary>The node the pod names (spec.nodeName), if any.</summary>
     public string? NodeName { get; init; }
 
@@ -54,11 +60,17 @@ public sealed record SchedulingPod
             requests = new ResourceAmounts(Math.Max(requests.MilliCpu, amounts.MilliCpu), Math.Max(requests.MemoryBytes, amounts.MemoryBytes));
         }
 
+        var nonZero = (spec.Containers ?? []).Aggregate(ResourceAmounts.Zero, (sum, c) =>
+        {
+            var amounts = ResourceAmounts.From(c.Resources?.Requests);
+            return sum + new ResourceAmounts(amounts.MilliCpu == 0 ? 100 : amounts.MilliCpu, amounts.MemoryBytes == 0 ? 200L << 20 : amounts.MemoryBytes);
+        });
         return new SchedulingPod
         {
             Namespace = pod.Metadata?.NamespaceProperty ?? "default",
             Name = pod.Metadata?.Name ?? "",
             Requests = requests,
+            NonZeroRequests = nonZero,
             NodeName = string.IsNullOrEmpty(spec.NodeName) ? null : spec.NodeName,
             NodeSelector = spec.NodeSelector is { } selector ? new Dictionary<string, string>(selector) : new Dictionary<string, string>(),
             RequiredTerms = spec.Affinity?.NodeAffinity?.RequiredDuringSchedulingIgnoredDuringExecution?.NodeSelectorTerms?.ToList() ?? [],

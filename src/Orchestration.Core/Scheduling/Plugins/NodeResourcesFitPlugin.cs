@@ -33,7 +33,7 @@ public sealed class NodeResourcesFitPlugin : IFilterPlugin, IScorePlugin
     /// <summary>Least allocated: the share of cpu and memory left after the pod, averaged.</summary>
     public long Score(SchedulingPod pod, SchedulingNode node)
     {
-        var after = node.Requested + pod.Requests;
+        var after = node.NonZeroRequested + pod.NonZeroRequests;
         return (Free(after.MilliCpu, node.Allocatable.MilliCpu) + Free(after.MemoryBytes, node.Allocatable.MemoryBytes)) / 2;
     }
 
@@ -52,7 +52,7 @@ public sealed class BalancedAllocationPlugin : IScorePlugin
     /// <inheritdoc />
     public long Score(SchedulingPod pod, SchedulingNode node)
     {
-        var after = node.Requested + pod.Requests;
+        var after = node.NonZeroRequested + pod.NonZeroRequests;
         var cpu = node.Allocatable.MilliCpu <= 0 ? 0 : (double)after.MilliCpu / node.Allocatable.MilliCpu;
         var memory = node.Allocatable.MemoryBytes <= 0 ? 0 : (double)after.MemoryBytes / node.Allocatable.MemoryBytes;
         return (long)((1 - Math.Min(1, Math.Abs(cpu - memory))) * 100);
