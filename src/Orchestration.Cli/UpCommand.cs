@@ -68,6 +68,7 @@ internal static class UpCommand
                 services.AddController<NodeIpamController>(NodeIpamController.Configure);
                 services.AddController<EndpointsController>(EndpointsController.Configure);
                 services.AddOrchestrationScheduler();
+                services.AddController<NodeLifecycleController>(NodeLifecycleController.Configure);
                 if (simulatedNodes > 0)
                 {
                     services.AddSingleton(new SimulatedNodesOptions(simulatedNodes));

@@ -25,6 +25,7 @@ public static class ObjectDefaults
         {
             case ("", "Pod"):
                 PodSpec(spec);
+                DefaultTolerations(spec, obj);
                 if (obj["status"] is null)
                 {
                     obj["status"] = new JsonObject { ["phase"] = "Pending" };
@@ -144,6 +145,29 @@ public static class ObjectDefaults
 
                 break;
         }
+    }
+
+    /// <summary>
+    /// The DefaultTolerationSeconds admission: a new pod tolerates a not-ready or unreachable node
+    /// for 300 s unless it says otherwise, so a brief outage does not evict it at once.
+    /// </summary>
+    private static void DefaultTolerations(JsonObject? spec, JsonObject obj)
+    {
+        if (spec is null || (obj["metadata"] as JsonObject)?["resourceVersion"] is not null)
+        {
+            return;
+        }
+
+        var tolerations = spec["tolerations"] as JsonArray ?? [];
+        foreach (var key in new[] { "node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable" })
+        {
+            if (!tolerations.OfType<JsonObject>().Any(t => t["key"]?.ToString() == key && (t["effect"]?.ToString() is null or "NoExecute")))
+            {
+                tolerations.Add(new JsonObject { ["key"] = key, ["operator"] = "Exists", ["effect"] = "NoExecute", ["tolerationSeconds"] = 300 });
+            }
+        }
+
+        spec["tolerations"] = tolerations;
     }
 
     private static JsonObject? TemplateSpec(JsonObject? spec) => (spec?["template"] as JsonObject)?["spec"] as JsonObject;

@@ -1,0 +1,132 @@
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orchestration.Client;
+using Orchestration.Events;
+
+namespace Orchestration.Controllers.Nodes;
+
+/// <summary>Timings of the node lifecycle controller.</summary>
+public sealed class NodeLifecycleOptions
+{
+    /// <summary>How long a node's Lease may go unrenewed before the node is Unknown (kube-controller-manager's 40 s).</summary>
+    public TimeSpan GracePeriod { get; set; } = TimeSpan.FromSeconds(40);
+
+    /// <summary>How often each node is looked at.</summary>
+    public TimeSpan CheckInterval { get; set; } = TimeSpan.FromSeconds(5);
+}
+
+/// <summary>
+/// Watches node heartbeats (their Leases in kube-node-lease): a node whose Lease is not renewed
+/// within the grace period becomes Ready=Unknown and is tainted unreachable (NoSchedule and
+/// NoExecute); its pods are evicted when their toleration of that taint runs out (at once without
+/// one). A node that renews again is Ready and untainted.
+/// </summary>
+public sealed class NodeLifecycleController(IClusterClient client, EventRecorder events, IOptions<NodeLifecycleOptions> options, TimeProvider timeProvider, ILogger<NodeLifecycleController> logger) : IController
+{
+    /// <summary>The taint of a node that stopped reporting.</summary>
+    public const string UnreachableTaint = "node.kubernetes.io/unreachable";
+
+    /// <summary>Registers the controller: nodes, and their leases.</summary>
+    public static void Configure(ControllerBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.For<V1Node>().Watches<V1Lease>(lease => lease.Metadata.NamespaceProperty == "kube-node-lease" ? [new ObjectKey(null, lease.Metadata.Name)] : []);
+    }
+
+    /// <inheritdoc />
+    public async Task<ReconcileResult> ReconcileAsync(ObjectKey key, CancellationToken cancellationToken)
+    {
+        V1Node node;
+        try
+        {
+            node = await client.GetAsync<V1Node>(null, key.Name, cancellationToken).ConfigureAwait(false);
+        }
+        catch (NotFoundException)
+        {
+            return ReconcileResult.Done;
+        }
+
+        var now = timeProvider.GetUtcNow().UtcDateTime;
+        DateTime? renewed = null;
+        try
+        {
+            renewed = (await client.GetAsync<V1Lease>("kube-node-lease", key.Name, cancellationToken).ConfigureAwait(false)).Spec?.RenewTime?.ToUniversalTime();
+        }
+        catch (NotFoundException)
+        {
+        }
+
+        renewed ??= node.Metadata.CreationTimestamp?.ToUniversalTime();
+        var stale = renewed is null || now - renewed.Value > options.Value.GracePeriod;
+        var tainted = node.Spec?.Taints?.Any(t => t.Key == UnreachableTaint) == true;
+        if (stale && !tainted)
+        {
+            await MarkAsync(node, unreachable: true, now, cancellationToken).ConfigureAwait(false);
+            await events.RecordAsync(node, "Normal", "NodeNotReady", $"Node {key.Name} status is now: NodeNotReady", "node-controller", cancellationToken).ConfigureAwait(false);
+            logger.LogWarning("Node {Node} stopped renewing its lease; it is unreachable", key.Name);
+        }
+        else if (!stale && tainted)
+        {
+            await MarkAsync(node, unreachable: false, now, cancellationToken).ConfigureAwait(false);
+            logger.LogInformation("Node {Node} renews its lease again", key.Name);
+        }
+
+        if (stale)
+        {
+            await EvictAsync(node, now, cancellationToken).ConfigureAwait(false);
+        }
+
+        return ReconcileResult.After(options.Value.CheckInterval);
+    }
+
+    private async Task MarkAsync(V1Node node, bool unreachable, DateTime now, CancellationToken cancellationToken)
+    {
+        node.Spec ??= new V1NodeSpec();
+        var taints = (node.Spec.Taints ?? []).Where(t => t.Key != UnreachableTaint).ToList();
+        if (unreachable)
+        {
+            taints.Add(new V1Taint { Key = UnreachableTaint, Effect = "NoSchedule", TimeAdded = now });
+            taints.Add(new V1Taint { Key = UnreachableTaint, Effect = "NoExecute", TimeAdded = now });
+        }
+
+        node.Spec.Taints = taints;
+        node = await client.UpdateAsync(node, cancellationToken).ConfigureAwait(false);
+        node.Status ??= new V1NodeStatus();
+        node.Status.Conditions = (node.Status.Conditions ?? []).Where(c => c.Type != "Ready").Append(unreachable
+            ? new V1NodeCondition { Type = "Ready", Status = "Unknown", Reason = "NodeStatusUnknown", Message = "Kubelet stopped posting node status.", LastTransitionTime = now, LastHeartbeatTime = now }
+            : new V1NodeCondition { Type = "Ready", Status = "True", Reason = "KubeletReady", Message = "the node agent is posting ready status", LastTransitionTime = now, LastHeartbeatTime = now }).ToList();
+        await client.UpdateStatusAsync(node, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Deletes the node's pods whose toleration of the unreachable NoExecute taint has run out.</summary>
+    private async Task EvictAsync(V1Node node, DateTime now, CancellationToken cancellationToken)
+    {
+        var taint = node.Spec?.Taints?.FirstOrDefault(t => t.Key == UnreachableTaint && t.Effect == "NoExecute");
+        if (taint is null)
+        {
+            return;
+        }
+
+        var since = taint.TimeAdded?.ToUniversalTime() ?? now;
+        var pods = await client.ListAsync<V1Pod>(null, new ListOptions { FieldSelector = $"spec.nodeName={node.Metadata.Name}" }, cancellationToken).ConfigureAwait(false);
+        foreach (var pod in pods.Items.Where(p => p.Metadata.DeletionTimestamp is null))
+        {
+            var toleration = pod.Spec?.Tolerations?.FirstOrDefault(t => Scheduling.Plugins.Tolerations.Tolerates(t, taint));
+            var evict = toleration is null || (toleration.TolerationSeconds is { } seconds && now - since >= TimeSpan.FromSeconds(seconds));
+            if (!evict)
+            {
+                continue;
+            }
+
+            try
+            {
+                await client.DeleteAsync<V1Pod>(pod.Metadata.NamespaceProperty, pod.Metadata.Name, new DeleteOptions { PreconditionUid = pod.Metadata.Uid }, cancellationToken).ConfigureAwait(false);
+                await events.RecordAsync(pod, "Normal", "TaintManagerEviction", $"Marking for deletion Pod {pod.Metadata.NamespaceProperty}/{pod.Metadata.Name}", "taint-eviction-controller", cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is NotFoundException or ConflictException)
+            {
+            }
+        }
+    }
+}
