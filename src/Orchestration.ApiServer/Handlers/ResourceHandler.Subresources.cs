@@ -99,7 +99,7 @@ public sealed partial class ResourceHandler
         var meta = obj["metadata"] as JsonObject ?? [];
         var selector = kind.Scale.LabelSelector is { } selectorPath
             ? GetPath(obj, selectorPath)?.ToString()
-            : SelectorString(obj["spec"]?["selector"] as JsonObject);
+            : LabelSelectors.ToString(obj["spec"]?["selector"] as JsonObject);
         var status = new JsonObject { ["replicas"] = GetPath(obj, kind.Scale.StatusReplicas)?.DeepClone() ?? 0 };
         if (!string.IsNullOrEmpty(selector))
         {
@@ -121,37 +121,6 @@ public sealed partial class ResourceHandler
             ["spec"] = new JsonObject { ["replicas"] = GetPath(obj, kind.Scale.SpecReplicas)?.DeepClone() ?? 0 },
             ["status"] = status,
         };
-    }
-
-    /// <summary>A label selector object in its string form (<c>app=web,tier in (a,b)</c>).</summary>
-    internal static string SelectorString(JsonObject? selector)
-    {
-        if (selector is null)
-        {
-            return "";
-        }
-
-        var terms = new List<string>();
-        foreach (var (key, value) in selector["matchLabels"] as JsonObject ?? [])
-        {
-            terms.Add($"{key}={value}");
-        }
-
-        foreach (var expression in (selector["matchExpressions"] as JsonArray ?? []).OfType<JsonObject>())
-        {
-            var key = expression["key"]?.ToString();
-            var values = string.Join(",", (expression["values"] as JsonArray ?? []).Select(v => v?.ToString()));
-            terms.Add(expression["operator"]?.ToString() switch
-            {
-                "In" => $"{key} in ({values})",
-                "NotIn" => $"{key} notin ({values})",
-                "Exists" => key!,
-                "DoesNotExist" => $"!{key}",
-                var op => $"{key} {op} ({values})",
-            });
-        }
-
-        return string.Join(",", terms);
     }
 
     private async Task BindAsync(HttpContext context, ResourceKind kind, string? ns, string name, RequestOptions request)

@@ -8,7 +8,6 @@ using Orchestration.ApiServer.Discovery;
 using Orchestration.ApiServer.Handlers;
 using Orchestration.ApiServer.OpenApi;
 using Orchestration.ApiServer.Serialization;
-using Orchestration.Client;
 
 namespace Orchestration.ApiServer.Hosting;
 
@@ -91,6 +90,4 @@ public static class KubernetesApiEndpoints
             ["platform"] = $"{(OperatingSystem.IsLinux() ? "linux" : "other")}/{System.Runtime.InteropServices.RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant()}",
         };
     }
-
-    internal static ClusterApiException Unauthorized() => ApiErrors.Unauthorized();
 }

@@ -68,21 +68,8 @@ public static class ApiJson
     }
 
     /// <summary>A success Status object.</summary>
-    public static JsonObject Success(string? message = null, JsonObject? details = null)
-    {
-        var status = new JsonObject { ["kind"] = "Status", ["apiVersion"] = "v1", ["metadata"] = new JsonObject(), ["status"] = "Success" };
-        if (message is not null)
-        {
-            status["message"] = message;
-        }
-
-        if (details is not null)
-        {
-            status["details"] = details;
-        }
-
-        return status;
-    }
+    public static JsonObject Success() =>
+        new() { ["kind"] = "Status", ["apiVersion"] = "v1", ["metadata"] = new JsonObject(), ["status"] = "Success" };
 
     /// <summary>Serializes to compact UTF-8 JSON.</summary>
     public static byte[] ToUtf8(JsonNode node) => JsonSerializer.SerializeToUtf8Bytes(node);

@@ -75,7 +75,7 @@ public static class KindColumns
         };
         if (withSelector)
         {
-            columns.Add(Col("Selector", (o, _) => ResourceHandler.SelectorString(o["spec"]?["selector"] as JsonObject) is { Length: > 0 } s ? s : "<none>", priority: 1));
+            columns.Add(Col("Selector", (o, _) => LabelSelectors.ToString(o["spec"]?["selector"] as JsonObject) is { Length: > 0 } s ? s : "<none>", priority: 1));
         }
 
         return [.. columns];

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using k8s.Models;
 
 namespace Orchestration.Resources;
@@ -23,10 +24,35 @@ public static class LabelSelectors
                 "NotIn" => $"{expression.Key} notin ({values})",
                 "Exists" => expression.Key,
                 "DoesNotExist" => $"!{expression.Key}",
-                var other => throw new Client.BadRequestException($"unknown label selector operator {other}"),
+
+                // Written as is: parsing the string refuses it with the selector syntax's own error.
+                var other => $"{expression.Key} {other} ({values})",
             });
         }
 
         return string.Join(",", terms);
     }
+
+    /// <summary>The string form of a selector held as JSON; empty when it is absent or not a label selector.</summary>
+    public static string ToString(JsonObject? selector)
+    {
+        if (selector is null)
+        {
+            return "";
+        }
+
+        try
+        {
+            return ToString(ObjectConversion.ToObject<V1LabelSelector>(selector));
+        }
+        catch (Client.BadRequestException)
+        {
+            // A custom kind's "selector" field may be something else entirely.
+            return "";
+        }
+    }
+
+    /// <summary>The string form of a selector given as a label map (a Service's spec.selector).</summary>
+    public static string ToString(IDictionary<string, string>? matchLabels) =>
+        ToString(new V1LabelSelector { MatchLabels = matchLabels });
 }

@@ -54,7 +54,7 @@ public sealed class EndpointsController(IClusterClient client, ILogger<Endpoints
             return ReconcileResult.Done;
         }
 
-        var selectorText = string.Join(",", selector.OrderBy(s => s.Key, StringComparer.Ordinal).Select(s => $"{s.Key}={s.Value}"));
+        var selectorText = LabelSelectors.ToString(selector);
         var pods = (await client.ListAsync<V1Pod>(key.Namespace, new ListOptions { LabelSelector = selectorText }, cancellationToken).ConfigureAwait(false)).Items
             .Where(p => !string.IsNullOrEmpty(p.Status?.PodIP) && p.Metadata.DeletionTimestamp is null && p.Status?.Phase is not ("Succeeded" or "Failed"))
             .OrderBy(p => p.Metadata.Name, StringComparer.Ordinal)
