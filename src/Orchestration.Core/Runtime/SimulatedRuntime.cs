@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using Orchestration.Networking;
 
 namespace Orchestration.Runtime;
 
@@ -137,15 +138,12 @@ public sealed class SimulatedRuntime(TimeProvider? timeProvider = null) : INodeR
     private string NextIp()
     {
         var network = _podCidr ?? throw new InvalidOperationException("the node has no pod CIDR yet");
-        var bytes = network.BaseAddress.GetAddressBytes();
-        var baseValue = (uint)bytes[0] << 24 | (uint)bytes[1] << 16 | (uint)bytes[2] << 8 | bytes[3];
-        var size = 1u << (32 - network.PrefixLength);
+        var size = Ipv4.Size(network);
 
         // .1 is the bridge's; hosts from .2 up.
-        for (uint offset = 2; offset < size - 1; offset++)
+        for (long offset = 2; offset < size - 1; offset++)
         {
-            var value = baseValue + offset;
-            var ip = $"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}";
+            var ip = Ipv4.AddressAt(network, offset).ToString();
             if (_usedIps.TryAdd(ip, 0))
             {
                 return ip;

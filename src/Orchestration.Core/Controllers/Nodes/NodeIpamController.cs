@@ -3,6 +3,7 @@ using k8s.Models;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orchestration.Client;
+using Orchestration.Networking;
 
 namespace Orchestration.Controllers.Nodes;
 
@@ -68,14 +69,11 @@ public sealed class NodeIpamController(IClusterClient client, IOptions<NodeIpamO
             throw new ArgumentException($"a node CIDR of /{options.NodeCidrMaskSize} does not fit in {options.ClusterCidr}");
         }
 
-        var bytes = network.BaseAddress.GetAddressBytes();
-        var baseValue = (uint)bytes[0] << 24 | (uint)bytes[1] << 16 | (uint)bytes[2] << 8 | bytes[3];
         var count = 1L << (options.NodeCidrMaskSize - network.PrefixLength);
-        var size = 1u << (32 - options.NodeCidrMaskSize);
+        var size = 1L << (32 - options.NodeCidrMaskSize);
         for (long i = 0; i < count; i++)
         {
-            var value = baseValue + (uint)(i * size);
-            yield return $"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}/{options.NodeCidrMaskSize}";
+            yield return $"{Ipv4.AddressAt(network, i * size)}/{options.NodeCidrMaskSize}";
         }
     }
 }

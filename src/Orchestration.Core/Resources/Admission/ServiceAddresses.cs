@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using k8s.Models;
 using Orchestration.Client;
+using Orchestration.Networking;
 using Orchestration.State;
 
 namespace Orchestration.Resources;
@@ -132,7 +133,7 @@ public sealed class ServiceAddresses(IStateStore store, ServiceAddressOptions op
 
     private async Task<IPAddress> ClaimFreeIpAsync(byte[] owner, CancellationToken cancellationToken)
     {
-        var size = 1L << (32 - _network.PrefixLength);
+        var size = Ipv4.Size(_network);
         var taken = await TakenAsync(IpPrefix, cancellationToken).ConfigureAwait(false);
 
         // The first host address is the kubernetes service's; a random start spreads concurrent creates.
@@ -213,12 +214,7 @@ public sealed class ServiceAddresses(IStateStore store, ServiceAddressOptions op
     private static byte[] Owner(JsonObject service, string uid) =>
         Encoding.UTF8.GetBytes($"{service["metadata"]?["namespace"]}/{service["metadata"]?["name"]}/{uid}");
 
-    private IPAddress Offset(long offset)
-    {
-        var bytes = _network.BaseAddress.GetAddressBytes();
-        var value = ((uint)bytes[0] << 24 | (uint)bytes[1] << 16 | (uint)bytes[2] << 8 | bytes[3]) + (uint)offset;
-        return new IPAddress([(byte)(value >> 24), (byte)(value >> 16), (byte)(value >> 8), (byte)value]);
-    }
+    private IPAddress Offset(long offset) => Ipv4.AddressAt(_network, offset);
 
     private static InvalidException Invalid(string name, string field, object? value, string message) =>
         new("", "Service", name, [ObjectValidation.InvalidValue(field, value, message)]);
