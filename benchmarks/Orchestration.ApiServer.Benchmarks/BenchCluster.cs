@@ -1,4 +1,3 @@
-using System.Text;
 using k8s;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -36,14 +35,8 @@ internal sealed class BenchCluster : IAsyncDisposable
             new ApiServerHostOptions { Port = 0, Certificates = certificates, MinimumLogLevel = LogLevel.Warning },
             services => services.AddSingleton<IStateStore>(_ => new SqliteStateStore(new SqliteStateStoreOptions { DataDirectory = Path.Combine(directory, "state"), CompactionInterval = null })));
         await app.StartAsync();
-        var (cert, key) = certificates.IssueClient("bench", ["system:masters"], TimeProvider.System);
-        var credentials = new KubernetesClientConfiguration
-        {
-            ClientCertificateData = Convert.ToBase64String(Encoding.UTF8.GetBytes(cert)),
-            ClientCertificateKeyData = Convert.ToBase64String(Encoding.UTF8.GetBytes(key)),
-            SslCaCerts = [certificates.Authority],
-        };
-        return new BenchCluster(app, ApiServerHost.ServerUrl(app), credentials, directory);
+        var url = ApiServerHost.ServerUrl(app);
+        return new BenchCluster(app, url, certificates.ClientConfiguration(url, "bench", ["system:masters"], TimeProvider.System), directory);
     }
 
     /// <summary>A client with the bench user's certificate; each keeps its own connections.</summary>

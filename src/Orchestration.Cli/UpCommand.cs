@@ -80,7 +80,7 @@ internal static class UpCommand
         var host = address.Equals(IPAddress.Any) ? "127.0.0.1" : address.ToString();
         var server = $"{scheme}://{(address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{host}]" : host)}:{port}";
         kubeconfigPath = Path.GetFullPath(kubeconfigPath ?? Path.Combine(dataDir, "kubeconfig"));
-        var (clientCert, clientKey) = AdminCredentials.LoadOrIssue(certificates, Path.Combine(dataDir, "pki"));
+        var (clientCert, clientKey) = certificates.LoadOrIssueClient("admin", "orchestration-admin", ["system:masters"], TimeProvider.System);
         Directory.CreateDirectory(Path.GetDirectoryName(kubeconfigPath)!);
         await File.WriteAllTextAsync(kubeconfigPath, Kubeconfig.Create("orchestration", server, certificates.Authority.ExportCertificatePem(), clientCert, clientKey), cancellationToken).ConfigureAwait(false);
         if (!OperatingSystem.IsWindows())

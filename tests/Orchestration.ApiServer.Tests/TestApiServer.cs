@@ -1,4 +1,3 @@
-using System.Text;
 using k8s;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -49,17 +48,7 @@ internal sealed class TestApiServer : IAsyncDisposable
     }
 
     /// <summary>Client credentials of an admin, as a kubeconfig would carry them.</summary>
-    public KubernetesClientConfiguration AdminCredentials()
-    {
-        var (cert, key) = Certificates.IssueClient("admin", ["system:masters"], TimeProvider.System);
-        return new KubernetesClientConfiguration
-        {
-            Host = Url,
-            ClientCertificateData = Convert.ToBase64String(Encoding.UTF8.GetBytes(cert)),
-            ClientCertificateKeyData = Convert.ToBase64String(Encoding.UTF8.GetBytes(key)),
-            SslCaCerts = [Certificates.Authority],
-        };
-    }
+    public KubernetesClientConfiguration AdminCredentials() => Certificates.ClientConfiguration(Url, "admin", ["system:masters"], TimeProvider.System);
 
     public RemoteClusterClient Client(params string[] servers)
     {

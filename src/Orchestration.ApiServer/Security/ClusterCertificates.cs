@@ -1,6 +1,8 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using k8s;
 
 namespace Orchestration.ApiServer.Security;
 
@@ -12,8 +14,11 @@ namespace Orchestration.ApiServer.Security;
 /// </summary>
 public sealed class ClusterCertificates
 {
-    private ClusterCertificates(X509Certificate2 authority, X509Certificate2 serving)
+    private readonly string _directory;
+
+    private ClusterCertificates(string directory, X509Certificate2 authority, X509Certificate2 serving)
     {
+        _directory = directory;
         Authority = authority;
         Serving = serving;
     }
@@ -29,14 +34,7 @@ public sealed class ClusterCertificates
     {
         ArgumentNullException.ThrowIfNull(timeProvider);
         Directory.CreateDirectory(directory);
-        var caCert = Path.Combine(directory, "ca.crt");
-        var caKey = Path.Combine(directory, "ca.key");
-        X509Certificate2 authority;
-        if (File.Exists(caCert) && File.Exists(caKey))
-        {
-            authority = X509Certificate2.CreateFromPemFile(caCert, caKey);
-        }
-        else
+        var (caCert, caKey) = LoadOrCreatePem(directory, "ca", () =>
         {
             using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
             var request = new CertificateRequest("CN=orchestration-ca", key, HashAlgorithmName.SHA256);
@@ -44,30 +42,21 @@ public sealed class ClusterCertificates
             request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.DigitalSignature, true));
             request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
             var now = timeProvider.GetUtcNow();
-            authority = request.CreateSelfSigned(now.AddMinutes(-5), now.AddYears(10));
-            WritePem(caCert, authority.ExportCertificatePem());
-            WritePem(caKey, key.ExportPkcs8PrivateKeyPem());
-        }
-
-        var servingCert = Path.Combine(directory, "apiserver.crt");
-        var servingKey = Path.Combine(directory, "apiserver.key");
-        X509Certificate2 serving;
-        if (File.Exists(servingCert) && File.Exists(servingKey))
-        {
-            serving = X509Certificate2.CreateFromPemFile(servingCert, servingKey);
-        }
-        else
+            using var created = request.CreateSelfSigned(now.AddMinutes(-5), now.AddYears(10));
+            return (created.ExportCertificatePem(), key.ExportPkcs8PrivateKeyPem());
+        });
+        var authority = X509Certificate2.CreateFromPem(caCert, caKey);
+        var (servingCert, servingKey) = LoadOrCreatePem(directory, "apiserver", () =>
         {
             var names = new[] { "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local" }
                 .Concat(extraNames ?? []).Distinct().ToList();
             var (cert, keyPem) = Issue(authority, "CN=kube-apiserver", [], names, server: true, timeProvider);
-            WritePem(servingCert, cert.ExportCertificatePem());
-            WritePem(servingKey, keyPem);
-            serving = X509Certificate2.CreateFromPem(cert.ExportCertificatePem(), keyPem);
-        }
+            return (cert.ExportCertificatePem(), keyPem);
+        });
+        using var serving = X509Certificate2.CreateFromPem(servingCert, servingKey);
 
         // Kestrel on Linux wants the key in a form it can use for TLS: re-import through PKCS#12.
-        return new ClusterCertificates(authority, Reimport(serving));
+        return new ClusterCertificates(directory, authority, Reimport(serving));
     }
 
     /// <summary>A client certificate for a user; returns the certificate and its private key, both as PEM.</summary>
@@ -76,6 +65,23 @@ public sealed class ClusterCertificates
         ArgumentException.ThrowIfNullOrEmpty(user);
         var (cert, keyPem) = Issue(Authority, $"CN={user}", groups, [], server: false, timeProvider);
         return (cert.ExportCertificatePem(), keyPem);
+    }
+
+    /// <summary>A user's client certificate kept beside the CA as <c>&lt;name&gt;.crt</c> and <c>.key</c>: issued once, read afterwards.</summary>
+    public (string CertificatePem, string KeyPem) LoadOrIssueClient(string name, string user, IEnumerable<string> groups, TimeProvider timeProvider) =>
+        LoadOrCreatePem(_directory, name, () => IssueClient(user, groups, timeProvider));
+
+    /// <summary>Credentials for a client of this cluster's API (a kubeconfig's user and CA), with a new client certificate.</summary>
+    public KubernetesClientConfiguration ClientConfiguration(string server, string user, IEnumerable<string> groups, TimeProvider timeProvider)
+    {
+        var (cert, key) = IssueClient(user, groups, timeProvider);
+        return new KubernetesClientConfiguration
+        {
+            Host = server,
+            ClientCertificateData = Convert.ToBase64String(Encoding.UTF8.GetBytes(cert)),
+            ClientCertificateKeyData = Convert.ToBase64String(Encoding.UTF8.GetBytes(key)),
+            SslCaCerts = [Authority],
+        };
     }
 
     /// <summary>Whether a client certificate was signed by this cluster's CA and is valid now.</summary>
@@ -118,6 +124,22 @@ public sealed class ClusterCertificates
         var generator = X509SignatureGenerator.CreateForECDsa(authorityKey);
         var certificate = request.Create(authority.SubjectName, generator, now.AddMinutes(-5), now.AddYears(5), serial);
         return (certificate, key.ExportPkcs8PrivateKeyPem());
+    }
+
+    /// <summary>A certificate and key kept as PEM files in <paramref name="directory"/>: read when both are there, else created and written.</summary>
+    private static (string CertificatePem, string KeyPem) LoadOrCreatePem(string directory, string name, Func<(string CertificatePem, string KeyPem)> create)
+    {
+        var certPath = Path.Combine(directory, $"{name}.crt");
+        var keyPath = Path.Combine(directory, $"{name}.key");
+        if (File.Exists(certPath) && File.Exists(keyPath))
+        {
+            return (File.ReadAllText(certPath), File.ReadAllText(keyPath));
+        }
+
+        var (cert, key) = create();
+        WritePem(certPath, cert);
+        WritePem(keyPath, key);
+        return (cert, key);
     }
 
     private static X509Certificate2 Reimport(X509Certificate2 certificate) =>
