@@ -93,7 +93,7 @@ public static class ProtobufObjects
         JsonObject obj;
         try
         {
-            obj = ReadMessage(message, new CodedInputStream(raw.ToByteArray()), kind, topLevel: true);
+            obj = ReadMessage(message, new CodedInputStream(raw.ToByteArray()), kind);
         }
         catch (Exception ex) when (ex is InvalidProtocolBufferException or ArgumentOutOfRangeException or System.Text.Json.JsonException)
         {
@@ -105,7 +105,7 @@ public static class ProtobufObjects
         return obj;
     }
 
-    private static JsonObject ReadMessage(ProtobufMessage message, CodedInputStream input, string path, bool topLevel = false)
+    private static JsonObject ReadMessage(ProtobufMessage message, CodedInputStream input, string path)
     {
         var obj = new JsonObject();
         uint tag;
@@ -114,14 +114,13 @@ public static class ProtobufObjects
             var number = WireFormat.GetTagFieldNumber(tag);
             if (!message.Fields.TryGetValue(number, out var field))
             {
-                if (topLevel && number == 3)
-                {
-                    // The status of a kind that has one: on a create it is the server's to set.
-                    input.SkipLastField();
-                    continue;
-                }
-
                 throw Unsupported($"field {number} of {message.Name} (at {path})");
+            }
+
+            if (field.Type == ProtobufSchema.Ignored)
+            {
+                input.SkipLastField();
+                continue;
             }
 
             var fieldPath = $"{path}.{field.JsonName}";

@@ -23,7 +23,8 @@ public sealed record ProtobufMessage(string Name, IReadOnlyDictionary<int, Proto
 /// <summary>
 /// The field numbers of the Kubernetes API messages that kubectl's typed creates send, from the
 /// API's <c>generated.proto</c> files (Kubernetes 1.33; the same numbers since 1.30). Status
-/// messages are not listed: a create's status is the server's to set, so it is not read.
+/// fields are listed as <see cref="Ignored"/>: a create's status is the server's to set, so it is
+/// skipped unread.
 /// </summary>
 public sealed class ProtobufSchema
 {
@@ -35,17 +36,17 @@ public sealed class ProtobufSchema
         ManagedFieldsEntry: 1 manager string; 2 operation string; 3 apiVersion string; 4 time Time; 6 fieldsType string; 7 fieldsV1 RawJSON; 8 subresource string
         LabelSelector: 1 matchLabels map<string,string>; 2 matchExpressions LabelSelectorRequirement repeated
         LabelSelectorRequirement: 1 key string; 2 operator string; 3 values string repeated
-        Namespace: 1 metadata ObjectMeta; 2 spec NamespaceSpec
+        Namespace: 1 metadata ObjectMeta; 2 spec NamespaceSpec; 3 status Ignored
         NamespaceSpec: 1 finalizers string repeated
         ConfigMap: 1 metadata ObjectMeta; 4 immutable bool pointer; 2 data map<string,string>; 3 binaryData map<string,bytes>
         Secret: 1 metadata ObjectMeta; 5 immutable bool pointer; 2 data map<string,bytes>; 4 stringData map<string,string>; 3 type string
         ServiceAccount: 1 metadata ObjectMeta; 2 secrets ObjectReference repeated; 3 imagePullSecrets LocalObjectReference repeated; 4 automountServiceAccountToken bool pointer
         ObjectReference: 1 kind string; 2 namespace string; 3 name string; 4 uid string; 5 apiVersion string; 6 resourceVersion string; 7 fieldPath string
         LocalObjectReference: 1 name string
-        Service: 1 metadata ObjectMeta; 2 spec ServiceSpec
+        Service: 1 metadata ObjectMeta; 2 spec ServiceSpec; 3 status Ignored
         ServiceSpec: 1 ports ServicePort repeated; 2 selector map<string,string>; 3 clusterIP string; 18 clusterIPs string repeated; 4 type string; 5 externalIPs string repeated; 7 sessionAffinity string; 8 loadBalancerIP string; 9 loadBalancerSourceRanges string repeated; 10 externalName string; 11 externalTrafficPolicy string; 12 healthCheckNodePort int32; 13 publishNotReadyAddresses bool; 19 ipFamilies string repeated; 17 ipFamilyPolicy string pointer; 20 allocateLoadBalancerNodePorts bool pointer; 21 loadBalancerClass string pointer; 22 internalTrafficPolicy string pointer; 23 trafficDistribution string pointer
         ServicePort: 1 name string; 2 protocol string; 6 appProtocol string pointer; 3 port int32; 4 targetPort IntOrString; 5 nodePort int32
-        Pod: 1 metadata ObjectMeta; 2 spec PodSpec
+        Pod: 1 metadata ObjectMeta; 2 spec PodSpec; 3 status Ignored
         PodTemplateSpec: 1 metadata ObjectMeta; 2 spec PodSpec
         PodSpec: 1 volumes Volume repeated; 20 initContainers Container repeated; 2 containers Container repeated; 3 restartPolicy string; 4 terminationGracePeriodSeconds int64 pointer; 5 activeDeadlineSeconds int64 pointer; 6 dnsPolicy string; 7 nodeSelector map<string,string>; 8 serviceAccountName string; 9 serviceAccount string; 21 automountServiceAccountToken bool pointer; 10 nodeName string; 11 hostNetwork bool; 12 hostPID bool; 13 hostIPC bool; 27 shareProcessNamespace bool pointer; 15 imagePullSecrets LocalObjectReference repeated; 16 hostname string; 17 subdomain string; 19 schedulerName string; 24 priorityClassName string; 25 priority int32 pointer; 29 runtimeClassName string pointer; 30 enableServiceLinks bool pointer; 31 preemptionPolicy string pointer; 35 setHostnameAsFQDN bool pointer; 37 hostUsers bool pointer
         Container: 1 name string; 2 image string; 3 command string repeated; 4 args string repeated; 5 workingDir string; 6 ports ContainerPort repeated; 7 env EnvVar repeated; 8 resources ResourceRequirements; 24 restartPolicy string pointer; 9 volumeMounts VolumeMount repeated; 10 livenessProbe Probe; 11 readinessProbe Probe; 22 startupProbe Probe; 13 terminationMessagePath string; 20 terminationMessagePolicy string; 14 imagePullPolicy string; 16 stdin bool; 17 stdinOnce bool; 18 tty bool
@@ -70,11 +71,11 @@ public sealed class ProtobufSchema
         HTTPGetAction: 1 path string; 2 port IntOrString; 3 host string; 4 scheme string; 5 httpHeaders HTTPHeader repeated
         HTTPHeader: 1 name string; 2 value string
         TCPSocketAction: 1 port IntOrString; 2 host string
-        Deployment: 1 metadata ObjectMeta; 2 spec DeploymentSpec
+        Deployment: 1 metadata ObjectMeta; 2 spec DeploymentSpec; 3 status Ignored
         DeploymentSpec: 1 replicas int32 pointer; 2 selector LabelSelector; 3 template PodTemplateSpec; 4 strategy DeploymentStrategy; 5 minReadySeconds int32; 6 revisionHistoryLimit int32 pointer; 7 paused bool; 9 progressDeadlineSeconds int32 pointer
         DeploymentStrategy: 1 type string; 2 rollingUpdate RollingUpdateDeployment
         RollingUpdateDeployment: 1 maxUnavailable IntOrString; 2 maxSurge IntOrString
-        Job: 1 metadata ObjectMeta; 2 spec JobSpec
+        Job: 1 metadata ObjectMeta; 2 spec JobSpec; 3 status Ignored
         JobSpec: 1 parallelism int32 pointer; 2 completions int32 pointer; 3 activeDeadlineSeconds int64 pointer; 7 backoffLimit int32 pointer; 12 backoffLimitPerIndex int32 pointer; 13 maxFailedIndexes int32 pointer; 4 selector LabelSelector; 5 manualSelector bool pointer; 6 template PodTemplateSpec; 8 ttlSecondsAfterFinished int32 pointer; 9 completionMode string pointer; 10 suspend bool pointer; 14 podReplacementPolicy string pointer; 15 managedBy string pointer
         """;
 
@@ -82,6 +83,9 @@ public sealed class ProtobufSchema
     [
         ("", "Namespace"), ("", "ConfigMap"), ("", "Secret"), ("", "ServiceAccount"), ("", "Service"), ("", "Pod"), ("apps", "Deployment"), ("batch", "Job"),
     ];
+
+    /// <summary>The type of a field that is known but skipped unread.</summary>
+    public const string Ignored = "Ignored";
 
     private readonly FrozenDictionary<string, ProtobufMessage> _messages;
 
