@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Orchestration.Client;
 using Orchestration.Controllers;
 using Orchestration.Hosting;
+using Orchestration.Testing;
 
 namespace Orchestration.Core.Tests.Controllers;
 
@@ -57,20 +58,7 @@ public sealed class ControllerManagerTests
         }
     }
 
-    private static async Task<bool> EventuallyAsync(Func<Task<bool>> condition)
-    {
-        for (var i = 0; i < 200; i++)
-        {
-            if (await condition())
-            {
-                return true;
-            }
-
-            await Task.Delay(25);
-        }
-
-        return false;
-    }
+    private static Task<bool> EventuallyAsync(Func<Task<bool>> condition) => Eventually.HoldsAsync(condition, 200, TimeSpan.FromMilliseconds(25));
 
     private static async Task<bool> SecretExistsAsync(IClusterClient client, string name)
     {

@@ -5,6 +5,7 @@ using Orchestration.Client;
 using Orchestration.Controllers;
 using Orchestration.Resources;
 using Orchestration.State;
+using Orchestration.Testing;
 
 namespace Orchestration.Core.Tests.Controllers;
 
@@ -59,20 +60,7 @@ public sealed class GarbageCollectorTests : IAsyncLifetime
         }
     }
 
-    private async Task<bool> EventuallyAsync(Func<Task<bool>> condition)
-    {
-        for (var i = 0; i < 100; i++)
-        {
-            if (await condition())
-            {
-                return true;
-            }
-
-            await Task.Delay(50);
-        }
-
-        return false;
-    }
+    private static Task<bool> EventuallyAsync(Func<Task<bool>> condition) => Eventually.HoldsAsync(condition, 100, TimeSpan.FromMilliseconds(50));
 
     [Fact]
     public async Task Background_deletion_removes_dependents_and_theirs_after_the_owner()

@@ -7,6 +7,7 @@ using Orchestration.Client;
 using Orchestration.Informers;
 using Orchestration.Resources;
 using Orchestration.State;
+using Orchestration.Testing;
 
 namespace Orchestration.Core.Tests.Informers;
 
@@ -25,15 +26,8 @@ public sealed class InformerTests : IAsyncLifetime
 
     private static V1ConfigMap Map(string name, string value = "1") => new() { Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = "default" }, Data = new Dictionary<string, string> { ["v"] = value } };
 
-    private static async Task EventuallyAsync(Func<bool> condition, string because)
-    {
-        for (var i = 0; i < 200 && !condition(); i++)
-        {
-            await Task.Delay(25);
-        }
-
-        condition().Should().BeTrue(because);
-    }
+    private static async Task EventuallyAsync(Func<bool> condition, string because) =>
+        (await Eventually.HoldsAsync(condition, 200, TimeSpan.FromMilliseconds(25))).Should().BeTrue(because);
 
     [Fact]
     public async Task It_lists_then_follows_adds_updates_and_deletes()

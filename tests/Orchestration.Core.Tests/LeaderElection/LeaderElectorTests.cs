@@ -4,6 +4,7 @@ using Orchestration.Client;
 using Orchestration.LeaderElection;
 using Orchestration.Resources;
 using Orchestration.State;
+using Orchestration.Testing;
 
 namespace Orchestration.Core.Tests.LeaderElection;
 
@@ -32,15 +33,8 @@ public sealed class LeaderElectorTests : IAsyncLifetime
         }
     }
 
-    private static async Task EventuallyAsync(Func<bool> condition, string because)
-    {
-        for (var i = 0; i < 200 && !condition(); i++)
-        {
-            await Task.Delay(10);
-        }
-
-        condition().Should().BeTrue(because);
-    }
+    private static async Task EventuallyAsync(Func<bool> condition, string because) =>
+        (await Eventually.HoldsAsync(condition, 200, TimeSpan.FromMilliseconds(10))).Should().BeTrue(because);
 
     [Fact]
     public async Task One_candidate_leads_and_another_takes_over_only_after_the_lease_expires()

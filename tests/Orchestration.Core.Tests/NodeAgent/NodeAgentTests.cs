@@ -4,6 +4,7 @@ using Orchestration.NodeAgent;
 using Orchestration.Resources;
 using Orchestration.Runtime;
 using Orchestration.State;
+using Orchestration.Testing;
 
 namespace Orchestration.Core.Tests.NodeAgent;
 
@@ -47,16 +48,8 @@ public sealed class NodeAgentTests : IAsyncLifetime
         await _store.DisposeAsync();
     }
 
-    private static async Task EventuallyAsync(Func<Task<bool>> condition, string because)
-    {
-        var met = false;
-        for (var i = 0; i < 200 && !(met = await condition()); i++)
-        {
-            await Task.Delay(25);
-        }
-
-        met.Should().BeTrue(because);
-    }
+    private static async Task EventuallyAsync(Func<Task<bool>> condition, string because) =>
+        (await Eventually.HoldsAsync(condition, 200, TimeSpan.FromMilliseconds(25))).Should().BeTrue(because);
 
     [Fact]
     public async Task The_node_registers_with_its_capacity_and_keeps_a_lease()
