@@ -5,9 +5,6 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orchestration.ApiServer.Hosting;
 using Orchestration.ApiServer.Security;
-using Orchestration.Controllers.Apps;
-using Orchestration.Controllers.Network;
-using Orchestration.Controllers.Nodes;
 using Orchestration.Hosting;
 using Orchestration.State;
 using Orchestration.State.Sqlite;
@@ -61,14 +58,8 @@ internal static class UpCommand
                     sp.GetRequiredService<ILogger<SqliteStateStore>>()));
                 services.AddSingleton(new ClusterBootstrapOptions(port));
                 services.AddHostedService<ClusterBootstrap>();
-                services.AddOrchestrationGarbageCollector();
-
-                // The controllers written so far; the rest of the controller manager follows.
-                services.AddController<ReplicaSetController>(ReplicaSetController.Configure);
-                services.AddController<NodeIpamController>(NodeIpamController.Configure);
-                services.AddController<EndpointsController>(EndpointsController.Configure);
+                services.AddOrchestrationControllers();
                 services.AddOrchestrationScheduler();
-                services.AddController<NodeLifecycleController>(NodeLifecycleController.Configure);
                 if (simulatedNodes > 0)
                 {
                     services.AddSingleton(new SimulatedNodesOptions(simulatedNodes));

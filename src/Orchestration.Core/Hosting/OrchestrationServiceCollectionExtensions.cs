@@ -2,6 +2,10 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orchestration.Client;
 using Orchestration.Controllers;
+using Orchestration.Controllers.Apps;
+using Orchestration.Controllers.Batch;
+using Orchestration.Controllers.Network;
+using Orchestration.Controllers.Nodes;
 using Orchestration.Events;
 using Orchestration.Scheduling;
 using Orchestration.Resources;
@@ -67,6 +71,7 @@ public static class OrchestrationServiceCollectionExtensions
         services.AddOrchestrationState();
         services.AddOptions<ControllerManagerOptions>();
         services.TryAddSingleton<ControllerContext>();
+        services.TryAddSingleton<EventRecorder>();
         services.TryAddSingleton<TController>();
         services.AddSingleton(new ControllerRegistration(typeof(TController), definition));
         if (!services.Any(d => d.ServiceType == typeof(Microsoft.Extensions.Hosting.IHostedService) && d.ImplementationType == typeof(ControllerManager)))
@@ -74,6 +79,25 @@ public static class OrchestrationServiceCollectionExtensions
             services.AddHostedService<ControllerManager>();
         }
 
+        return services;
+    }
+
+    /// <summary>
+    /// The kube-controller-manager role: the garbage collector and namespace controller, and the
+    /// ReplicaSet, Deployment, DaemonSet, StatefulSet, Job, Endpoints (and EndpointSlice), Node
+    /// IPAM and Node lifecycle controllers, run under leader election.
+    /// </summary>
+    public static IServiceCollection AddOrchestrationControllers(this IServiceCollection services)
+    {
+        services.AddOrchestrationGarbageCollector();
+        services.AddController<ReplicaSetController>(ReplicaSetController.Configure);
+        services.AddController<DeploymentController>(DeploymentController.Configure);
+        services.AddController<DaemonSetController>(DaemonSetController.Configure);
+        services.AddController<StatefulSetController>(StatefulSetController.Configure);
+        services.AddController<JobController>(JobController.Configure);
+        services.AddController<EndpointsController>(EndpointsController.Configure);
+        services.AddController<NodeIpamController>(NodeIpamController.Configure);
+        services.AddController<NodeLifecycleController>(NodeLifecycleController.Configure);
         return services;
     }
 

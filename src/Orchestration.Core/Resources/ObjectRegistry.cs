@@ -99,6 +99,7 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
             meta["uid"] = Guid.NewGuid().ToString();
             meta["creationTimestamp"] = FormatTime(timeProvider.GetUtcNow());
             meta["generation"] = 1;
+            ObjectDefaults.JobSelector(kind, obj, name, meta["uid"]!.ToString());
             ObjectValidation.Validate(kind, obj, name);
             if (options?.DryRun == true)
             {

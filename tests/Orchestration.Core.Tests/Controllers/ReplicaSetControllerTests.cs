@@ -4,6 +4,7 @@ using Microsoft.Extensions.Time.Testing;
 using Orchestration.Client;
 using Orchestration.Controllers;
 using Orchestration.Controllers.Apps;
+using Orchestration.Events;
 using Orchestration.Resources;
 using Orchestration.State;
 
@@ -23,7 +24,7 @@ public sealed class ReplicaSetControllerTests : IAsyncLifetime
     {
         _store = new InMemoryStateStore(new StateStoreOptions { CompactionInterval = null }, _clock);
         _client = new LocalClusterClient(new ObjectRegistry(_store, ResourceKindTable.CreateDefault(), _clock));
-        _controller = new ReplicaSetController(_client, NullLogger<ReplicaSetController>.Instance);
+        _controller = new ReplicaSetController(_client, new EventRecorder(_client, _clock), _clock, NullLogger<ReplicaSetController>.Instance);
     }
 
     public async Task InitializeAsync() => await _client.CreateAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "default" } });

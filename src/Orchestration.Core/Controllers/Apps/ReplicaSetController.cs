@@ -1,7 +1,7 @@
 using k8s.Models;
 using Microsoft.Extensions.Logging;
 using Orchestration.Client;
-using Orchestration.Resources;
+using Orchestration.Events;
 
 namespace Orchestration.Controllers.Apps;
 
@@ -9,11 +9,18 @@ namespace Orchestration.Controllers.Apps;
 /// Keeps a ReplicaSet's number of pods: creates pods from its template (owned by it) when there
 /// are too few, deletes the least valuable ones when there are too many (unscheduled before
 /// scheduled, pending before running, not ready before ready, newest first), and reports replicas,
-/// ready, available and fully labeled counts in its status.
+/// ready, available (ready for minReadySeconds) and fully labeled counts in its status.
 /// </summary>
 /// <remarks>It reads pods with a consistent list, not a cache, so a reconcile never acts on pods it has not seen yet.</remarks>
-public sealed class ReplicaSetController(IClusterClient client, ILogger<ReplicaSetController> logger) : IController
+public sealed class ReplicaSetController(IClusterClient client, EventRecorder events, TimeProvider timeProvider, ILogger<ReplicaSetController> logger) : IController
 {
+    /// <summary>The component name on its events.</summary>
+    public const string Component = "replicaset-controller";
+
+    // Creations go in batches that double (1, 2, 4, ...) as kube-controller-manager's slow start
+    // does: a template that cannot be created fails once, not a thousand times.
+    private const int MaxBatch = 256;
+
     /// <summary>Registers the controller: ReplicaSets and the pods they own.</summary>
     public static void Configure(ControllerBuilder builder)
     {
@@ -34,19 +41,14 @@ public sealed class ReplicaSetController(IClusterClient client, ILogger<ReplicaS
             return ReconcileResult.Done;
         }
 
-        var owned = await OwnedPodsAsync(rs, cancellationToken).ConfigureAwait(false);
-        var active = owned.Where(IsActive).ToList();
+        var owned = await WorkloadPods.ListOwnedAsync<V1Pod>(client, rs.Metadata.NamespaceProperty, rs.Spec.Selector, rs.Metadata.Uid, cancellationToken).ConfigureAwait(false);
+        var active = owned.Where(WorkloadPods.IsActive).ToList();
         var wanted = rs.Spec.Replicas ?? 1;
         if (rs.Metadata.DeletionTimestamp is null)
         {
             if (active.Count < wanted)
             {
-                for (var i = active.Count; i < wanted; i++)
-                {
-                    active.Add(await client.CreateAsync(PodFor(rs), cancellationToken).ConfigureAwait(false));
-                }
-
-                logger.LogInformation("ReplicaSet {Key}: created {Count} pods", key, wanted - owned.Count(IsActive));
+                await CreatePodsAsync(rs, wanted - active.Count, active, cancellationToken).ConfigureAwait(false);
             }
             else if (active.Count > wanted)
             {
@@ -55,6 +57,7 @@ public sealed class ReplicaSetController(IClusterClient client, ILogger<ReplicaS
                     try
                     {
                         await client.DeleteAsync<V1Pod>(pod.Metadata.NamespaceProperty, pod.Metadata.Name, new DeleteOptions { PreconditionUid = pod.Metadata.Uid }, cancellationToken).ConfigureAwait(false);
+                        await events.RecordAsync(rs, "Normal", "SuccessfulDelete", $"Deleted pod: {pod.Metadata.Name}", Component, cancellationToken).ConfigureAwait(false);
                     }
                     catch (NotFoundException)
                     {
@@ -65,49 +68,60 @@ public sealed class ReplicaSetController(IClusterClient client, ILogger<ReplicaS
             }
         }
 
-        await UpdateStatusAsync(rs, active, cancellationToken).ConfigureAwait(false);
-        return ReconcileResult.Done;
+        return await UpdateStatusAsync(rs, active, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<List<V1Pod>> OwnedPodsAsync(V1ReplicaSet rs, CancellationToken cancellationToken)
+    private async Task CreatePodsAsync(V1ReplicaSet rs, int missing, List<V1Pod> active, CancellationToken cancellationToken)
     {
-        var selector = LabelSelectors.ToString(rs.Spec.Selector);
-        var pods = await client.ListAsync<V1Pod>(rs.Metadata.NamespaceProperty, new ListOptions { LabelSelector = selector }, cancellationToken).ConfigureAwait(false);
-        return pods.Items.Where(p => (p.Metadata.OwnerReferences ?? []).Any(o => o.Controller == true && o.Uid == rs.Metadata.Uid)).ToList();
+        var owner = WorkloadPods.ControllerReference(rs);
+        var created = 0;
+        for (var batch = 1; created < missing; batch = Math.Min(batch * 2, MaxBatch))
+        {
+            var size = Math.Min(batch, missing - created);
+            var pods = await Task.WhenAll(Enumerable.Range(0, size).Select(_ => client.CreateAsync(
+                WorkloadPods.FromTemplate(rs.Spec.Template, rs.Metadata.NamespaceProperty, owner, generateName: $"{rs.Metadata.Name}-"), cancellationToken))).ConfigureAwait(false);
+            active.AddRange(pods);
+            created += size;
+            foreach (var pod in pods)
+            {
+                await events.RecordAsync(rs, "Normal", "SuccessfulCreate", $"Created pod: {pod.Metadata.Name}", Component, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        logger.LogInformation("ReplicaSet {Namespace}/{Name}: created {Count} pods", rs.Metadata.NamespaceProperty, rs.Metadata.Name, created);
     }
-
-    private static bool IsActive(V1Pod pod) =>
-        pod.Metadata.DeletionTimestamp is null && pod.Status?.Phase is not ("Succeeded" or "Failed");
-
-    private static bool IsReady(V1Pod pod) =>
-        pod.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") == true;
 
     /// <summary>Lower goes first: the pods whose loss costs least.</summary>
     private static int DeletionRank(V1Pod pod) =>
         string.IsNullOrEmpty(pod.Spec?.NodeName) ? 0
         : pod.Status?.Phase == "Pending" ? 1
-        : !IsReady(pod) ? 2
+        : !WorkloadPods.IsReady(pod) ? 2
         : 3;
 
-    private static V1Pod PodFor(V1ReplicaSet rs)
-    {
-        var template = rs.Spec.Template ?? new V1PodTemplateSpec();
-        var pod = ObjectConversion.ToObject<V1Pod>(ObjectConversion.ToNode(new V1Pod { Metadata = template.Metadata ?? new V1ObjectMeta(), Spec = template.Spec }));
-        pod.Metadata.Name = null;
-        pod.Metadata.GenerateName = $"{rs.Metadata.Name}-";
-        pod.Metadata.NamespaceProperty = rs.Metadata.NamespaceProperty;
-        pod.Metadata.OwnerReferences = [new V1OwnerReference { ApiVersion = "apps/v1", Kind = "ReplicaSet", Name = rs.Metadata.Name, Uid = rs.Metadata.Uid, Controller = true, BlockOwnerDeletion = true }];
-        return pod;
-    }
-
-    private async Task UpdateStatusAsync(V1ReplicaSet rs, List<V1Pod> active, CancellationToken cancellationToken)
+    private async Task<ReconcileResult> UpdateStatusAsync(V1ReplicaSet rs, List<V1Pod> active, CancellationToken cancellationToken)
     {
         var templateLabels = rs.Spec.Template?.Metadata?.Labels ?? new Dictionary<string, string>();
+        var now = timeProvider.GetUtcNow();
+        TimeSpan? recheck = null;
+        var available = 0;
+        foreach (var pod in active)
+        {
+            if (WorkloadPods.IsAvailable(pod, rs.Spec.MinReadySeconds ?? 0, now, out var left))
+            {
+                available++;
+            }
+            else if (left is { } wait && (recheck is null || wait < recheck))
+            {
+                recheck = wait;
+            }
+        }
+
+        var result = recheck is { } delay ? ReconcileResult.After(delay) : ReconcileResult.Done;
         var status = new V1ReplicaSetStatus
         {
             Replicas = active.Count,
-            ReadyReplicas = active.Count(IsReady),
-            AvailableReplicas = active.Count(IsReady),
+            ReadyReplicas = active.Count(WorkloadPods.IsReady),
+            AvailableReplicas = available,
             FullyLabeledReplicas = active.Count(p => templateLabels.All(l => p.Metadata.Labels?.TryGetValue(l.Key, out var v) == true && v == l.Value)),
             ObservedGeneration = rs.Metadata.Generation,
             Conditions = rs.Status?.Conditions,
@@ -116,7 +130,7 @@ public sealed class ReplicaSetController(IClusterClient client, ILogger<ReplicaS
             && current.AvailableReplicas == status.AvailableReplicas && current.FullyLabeledReplicas == status.FullyLabeledReplicas
             && current.ObservedGeneration == status.ObservedGeneration)
         {
-            return;
+            return result;
         }
 
         rs.Status = status;
@@ -128,5 +142,7 @@ public sealed class ReplicaSetController(IClusterClient client, ILogger<ReplicaS
         {
             // Changed meanwhile: that change queues another reconcile.
         }
+
+        return result;
     }
 }

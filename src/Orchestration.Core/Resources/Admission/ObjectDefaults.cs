@@ -148,6 +148,33 @@ public static class ObjectDefaults
     }
 
     /// <summary>
+    /// A new Job without <c>manualSelector</c> selects its pods by its own uid: the selector and the
+    /// template's labels are generated (<c>batch.kubernetes.io/controller-uid</c> and
+    /// <c>job-name</c>, in their current and legacy spellings), so two Jobs never claim each other's pods.
+    /// </summary>
+    public static void JobSelector(ResourceKind kind, JsonObject obj, string name, string uid)
+    {
+        ArgumentNullException.ThrowIfNull(kind);
+        ArgumentNullException.ThrowIfNull(obj);
+        if ((kind.Group, kind.Kind) != ("batch", "Job") || obj["spec"] is not JsonObject spec || spec["manualSelector"]?.GetValue<bool>() == true)
+        {
+            return;
+        }
+
+        var template = spec["template"] as JsonObject ?? [];
+        spec["template"] = template;
+        var meta = template["metadata"] as JsonObject ?? [];
+        template["metadata"] = meta;
+        var labels = meta["labels"] as JsonObject ?? [];
+        meta["labels"] = labels;
+        labels["batch.kubernetes.io/controller-uid"] = uid;
+        labels["batch.kubernetes.io/job-name"] = name;
+        labels["controller-uid"] = uid;
+        labels["job-name"] = name;
+        spec["selector"] = new JsonObject { ["matchLabels"] = new JsonObject { ["batch.kubernetes.io/controller-uid"] = uid } };
+    }
+
+    /// <summary>
     /// The DefaultTolerationSeconds admission: a new pod tolerates a not-ready or unreachable node
     /// for 300 s unless it says otherwise, so a brief outage does not evict it at once.
     /// </summary>
