@@ -3,4 +3,5 @@ using Orchestration.Cli;
 
 var root = new RootCommand("orch: a Kubernetes-style cluster built from the Orchestration SDK.");
 root.Subcommands.Add(UpCommand.Create());
+root.Subcommands.Add(AgentCommand.Create());
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

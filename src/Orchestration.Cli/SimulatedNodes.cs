@@ -6,14 +6,20 @@ using Orchestration.Runtime;
 
 namespace Orchestration.Cli;
 
-/// <summary><c>orch up --runtime simulated --nodes N</c>: N node agents in this process, each over a simulated runtime.</summary>
+/// <summary>N node agents in this process, each over a simulated runtime: <c>orch up --runtime simulated --nodes N</c> and <c>orch agent --runtime simulated</c>.</summary>
 internal sealed class SimulatedNodes(IClusterClient client, SimulatedNodesOptions options, TimeProvider timeProvider, ILoggerFactory loggers) : BackgroundService
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var agents = Enumerable.Range(0, options.Count).Select(i =>
         {
-            var agent = new NodeAgent.NodeAgent(client, new SimulatedRuntime(timeProvider), new NodeAgentOptions { NodeName = $"sim-node-{i}" }, timeProvider, loggers.CreateLogger<NodeAgent.NodeAgent>());
+            var settings = new NodeAgentOptions
+            {
+                NodeName = options.Count == 1 && !options.NumberSingle ? options.NamePrefix : $"{options.NamePrefix}-{i}",
+                LeaseDuration = options.LeaseDuration,
+                RenewInterval = options.LeaseDuration / 4,
+            };
+            var agent = new NodeAgent.NodeAgent(client, new SimulatedRuntime(timeProvider), settings, timeProvider, loggers.CreateLogger<NodeAgent.NodeAgent>());
             return Task.Run(() => RunAsync(agent, stoppingToken), stoppingToken);
         });
         return Task.WhenAll(agents);
@@ -31,7 +37,7 @@ internal sealed class SimulatedNodes(IClusterClient client, SimulatedNodesOption
             {
                 return;
             }
-            catch (Exception ex) when (ex is ClusterApiException or InvalidOperationException)
+            catch (Exception ex) when (ex is ClusterApiException or InvalidOperationException or HttpRequestException)
             {
                 // The API may not be ready at first start: the agent registers again shortly.
                 loggers.CreateLogger<SimulatedNodes>().LogWarning(ex, "Node agent {Node} stopped; starting it again", agent.NodeName);
@@ -41,6 +47,9 @@ internal sealed class SimulatedNodes(IClusterClient client, SimulatedNodesOption
     }
 }
 
-/// <summary>How many simulated nodes to run.</summary>
+/// <summary>Which simulated nodes to run.</summary>
 /// <param name="Count">The number of nodes.</param>
-internal sealed record SimulatedNodesOptions(int Count);
+/// <param name="NamePrefix">Their names' prefix (<c>sim-node</c> gives <c>sim-node-0</c>, ...).</param>
+/// <param name="LeaseDuration">How long each node's Lease holds; it is renewed every quarter of that.</param>
+/// <param name="NumberSingle">Whether a single node is numbered too (<c>sim-node-0</c>) or takes the prefix as its name.</param>
+internal sealed record SimulatedNodesOptions(int Count, string NamePrefix, TimeSpan LeaseDuration, bool NumberSingle = true);

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orchestration.ApiServer.Hosting;
 using Orchestration.ApiServer.Security;
+using Orchestration.Controllers.Nodes;
 using Orchestration.Hosting;
 using Orchestration.State;
 using Orchestration.State.Sqlite;
@@ -24,7 +25,9 @@ internal static class UpCommand
         runtime.AcceptOnlyFromAmong("none", "simulated");
         var nodes = new Option<int>("--nodes") { Description = "How many simulated nodes to run (with --runtime simulated).", DefaultValueFactory = _ => 1 };
         var insecure = new Option<bool>("--insecure-http") { Description = "Serve plain HTTP without authentication (local experiments only)." };
-        var command = new Command("up", "Start a whole cluster in this process.") { dataDir, port, bind, kubeconfig, runtime, nodes, insecure };
+        var lease = Durations.Option("--node-lease-duration", "How long a simulated node's Lease holds (renewed every quarter of it).", TimeSpan.FromSeconds(40));
+        var grace = Durations.Option("--node-monitor-grace-period", "How long a node may go without renewing its Lease before it is NotReady and tainted.", TimeSpan.FromSeconds(40));
+        var command = new Command("up", "Start a whole cluster in this process.") { dataDir, port, bind, kubeconfig, runtime, nodes, insecure, lease, grace };
         command.SetAction((parse, cancellationToken) => RunAsync(
             Path.GetFullPath(parse.GetValue(dataDir)!),
             parse.GetValue(port),
@@ -32,11 +35,13 @@ internal static class UpCommand
             parse.GetValue(kubeconfig),
             parse.GetValue(insecure),
             parse.GetValue(runtime) == "simulated" ? Math.Max(0, parse.GetValue(nodes)) : 0,
+            parse.GetValue(lease),
+            parse.GetValue(grace),
             cancellationToken));
         return command;
     }
 
-    private static async Task<int> RunAsync(string dataDir, int port, string bindAddress, string? kubeconfigPath, bool insecure, int simulatedNodes, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string dataDir, int port, string bindAddress, string? kubeconfigPath, bool insecure, int simulatedNodes, TimeSpan leaseDuration, TimeSpan gracePeriod, CancellationToken cancellationToken)
     {
         if (!IPAddress.TryParse(bindAddress, out var address))
         {
@@ -59,10 +64,15 @@ internal static class UpCommand
                 services.AddSingleton(new ClusterBootstrapOptions(port));
                 services.AddHostedService<ClusterBootstrap>();
                 services.AddOrchestrationControllers();
+                services.Configure<NodeLifecycleOptions>(o =>
+                {
+                    o.GracePeriod = gracePeriod;
+                    o.CheckInterval = TimeSpan.FromTicks(Math.Min(o.CheckInterval.Ticks, Math.Max(TimeSpan.FromMilliseconds(500).Ticks, gracePeriod.Ticks / 4)));
+                });
                 services.AddOrchestrationScheduler();
                 if (simulatedNodes > 0)
                 {
-                    services.AddSingleton(new SimulatedNodesOptions(simulatedNodes));
+                    services.AddSingleton(new SimulatedNodesOptions(simulatedNodes, "sim-node", leaseDuration));
                     services.AddHostedService<SimulatedNodes>();
                 }
             });

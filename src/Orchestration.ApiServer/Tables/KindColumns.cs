@@ -154,12 +154,8 @@ public static class KindColumns
     private static JsonNode NodeStatus(JsonObject o, DateTimeOffset now)
     {
         var ready = (o["status"]?["conditions"] as JsonArray ?? []).OfType<JsonObject>().FirstOrDefault(c => c["type"]?.ToString() == "Ready");
-        var status = ready?["status"]?.ToString() switch
-        {
-            "True" => "Ready",
-            "False" => "NotReady",
-            _ => "Unknown",
-        };
+        // As kubectl prints it: a Ready condition that is not True (False or Unknown) is NotReady.
+        var status = ready is null ? "Unknown" : ready["status"]?.ToString() == "True" ? "Ready" : "NotReady";
         return o["spec"]?["unschedulable"]?.GetValue<bool>() == true ? $"{status},SchedulingDisabled" : status;
     }
 
