@@ -19,7 +19,7 @@ namespace Orchestration.Client;
 /// several API servers and fail over to the next when one cannot be reached. Errors come back as
 /// the same typed exceptions the local client throws.
 /// </summary>
-public sealed class RemoteClusterClient : IClusterClient, IDisposable
+public sealed partial class RemoteClusterClient : IClusterClient, IDisposable
 {
     private readonly ResourceKindTable _kinds;
     private readonly ILogger _logger;
@@ -125,6 +125,12 @@ public sealed class RemoteClusterClient : IClusterClient, IDisposable
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
         var kind = _kinds.For<T>();
+        var body = DeleteBody(options);
+        return SendForObjectAsync<T>(kind, name, () => new HttpRequestMessage(HttpMethod.Delete, ItemPath(kind, @namespace, name)) { Content = Json(body) }, cancellationToken);
+    }
+
+    private static string DeleteBody(DeleteOptions? options)
+    {
         var body = new JsonObject { ["kind"] = "DeleteOptions", ["apiVersion"] = "v1" };
         if (options?.PropagationPolicy is { } policy)
         {
@@ -136,7 +142,7 @@ public sealed class RemoteClusterClient : IClusterClient, IDisposable
             body["preconditions"] = new JsonObject { ["uid"] = options.PreconditionUid, ["resourceVersion"] = options.PreconditionResourceVersion };
         }
 
-        return SendForObjectAsync<T>(kind, name, () => new HttpRequestMessage(HttpMethod.Delete, ItemPath(kind, @namespace, name)) { Content = Json(body.ToJsonString()) }, cancellationToken);
+        return body.ToJsonString();
     }
 
     /// <inheritdoc />
@@ -176,24 +182,31 @@ public sealed class RemoteClusterClient : IClusterClient, IDisposable
                 continue;
             }
 
-            var evt = JsonNode.Parse(line) as JsonObject ?? throw new ClusterApiException(500, "InternalError", "the watch stream carried something that is not an event");
-            var obj = evt["object"] as JsonObject ?? [];
-            var type = evt["type"]?.ToString();
-            if (type == "ERROR")
-            {
-                throw ErrorFrom(kind, null, 500, obj);
-            }
-
-            yield return new ObjectEvent<T>(
-                type switch
-                {
-                    "ADDED" => WatchEventType.Added,
-                    "MODIFIED" => WatchEventType.Modified,
-                    "DELETED" => WatchEventType.Deleted,
-                    _ => WatchEventType.Bookmark,
-                },
-                ObjectConversion.ToObject<T>(obj));
+            var (type, obj) = ParseWatchLine(kind, line);
+            yield return new ObjectEvent<T>(type, ObjectConversion.ToObject<T>(obj));
         }
+    }
+
+    /// <summary>One event of a watch stream; an ERROR event is thrown as the error it carries.</summary>
+    private static (WatchEventType Type, JsonObject Object) ParseWatchLine(ResourceKind kind, string line)
+    {
+        var evt = JsonNode.Parse(line) as JsonObject ?? throw new ClusterApiException(500, "InternalError", "the watch stream carried something that is not an event");
+        var obj = evt["object"] as JsonObject ?? [];
+        var type = evt["type"]?.ToString();
+        if (type == "ERROR")
+        {
+            throw ErrorFrom(kind, null, 500, obj);
+        }
+
+        evt.Remove("object");
+        var eventType = type switch
+        {
+            "ADDED" => WatchEventType.Added,
+            "MODIFIED" => WatchEventType.Modified,
+            "DELETED" => WatchEventType.Deleted,
+            _ => WatchEventType.Bookmark,
+        };
+        return (eventType, obj);
     }
 
     /// <summary>A line of a watch stream; a stream that breaks is the server becoming unavailable, which a watcher handles by watching again.</summary>

@@ -18,11 +18,13 @@ namespace Orchestration.Controllers;
 /// with a live read before it deletes anything.
 /// </summary>
 /// <remarks>
-/// It reads and writes through the registry because it handles every kind, custom ones included,
-/// and the typed <see cref="IClusterClient"/> has no untyped verbs yet.
+/// It works through <see cref="IDynamicClusterClient"/> because it handles every kind, custom ones
+/// included: in process over the registry, or in a process of its own against an API server.
 /// </remarks>
-public sealed class GarbageCollector(ObjectRegistry registry, IOptions<GarbageCollectorOptions> options, TimeProvider timeProvider, ILogger<GarbageCollector> logger) : BackgroundService
+public sealed class GarbageCollector(IDynamicClusterClient client, IOptions<GarbageCollectorOptions> options, TimeProvider timeProvider, ILogger<GarbageCollector> logger) : BackgroundService
 {
+    private volatile IReadOnlyList<ResourceKind> _kinds = [];
+
     private readonly GarbageCollectorOptions _options = options.Value;
     private readonly ConcurrentDictionary<string, Node> _nodes = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, byte>> _dependents = new(StringComparer.Ordinal);
@@ -37,7 +39,16 @@ public sealed class GarbageCollector(ObjectRegistry registry, IOptions<GarbageCo
         {
             while (!stoppingToken.IsCancellationRequested)
             {
-                foreach (var kind in registry.Kinds.Kinds)
+                try
+                {
+                    _kinds = await client.KindsAsync(stoppingToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is ClusterApiException or HttpRequestException)
+                {
+                    logger.LogWarning(ex, "Listing the served kinds for garbage collection failed; trying again");
+                }
+
+                foreach (var kind in _kinds)
                 {
                     _ = _watches.GetOrAdd((kind.Group, kind.Plural), _ => Task.Run(() => WatchKindAsync(kind.Group, kind.Plural, stoppingToken), stoppingToken));
                 }
@@ -53,24 +64,62 @@ public sealed class GarbageCollector(ObjectRegistry registry, IOptions<GarbageCo
         await Task.WhenAll(_watches.Values.Append(worker).Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default))).ConfigureAwait(false);
     }
 
+    private ResourceKind? Served(string group, string plural) => _kinds.FirstOrDefault(k => k.Group == group && k.Plural == plural);
+
+    /// <summary>
+    /// Lists a kind, then watches it from the list's version; a watch that ends resumes from the
+    /// last version seen, and a 410 lists again, dropping what the new list no longer has.
+    /// </summary>
     private async Task WatchKindAsync(string group, string plural, CancellationToken stoppingToken)
     {
-        while (!stoppingToken.IsCancellationRequested && registry.Kinds.Find(group, plural) is { } kind)
+        string? version = null;
+        while (!stoppingToken.IsCancellationRequested && Served(group, plural) is { } kind)
         {
             try
             {
-                await foreach (var evt in registry.WatchAsync(kind, null, new WatchOptions(), stoppingToken).ConfigureAwait(false))
+                if (version is null)
                 {
-                    Observe(kind, evt.Type, evt.Object);
+                    var list = await client.ListAsync(kind, null, null, stoppingToken).ConfigureAwait(false);
+                    var seen = new HashSet<string>(StringComparer.Ordinal);
+                    foreach (var item in list.Items)
+                    {
+                        seen.Add(item["metadata"]?["uid"]?.ToString() ?? "");
+                        Observe(kind, WatchEventType.Added, item);
+                    }
+
+                    foreach (var gone in _nodes.Values.Where(n => n.Kind.Group == group && n.Kind.Plural == plural && !seen.Contains(n.Uid)).ToList())
+                    {
+                        Observe(kind, WatchEventType.Deleted, new JsonObject { ["metadata"] = new JsonObject { ["uid"] = gone.Uid } });
+                    }
+
+                    version = list.ResourceVersion;
+                }
+
+                await foreach (var evt in client.WatchAsync(kind, null, new WatchOptions { ResourceVersion = version, AllowBookmarks = true }, stoppingToken).ConfigureAwait(false))
+                {
+                    version = evt.Object["metadata"]?["resourceVersion"]?.ToString() ?? version;
+                    if (evt.Type != WatchEventType.Bookmark)
+                    {
+                        Observe(kind, evt.Type, evt.Object);
+                    }
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
                 return;
             }
-            catch (Exception ex) when (ex is ClusterApiException or State.StoreUnavailableException or State.WatchFellBehindException or State.StoreClosedException)
+            catch (GoneException)
+            {
+                version = null;
+            }
+            catch (Exception ex) when (ex is ClusterApiException or HttpRequestException or State.StoreUnavailableException or State.WatchFellBehindException or State.StoreClosedException)
             {
                 logger.LogWarning(ex, "Watching {Plural}.{Group} for garbage collection failed; watching again", plural, group);
+                if (ex is State.WatchFellBehindException)
+                {
+                    version = null;
+                }
+
                 await Task.Delay(_options.RetryDelay, timeProvider, stoppingToken).ConfigureAwait(false);
             }
         }
@@ -149,7 +198,7 @@ public sealed class GarbageCollector(ObjectRegistry registry, IOptions<GarbageCo
             {
                 return;
             }
-            catch (Exception ex) when (ex is ClusterApiException or State.StoreUnavailableException)
+            catch (Exception ex) when (ex is ClusterApiException or HttpRequestException or State.StoreUnavailableException)
             {
                 logger.LogWarning(ex, "Garbage collection of {Uid} failed; trying again", uid);
                 _ = RetryLaterAsync(uid, stoppingToken);
@@ -242,7 +291,7 @@ public sealed class GarbageCollector(ObjectRegistry registry, IOptions<GarbageCo
         }
 
         var group = owner.ApiVersion.Contains('/', StringComparison.Ordinal) ? owner.ApiVersion[..owner.ApiVersion.IndexOf('/', StringComparison.Ordinal)] : "";
-        var kind = registry.Kinds.Kinds.FirstOrDefault(k => k.Group == group && k.Kind == owner.Kind);
+        var kind = _kinds.FirstOrDefault(k => k.Group == group && k.Kind == owner.Kind);
         if (kind is null)
         {
             // An owner of a kind that is not served cannot be checked: keep the dependent.
@@ -251,7 +300,7 @@ public sealed class GarbageCollector(ObjectRegistry registry, IOptions<GarbageCo
 
         try
         {
-            var live = await registry.GetAsync(kind, kind.Namespaced ? dependent.Namespace : null, owner.Name, cancellationToken).ConfigureAwait(false);
+            var live = await client.GetAsync(kind, kind.Namespaced ? dependent.Namespace : null, owner.Name, cancellationToken).ConfigureAwait(false);
             return live["metadata"]?["uid"]?.ToString() == owner.Uid;
         }
         catch (NotFoundException)
@@ -264,7 +313,7 @@ public sealed class GarbageCollector(ObjectRegistry registry, IOptions<GarbageCo
     {
         try
         {
-            await registry.DeleteAsync(node.Kind, node.Namespace, node.Name, new DeleteOptions { PreconditionUid = node.Uid, PropagationPolicy = propagation }, null, cancellationToken).ConfigureAwait(false);
+            await client.DeleteAsync(node.Kind, node.Namespace, node.Name, new DeleteOptions { PreconditionUid = node.Uid, PropagationPolicy = propagation }, cancellationToken).ConfigureAwait(false);
         }
         catch (NotFoundException)
         {
@@ -279,7 +328,7 @@ public sealed class GarbageCollector(ObjectRegistry registry, IOptions<GarbageCo
     {
         try
         {
-            await registry.MutateAsync(node.Kind, node.Namespace, node.Name, obj => obj["metadata"]?["uid"]?.ToString() == node.Uid ? change(obj) : obj, statusOnly: false, null, cancellationToken).ConfigureAwait(false);
+            await client.MutateAsync(node.Kind, node.Namespace, node.Name, obj => obj["metadata"]?["uid"]?.ToString() == node.Uid ? change(obj) : null, null, cancellationToken).ConfigureAwait(false);
         }
         catch (NotFoundException)
         {

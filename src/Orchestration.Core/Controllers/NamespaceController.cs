@@ -13,8 +13,8 @@ namespace Orchestration.Controllers;
 /// deleted, and when none is left the namespace's <c>kubernetes</c> finalizer is removed, which
 /// lets the namespace go. Until then the namespace is Terminating and refuses new objects.
 /// </summary>
-/// <remarks>Like the <see cref="GarbageCollector"/>, it works on the registry because it deletes every kind.</remarks>
-public sealed class NamespaceController(ObjectRegistry registry, IOptions<GarbageCollectorOptions> options, TimeProvider timeProvider, ILogger<NamespaceController> logger) : BackgroundService
+/// <remarks>Like the <see cref="GarbageCollector"/>, it works through <see cref="IDynamicClusterClient"/> because it deletes every kind, in process or against an API server.</remarks>
+public sealed class NamespaceController(IDynamicClusterClient client, IOptions<GarbageCollectorOptions> options, TimeProvider timeProvider, ILogger<NamespaceController> logger) : BackgroundService
 {
     /// <summary>The finalizer that holds a namespace until it is empty.</summary>
     public const string Finalizer = "kubernetes";
@@ -22,13 +22,13 @@ public sealed class NamespaceController(ObjectRegistry registry, IOptions<Garbag
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var namespaces = registry.Kinds.Find("", "namespaces") ?? throw new InvalidOperationException("namespaces are not a served kind");
+        var namespaces = ResourceKind.For<k8s.Models.V1Namespace>(namespaced: false, hasStatus: true);
         var working = new Dictionary<string, Task>(StringComparer.Ordinal);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                await foreach (var evt in registry.WatchAsync(namespaces, null, new WatchOptions(), stoppingToken).ConfigureAwait(false))
+                await foreach (var evt in client.WatchAsync(namespaces, null, new WatchOptions(), stoppingToken).ConfigureAwait(false))
                 {
                     var name = evt.Object["metadata"]?["name"]?.ToString();
                     if (evt.Type is WatchEventType.Added or WatchEventType.Modified && name is not null && evt.Object["metadata"]?["deletionTimestamp"] is not null
@@ -42,7 +42,7 @@ public sealed class NamespaceController(ObjectRegistry registry, IOptions<Garbag
             {
                 break;
             }
-            catch (Exception ex) when (ex is ClusterApiException or State.StoreUnavailableException or State.WatchFellBehindException or State.StoreClosedException)
+            catch (Exception ex) when (ex is ClusterApiException or HttpRequestException or State.StoreUnavailableException or State.WatchFellBehindException or State.StoreClosedException)
             {
                 logger.LogWarning(ex, "Watching namespaces failed; watching again");
                 await Task.Delay(options.Value.RetryDelay, timeProvider, stoppingToken).ConfigureAwait(false);
@@ -59,15 +59,15 @@ public sealed class NamespaceController(ObjectRegistry registry, IOptions<Garbag
             while (!cancellationToken.IsCancellationRequested)
             {
                 var left = 0;
-                foreach (var kind in registry.Kinds.Kinds.Where(k => k.Namespaced))
+                foreach (var kind in (await client.KindsAsync(cancellationToken).ConfigureAwait(false)).Where(k => k.Namespaced))
                 {
-                    var list = await registry.ListAsync(kind, ns, null, cancellationToken).ConfigureAwait(false);
+                    var list = await client.ListAsync(kind, ns, null, cancellationToken).ConfigureAwait(false);
                     left += list.Items.Count;
                     foreach (var item in list.Items.Where(i => i["metadata"]?["deletionTimestamp"] is null))
                     {
                         try
                         {
-                            await registry.DeleteAsync(kind, ns, item["metadata"]!["name"]!.ToString(), new DeleteOptions { PropagationPolicy = "Background" }, null, cancellationToken).ConfigureAwait(false);
+                            await client.DeleteAsync(kind, ns, item["metadata"]!["name"]!.ToString(), new DeleteOptions { PropagationPolicy = "Background" }, cancellationToken).ConfigureAwait(false);
                         }
                         catch (NotFoundException)
                         {
@@ -77,7 +77,7 @@ public sealed class NamespaceController(ObjectRegistry registry, IOptions<Garbag
 
                 if (left == 0)
                 {
-                    await registry.MutateAsync(namespaces, null, ns, WithoutFinalizer, statusOnly: false, null, cancellationToken).ConfigureAwait(false);
+                    await client.MutateAsync(namespaces, null, ns, WithoutFinalizer, "finalize", cancellationToken).ConfigureAwait(false);
                     logger.LogInformation("Namespace {Namespace} is empty and deleted", ns);
                     return;
                 }
@@ -92,7 +92,7 @@ public sealed class NamespaceController(ObjectRegistry registry, IOptions<Garbag
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
         }
-        catch (Exception ex) when (ex is ClusterApiException or State.StoreUnavailableException)
+        catch (Exception ex) when (ex is ClusterApiException or HttpRequestException or State.StoreUnavailableException)
         {
             logger.LogWarning(ex, "Emptying namespace {Namespace} failed; it is tried again on its next change", ns);
         }

@@ -36,6 +36,7 @@ public static class OrchestrationServiceCollectionExtensions
             Patchers = sp.GetRequiredService<ObjectPatchers>(),
         });
         services.TryAddSingleton<IClusterClient, LocalClusterClient>();
+        services.TryAddSingleton<IDynamicClusterClient, LocalDynamicClusterClient>();
         return services;
     }
 

@@ -21,7 +21,7 @@ public sealed class GarbageCollectorTests : IAsyncLifetime
     {
         var registry = new ObjectRegistry(_store, ResourceKindTable.CreateDefault(), TimeProvider.System);
         _client = new LocalClusterClient(registry);
-        _collector = new GarbageCollector(registry, Options.Create(new GarbageCollectorOptions { KindScanInterval = TimeSpan.FromMilliseconds(100) }), TimeProvider.System, NullLogger<GarbageCollector>.Instance);
+        _collector = new GarbageCollector(new LocalDynamicClusterClient(registry), Options.Create(new GarbageCollectorOptions { KindScanInterval = TimeSpan.FromMilliseconds(100) }), TimeProvider.System, NullLogger<GarbageCollector>.Instance);
     }
 
     public async Task InitializeAsync()

@@ -20,7 +20,7 @@ public sealed class NamespaceControllerTests : IAsyncLifetime
     {
         var registry = new ObjectRegistry(_store, ResourceKindTable.CreateDefault(), TimeProvider.System);
         _client = new LocalClusterClient(registry);
-        _controller = new NamespaceController(registry, Options.Create(new GarbageCollectorOptions { RetryDelay = TimeSpan.FromMilliseconds(50) }), TimeProvider.System, NullLogger<NamespaceController>.Instance);
+        _controller = new NamespaceController(new LocalDynamicClusterClient(registry), Options.Create(new GarbageCollectorOptions { RetryDelay = TimeSpan.FromMilliseconds(50) }), TimeProvider.System, NullLogger<NamespaceController>.Instance);
     }
 
     public Task InitializeAsync() => Task.CompletedTask;
