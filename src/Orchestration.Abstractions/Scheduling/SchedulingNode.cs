@@ -61,6 +61,9 @@ public sealed class SchedulingNode
     /// <summary>The pods here that carry required anti-affinity terms (the incoming pod must not break them).</summary>
     public IReadOnlyList<SchedulingPod> PodsWithRequiredAntiAffinity => _podsWithRequiredAntiAffinity;
 
+    /// <summary>The snapshot this node belongs to, which indexes its pods' anti-affinity.</summary>
+    internal NodeSnapshot? Snapshot { get; set; }
+
     /// <summary>Whether a host port (protocol/port) is taken.</summary>
     public bool UsesPort(string port) => _usedPorts.ContainsKey(port);
 
@@ -102,6 +105,7 @@ public sealed class SchedulingNode
         if (pod.RequiredAntiAffinity.Count > 0)
         {
             _podsWithRequiredAntiAffinity.Add(pod);
+            Snapshot?.Index(this, pod, +1);
         }
 
         foreach (var port in pod.HostPorts)
@@ -136,6 +140,7 @@ public sealed class SchedulingNode
         if (placed.RequiredAntiAffinity.Count > 0)
         {
             _podsWithRequiredAntiAffinity.Remove(placed);
+            Snapshot?.Index(this, placed, -1);
         }
 
         Requested -= placed.Requests;

@@ -34,10 +34,25 @@ public sealed class InterPodAffinityPlugin : IPreFilterExtensions, IFilterPlugin
         ArgumentNullException.ThrowIfNull(nodes);
         var hasOwnTerms = pod.RequiredAffinity.Count + pod.RequiredAntiAffinity.Count + pod.PreferredAffinity.Count + pod.PreferredAntiAffinity.Count > 0;
         AffinityState? state = hasOwnTerms ? new AffinityState(pod) : null;
+        if (nodes is NodeSnapshot snapshot)
+        {
+            // The snapshot indexes placed pods' anti-affinity by the labels it selects: no node is visited.
+            snapshot.ForEachAntiAffinityAgainst(pod, (key, domain, count) =>
+            {
+                state ??= new AffinityState(pod);
+                state.AddExisting(key, domain, count);
+            });
+        }
+
         foreach (var node in nodes)
         {
+            if (!hasOwnTerms && nodes is NodeSnapshot)
+            {
+                break;
+            }
+
             // Existing pods' anti-affinity: only the pods that carry such terms are visited.
-            foreach (var existing in node.PodsWithRequiredAntiAffinity)
+            foreach (var existing in nodes is NodeSnapshot ? [] : node.PodsWithRequiredAntiAffinity)
             {
                 foreach (var term in existing.RequiredAntiAffinity)
                 {
