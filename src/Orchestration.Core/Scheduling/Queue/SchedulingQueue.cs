@@ -136,6 +136,32 @@ public sealed class SchedulingQueue : IDisposable
         }
     }
 
+    /// <summary>
+    /// A pending pod changed in a way that cannot make it fit sooner (its status, say): the queue keeps
+    /// the new view (a nominated node) but does not move it.
+    /// </summary>
+    public void Refresh(SchedulingPod pod)
+    {
+        ArgumentNullException.ThrowIfNull(pod);
+        lock (_sync)
+        {
+            if (_inFlight.TryGetValue(pod.Key, out var flying))
+            {
+                flying.Pod = pod;
+            }
+            else if (_queued.TryGetValue(pod.Key, out var queued))
+            {
+                // The active queue's order may depend on the pod: take it out while it changes.
+                var active = _active.Remove(queued);
+                queued.Pod = pod;
+                if (active)
+                {
+                    _active.Add(queued);
+                }
+            }
+        }
+    }
+
     /// <summary>A pod was deleted or bound by someone else: it leaves the queue.</summary>
     public void Delete(string key)
     {
