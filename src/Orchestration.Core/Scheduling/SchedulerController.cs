@@ -37,7 +37,7 @@ public sealed class SchedulerController(IClusterClient client, IScheduler schedu
         using var queue = new SchedulingQueue(sort, timeProvider, options.Value.Queue);
         var pods = informers.For<V1Pod>();
         var nodes = informers.For<V1Node>();
-        var handlers = new InformerHandlers(cache, queue);
+        var handlers = new InformerHandlers(cache, queue, logger);
         pods.Added += handlers.PodAdded;
         pods.Updated += handlers.PodUpdated;
         pods.Deleted += handlers.PodDeleted;
@@ -198,15 +198,38 @@ public sealed class SchedulerController(IClusterClient client, IScheduler schedu
     }
 
     /// <summary>Turns informer events into cache adjustments and queue moves; they run on the informers' threads, briefly.</summary>
-    private sealed class InformerHandlers(SchedulerCache cache, SchedulingQueue queue)
+    private sealed class InformerHandlers(SchedulerCache cache, SchedulingQueue queue, ILogger logger)
     {
-        public void NodeAdded(V1Node node)
+        public void NodeAdded(V1Node node) => Guard(node, () =>
         {
             cache.AddOrUpdateNode(node);
             queue.MoveAllToActiveOrBackoff();
+        });
+
+        public void NodeUpdated(V1Node old, V1Node node) => Guard(node, () => OnNodeUpdated(old, node));
+
+        public void NodeDeleted(V1Node node) => Guard(node, () => cache.RemoveNode(node.Metadata.Name));
+
+        public void PodAdded(V1Pod pod) => Guard(pod, () => Upsert(pod, mayHelp: true));
+
+        public void PodUpdated(V1Pod old, V1Pod pod) => Guard(pod, () => OnPodUpdated(old, pod));
+
+        public void PodDeleted(V1Pod pod) => Guard(pod, () => OnPodDeleted(pod));
+
+        // A handler's exception would end the informer's watch: log it and go on with the next event.
+        private void Guard(IKubernetesObject<V1ObjectMeta> obj, Action handle)
+        {
+            try
+            {
+                handle();
+            }
+            catch (Exception ex)
+            {
+                logger.LogError(ex, "The scheduler could not take in {Kind} {Name}", obj.Kind, obj.Metadata?.Name);
+            }
         }
 
-        public void NodeUpdated(V1Node old, V1Node node)
+        private void OnNodeUpdated(V1Node old, V1Node node)
         {
             // Heartbeats change only conditions: the scheduler's view, and pending pods' chances, stay.
             if (ReferenceEquals(old, node) || SameForScheduling(old, node))
@@ -218,11 +241,7 @@ public sealed class SchedulerController(IClusterClient client, IScheduler schedu
             queue.MoveAllToActiveOrBackoff();
         }
 
-        public void NodeDeleted(V1Node node) => cache.RemoveNode(node.Metadata.Name);
-
-        public void PodAdded(V1Pod pod) => Upsert(pod, mayHelp: true);
-
-        public void PodUpdated(V1Pod old, V1Pod pod)
+        private void OnPodUpdated(V1Pod old, V1Pod pod)
         {
             var wasHolding = Holds(old);
             Upsert(pod, mayHelp: !ReferenceEquals(old, pod) && !SameSpecAndLabels(old, pod));
@@ -233,7 +252,7 @@ public sealed class SchedulerController(IClusterClient client, IScheduler schedu
             }
         }
 
-        public void PodDeleted(V1Pod pod)
+        private void OnPodDeleted(V1Pod pod)
         {
             var key = KeyOf(pod);
             queue.Delete(key);
@@ -281,8 +300,10 @@ public sealed class SchedulerController(IClusterClient client, IScheduler schedu
         private static string KeyOf(V1Pod pod) => $"{pod.Metadata.NamespaceProperty ?? "default"}/{pod.Metadata.Name}";
 
         private static bool SameSpecAndLabels(V1Pod old, V1Pod pod) =>
-            KubernetesJson.Serialize(old.Spec) == KubernetesJson.Serialize(pod.Spec)
-            && KubernetesJson.Serialize(old.Metadata.Labels) == KubernetesJson.Serialize(pod.Metadata.Labels);
+            Json(old.Spec) == Json(pod.Spec) && Json(old.Metadata.Labels) == Json(pod.Metadata.Labels);
+
+        // Pending pods change rarely, so comparing their JSON is cheap enough and misses no field.
+        private static string Json(object? value) => value is null ? "" : KubernetesJson.Serialize(value);
 
         private static bool SameForScheduling(V1Node old, V1Node node)
         {
@@ -290,7 +311,7 @@ public sealed class SchedulerController(IClusterClient client, IScheduler schedu
             var after = SchedulingNode.From(node);
             return before.Allocatable == after.Allocatable && before.MaxPods == after.MaxPods && before.Unschedulable == after.Unschedulable
                 && before.Labels.Count == after.Labels.Count && before.Labels.All(l => after.Labels.TryGetValue(l.Key, out var v) && v == l.Value)
-                && KubernetesJson.Serialize(old.Spec?.Taints) == KubernetesJson.Serialize(node.Spec?.Taints);
+                && Json(old.Spec?.Taints) == Json(node.Spec?.Taints);
         }
     }
 }
