@@ -109,8 +109,9 @@ public sealed class SchedulerController(IClusterClient client, IScheduler schedu
             await events.RecordAsync(pod, "Warning", "FailedScheduling", result.Message!, Name, cancellationToken).ConfigureAwait(false);
             if (result.NominatedNodeName is { } nominated)
             {
-                await PreemptAsync(pod, nominated, result.Victims, cancellationToken).ConfigureAwait(false);
                 queued.Pod = queued.Pod with { NominatedNodeName = nominated };
+                cache.Nominate(queued.Pod, nominated);
+                await PreemptAsync(pod, nominated, result.Victims, cancellationToken).ConfigureAwait(false);
             }
 
             await MarkUnschedulableAsync(pod, result.Message!, result.NominatedNodeName, cancellationToken).ConfigureAwait(false);
@@ -155,6 +156,13 @@ public sealed class SchedulerController(IClusterClient client, IScheduler schedu
             try
             {
                 var current = await client.GetAsync<V1Pod>(victim.Namespace, victim.Name, cancellationToken).ConfigureAwait(false);
+                if (string.IsNullOrEmpty(current.Spec?.NodeName))
+                {
+                    // A pending pod holding a nominated node's room, not a running one: it is never
+                    // deleted; its nomination yields once it is tried again.
+                    continue;
+                }
+
                 await client.DeleteAsync<V1Pod>(victim.Namespace, victim.Name, cancellationToken: cancellationToken).ConfigureAwait(false);
                 await events.RecordAsync(current, "Normal", "Preempted", $"Preempted by pod {preemptor.Metadata.Uid ?? preemptor.Metadata.Name} on node {node}", Name, cancellationToken).ConfigureAwait(false);
             }
@@ -256,9 +264,11 @@ public sealed class SchedulerController(IClusterClient client, IScheduler schedu
         {
             var key = KeyOf(pod);
             queue.Delete(key);
+
+            // A pending pod may hold a nominated node's room: it goes too.
+            cache.RemovePod(key);
             if (!string.IsNullOrEmpty(pod.Spec?.NodeName))
             {
-                cache.RemovePod(key);
                 queue.MoveAllToActiveOrBackoff();
             }
         }

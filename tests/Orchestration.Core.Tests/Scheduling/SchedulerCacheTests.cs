@@ -140,5 +140,19 @@ public sealed class SchedulerCacheTests
         refused.Message.Should().StartWith("0/1 nodes are available: 1 node(s) didn't satisfy existing pods anti-affinity rules.");
         _cache.Schedule(_scheduler, SchedulingPod.From(Pod("db-3", labels: new() { ["app"] = "db" }))).NodeName.Should().Be("n1");
     }
-}
 
+    [Fact]
+    public void A_nominated_pod_holds_the_room_on_its_node_against_others_until_it_is_tried_again()
+    {
+        _cache.AddOrUpdateNode(Node("n1", cpu: "1"));
+        var urgent = SchedulingPod.From(Pod("urgent", cpu: "1")) with { Priority = 100, NominatedNodeName = "n1" };
+        _cache.Nominate(urgent, "n1");
+
+        var other = _cache.Schedule(_scheduler, SchedulingPod.From(Pod("other", cpu: "500m")));
+        var itself = _cache.Schedule(_scheduler, urgent);
+
+        other.Scheduled.Should().BeFalse("the room is held for the nominated pod");
+        itself.NodeName.Should().Be("n1", "its own nomination is lifted when it is tried again");
+        _cache.FindNode("n1")!.Requested.MilliCpu.Should().Be(1000);
+    }
+}

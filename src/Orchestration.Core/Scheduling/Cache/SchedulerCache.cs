@@ -9,7 +9,8 @@ namespace Orchestration.Scheduling.Cache;
 /// lists the cluster. A pod the scheduler placed is assumed on its node at once, before the binding
 /// shows up, so back-to-back decisions never overcommit a node; the informer's view of the bound pod
 /// then replaces the assumption. An assumed pod whose binding failed is forgotten; one whose binding
-/// succeeded but that the informer never shows expires after <c>assumedPodExpiry</c>.
+/// succeeded but that the informer never shows expires after <c>assumedPodExpiry</c>. A pod that
+/// preemption nominated for a node holds its room there until it is tried again.
 /// </summary>
 public sealed class SchedulerCache
 {
@@ -145,6 +146,23 @@ public sealed class SchedulerCache
             }
 
             return result;
+        }
+    }
+
+    /// <summary>
+    /// Preemption nominated <paramref name="node"/> for <paramref name="pod"/>: until the pod is tried
+    /// again the node counts it, so the room its victims free is not taken by other pods meanwhile
+    /// (kube-scheduler filters with nominated pods for the same reason). Trying the pod again, binding
+    /// it or deleting it lifts the nomination.
+    /// </summary>
+    public void Nominate(SchedulingPod pod, string node)
+    {
+        ArgumentNullException.ThrowIfNull(pod);
+        lock (_sync)
+        {
+            TakeBack(pod.Key);
+            NodeFor(node).Add(pod);
+            _pods[pod.Key] = new PodState(pod, node, Assumed: false, Deadline: null);
         }
     }
 
