@@ -97,6 +97,19 @@ public sealed class PreemptionTests
     }
 
     [Fact]
+    public void A_pod_whose_victims_are_still_terminating_on_its_nominated_node_waits_instead_of_preempting_more()
+    {
+        var node = Node("n1", milliCpu: 1000);
+        node.Add(Pod("leaving", milliCpu: 800, priority: 1) with { Terminating = true });
+        node.Add(Pod("other", milliCpu: 200, priority: 1));
+
+        var result = DefaultScheduler.CreateDefault().Schedule(Pod("urgent", milliCpu: 500, priority: 100) with { NominatedNodeName = "n1" }, [node]);
+
+        result.NominatedNodeName.Should().BeNull();
+        result.Message.Should().EndWith("preemption: not eligible due to a terminating pod on the nominated node.");
+    }
+
+    [Fact]
     public void A_pod_naming_an_unresolved_priority_class_counts_as_priority_zero()
     {
         var pod = SchedulingPod.From(new V1Pod { Metadata = new V1ObjectMeta { Name = "p", NamespaceProperty = "default" }, Spec = new V1PodSpec { PriorityClassName = "high", Containers = [] } });

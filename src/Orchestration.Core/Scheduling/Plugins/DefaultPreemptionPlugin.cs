@@ -39,11 +39,17 @@ public sealed class DefaultPreemptionPlugin : IPostFilterPlugin
             return new PostFilterResult(null, [], "preemption: not eligible due to preemptionPolicy=Never.");
         }
 
-        if (pod.NominatedNodeName is { } nominated && nodes.FirstOrDefault(n => n.Name == nominated) is { } previous
-            && previous.Pods.Any(p => p.Terminating && p.Priority < pod.Priority))
+        if (pod.NominatedNodeName is { } nominated)
         {
-            // An earlier preemption's victims are still leaving: wait for them rather than evict more.
-            return new PostFilterResult(null, [], "preemption: not eligible due to a terminating pod on the nominated node.");
+            for (var i = 0; i < nodes.Count; i++)
+            {
+                // An earlier preemption's victims are still leaving: wait for them rather than evict
+                // more; unless the nominated node can no longer take the pod at all.
+                if (nodes[i].Name == nominated && !statuses[i].Unresolvable && nodes[i].Pods.Any(p => p.Terminating && p.Priority < pod.Priority))
+                {
+                    return new PostFilterResult(null, [], "preemption: not eligible due to a terminating pod on the nominated node.");
+                }
+            }
         }
 
         var reasons = new Dictionary<string, int>(StringComparer.Ordinal);
