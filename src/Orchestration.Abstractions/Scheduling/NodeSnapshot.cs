@@ -5,9 +5,11 @@ namespace Orchestration.Scheduling;
 /// <summary>
 /// The nodes the scheduler decides over, with indexes kept up to date as pods are placed and leave,
 /// so that a pod's check need not visit every node (kube-scheduler precomputes the same in its
-/// snapshot and pre-filter state). Today it indexes the required anti-affinity terms of placed pods
-/// by the label they select: an incoming pod finds the domains that refuse it from its own labels.
-/// A plain list of nodes works too; the plugins then scan the nodes.
+/// snapshot and pre-filter state). It indexes the required anti-affinity terms of placed pods by the
+/// label they select (an incoming pod finds the domains that refuse it from its own labels), the
+/// nodes that hold pods of each label (so counting the pods of one label per domain visits only
+/// those nodes), and the domains of each node label key. A plain list of nodes works too; the
+/// plugins then scan the nodes.
 /// </summary>
 public sealed class NodeSnapshot : IReadOnlyList<SchedulingNode>
 {
@@ -16,6 +18,12 @@ public sealed class NodeSnapshot : IReadOnlyList<SchedulingNode>
 
     // (namespace, label key, label value) a term selects → (topology key, domain) → how many terms.
     private readonly Dictionary<(string Namespace, string Key, string Value), Dictionary<(string TopologyKey, string Domain), int>> _antiAffinityByLabel = [];
+
+    // (namespace, label key, label value) of placed, non-terminating pods → node → how many such pods.
+    private readonly Dictionary<(string Namespace, string Key, string Value), Dictionary<SchedulingNode, int>> _nodesByPodLabel = [];
+
+    // Node label key → value (domain) → how many nodes.
+    private readonly Dictionary<string, Dictionary<string, int>> _domains = new(StringComparer.Ordinal);
 
     // Terms whose selector is more than one key=value pair are matched one by one.
     private readonly List<(SchedulingPod Owner, PodAffinityTerm Term, string Domain)> _otherAntiAffinity = [];
@@ -57,6 +65,12 @@ public sealed class NodeSnapshot : IReadOnlyList<SchedulingNode>
         _indexes[node.Name] = _nodes.Count;
         _nodes.Add(node);
         node.Snapshot = this;
+        IndexDomains(node, +1);
+        foreach (var pod in node.Pods)
+        {
+            IndexLabels(node, pod, +1);
+        }
+
         foreach (var pod in node.PodsWithRequiredAntiAffinity)
         {
             Index(node, pod, +1);
@@ -77,6 +91,13 @@ public sealed class NodeSnapshot : IReadOnlyList<SchedulingNode>
         {
             Index(node, pod, -1);
         }
+
+        foreach (var pod in node.Pods)
+        {
+            IndexLabels(node, pod, -1);
+        }
+
+        IndexDomains(node, -1);
 
         // Swap with the last so removal stays O(1); the order only moves where filtering starts.
         var last = _nodes[^1];
@@ -119,10 +140,78 @@ public sealed class NodeSnapshot : IReadOnlyList<SchedulingNode>
         }
     }
 
+    /// <summary>The nodes holding non-terminating pods in <paramref name="namespace"/> labelled <paramref name="key"/>=<paramref name="value"/>, with how many each.</summary>
+    public IReadOnlyDictionary<SchedulingNode, int> NodesWithPodLabel(string @namespace, string key, string value) =>
+        _nodesByPodLabel.TryGetValue((@namespace, key, value), out var nodes) ? nodes : EmptyNodes;
+
+    /// <summary>The values of node label <paramref name="key"/> (its topology domains), with how many nodes carry each.</summary>
+    public IReadOnlyDictionary<string, int> DomainsOf(string key) =>
+        _domains.TryGetValue(key, out var domains) ? domains : EmptyDomains;
+
     /// <inheritdoc />
     public IEnumerator<SchedulingNode> GetEnumerator() => _nodes.GetEnumerator();
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+
+    private static readonly Dictionary<SchedulingNode, int> EmptyNodes = [];
+    private static readonly Dictionary<string, int> EmptyDomains = [];
+
+    /// <summary>Called by a node of this snapshot when a pod arrives (+1) or leaves (-1).</summary>
+    internal void IndexLabels(SchedulingNode node, SchedulingPod pod, int delta)
+    {
+        if (pod.Terminating)
+        {
+            return;
+        }
+
+        foreach (var (key, value) in pod.Labels)
+        {
+            var label = (pod.Namespace, key, value);
+            if (!_nodesByPodLabel.TryGetValue(label, out var nodes))
+            {
+                _nodesByPodLabel[label] = nodes = [];
+            }
+
+            var count = nodes.GetValueOrDefault(node) + delta;
+            if (count > 0)
+            {
+                nodes[node] = count;
+            }
+            else
+            {
+                nodes.Remove(node);
+                if (nodes.Count == 0)
+                {
+                    _nodesByPodLabel.Remove(label);
+                }
+            }
+        }
+    }
+
+    private void IndexDomains(SchedulingNode node, int delta)
+    {
+        foreach (var (key, value) in node.Labels)
+        {
+            if (!_domains.TryGetValue(key, out var domains))
+            {
+                _domains[key] = domains = new Dictionary<string, int>(StringComparer.Ordinal);
+            }
+
+            var count = domains.GetValueOrDefault(value) + delta;
+            if (count > 0)
+            {
+                domains[value] = count;
+            }
+            else
+            {
+                domains.Remove(value);
+                if (domains.Count == 0)
+                {
+                    _domains.Remove(key);
+                }
+            }
+        }
+    }
 
     /// <summary>Called by a node of this snapshot when a pod with required anti-affinity arrives (+1) or leaves (-1).</summary>
     internal void Index(SchedulingNode node, SchedulingPod pod, int delta)

@@ -121,6 +121,8 @@ public sealed class SchedulingNode
                 _labelCounts[label] = _labelCounts.GetValueOrDefault(label) + 1;
             }
         }
+
+        Snapshot?.IndexLabels(this, pod, +1);
     }
 
     /// <summary>Accounts for a pod that left; the pod is found by namespace and name.</summary>
@@ -174,6 +176,7 @@ public sealed class SchedulingNode
             }
         }
 
+        Snapshot?.IndexLabels(this, placed, -1);
         return true;
     }
 

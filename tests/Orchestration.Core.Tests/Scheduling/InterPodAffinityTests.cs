@@ -7,10 +7,12 @@ namespace Orchestration.Core.Tests.Scheduling;
 [Trait("Category", "Unit")]
 public sealed class InterPodAffinityTests
 {
-    [Fact]
-    public void Required_anti_affinity_on_hostname_puts_one_pod_per_node_then_refuses()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Required_anti_affinity_on_hostname_puts_one_pod_per_node_then_refuses(bool indexed)
     {
-        var nodes = new List<SchedulingNode> { Node("n1"), Node("n2") };
+        var nodes = Nodes(indexed, Node("n1"), Node("n2"));
         var scheduler = DefaultScheduler.CreateDefault();
 
         var first = scheduler.Schedule(Pod("db-0", "db", spec: AntiAffinity("db")), nodes);
@@ -26,9 +28,8 @@ public sealed class InterPodAffinityTests
     [InlineData(true)]
     public void Pods_already_placed_with_anti_affinity_keep_matching_pods_out_of_their_domain(bool indexedSnapshot)
     {
-        var list = new List<SchedulingNode> { Node("n1", "a"), Node("n2", "b") };
-        IReadOnlyList<SchedulingNode> nodes = indexedSnapshot ? new NodeSnapshot(list) : list;
-        list[0].Add(Pod("loner", "loner", spec: AntiAffinity("web", key: "zone")));
+        var nodes = Nodes(indexedSnapshot, Node("n1", "a"), Node("n2", "b"));
+        nodes[0].Add(Pod("loner", "loner", spec: AntiAffinity("web", key: "zone")));
         var scheduler = DefaultScheduler.CreateDefault();
 
         var web = scheduler.Schedule(Pod("web", "web"), nodes);
@@ -54,10 +55,12 @@ public sealed class InterPodAffinityTests
         after.NodeName.Should().Be("n1");
     }
 
-    [Fact]
-    public void Required_affinity_goes_to_the_zone_of_a_matching_pod_and_refuses_when_none_is_there()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Required_affinity_goes_to_the_zone_of_a_matching_pod_and_refuses_when_none_is_there(bool indexed)
     {
-        var nodes = new List<SchedulingNode> { Node("n1", "a"), Node("n2", "b"), Node("n3", "b") };
+        var nodes = Nodes(indexed, Node("n1", "a"), Node("n2", "b"), Node("n3", "b"));
         nodes[1].Add(Pod("cache", "cache"));
         var scheduler = DefaultScheduler.CreateDefault();
 
@@ -68,20 +71,24 @@ public sealed class InterPodAffinityTests
         lonely.Message.Should().Be("0/3 nodes are available: 3 node(s) didn't match pod affinity rules. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.");
     }
 
-    [Fact]
-    public void The_first_pod_of_a_group_that_wants_itself_may_go_anywhere()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_first_pod_of_a_group_that_wants_itself_may_go_anywhere(bool indexed)
     {
-        var nodes = new List<SchedulingNode> { Node("n1", "a") };
+        var nodes = Nodes(indexed, Node("n1", "a"));
 
         var result = DefaultScheduler.CreateDefault().Schedule(Pod("web-0", "web", spec: Affinity("web")), nodes);
 
         result.NodeName.Should().Be("n1", "no pod matches the term yet, and the pod matches it itself");
     }
 
-    [Fact]
-    public void Preferred_affinity_scores_the_zone_with_matching_pods_higher()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Preferred_affinity_scores_the_zone_with_matching_pods_higher(bool indexed)
     {
-        var nodes = new List<SchedulingNode> { Node("n1", "a"), Node("n2", "b") };
+        var nodes = Nodes(indexed, Node("n1", "a"), Node("n2", "b"));
         nodes[1].Add(Pod("cache", "cache"));
 
         var result = DefaultScheduler.CreateDefault().Schedule(Pod("web", "web", spec: PreferredAffinity("cache", weight: 100)), nodes);

@@ -84,16 +84,19 @@ public sealed class PreemptionTests
         result.Message.Should().Be("0/1 nodes are available: 1 Insufficient cpu. preemption: not eligible due to preemptionPolicy=Never.");
     }
 
-    [Fact]
-    public void Evicting_a_pod_that_breaks_the_incoming_pods_anti_affinity_makes_room()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Evicting_a_pod_that_breaks_the_incoming_pods_anti_affinity_makes_room(bool indexed)
     {
-        var node = Node("n1");
-        node.Add(Pod("old-db", "db", priority: 1));
+        var nodes = Nodes(indexed, Node("n1"));
+        nodes[0].Add(Pod("old-db", "db", priority: 1));
 
-        var result = DefaultScheduler.CreateDefault().Schedule(Pod("db", "db", priority: 100, spec: AntiAffinity("db")), [node]);
+        var result = DefaultScheduler.CreateDefault().Schedule(Pod("db", "db", priority: 100, spec: AntiAffinity("db")), nodes);
 
         result.NominatedNodeName.Should().Be("n1");
         result.Victims.Select(v => v.Name).Should().Equal("old-db");
+        nodes[0].Pods.Select(p => p.Name).Should().Equal(["old-db"], "the node is left as it was");
     }
 
     [Fact]

@@ -17,6 +17,10 @@ internal static class SchedulingTestObjects
         return new SchedulingNode(name, new ResourceAmounts(milliCpu, 8L << 30), maxPods, labels, taints);
     }
 
+    /// <summary>The nodes as a plain list, or as a <see cref="NodeSnapshot"/> whose indexes the plugins then use instead of scanning.</summary>
+    public static IReadOnlyList<SchedulingNode> Nodes(bool indexed, params SchedulingNode[] nodes) =>
+        indexed ? new NodeSnapshot(nodes) : nodes.ToList();
+
     public static SchedulingPod Pod(string name, string? app = null, long milliCpu = 100, int priority = 0, Action<V1PodSpec>? spec = null, DateTime? created = null)
     {
         var podSpec = new V1PodSpec

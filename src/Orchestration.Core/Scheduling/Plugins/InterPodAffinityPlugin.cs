@@ -36,37 +36,43 @@ public sealed class InterPodAffinityPlugin : IPreFilterExtensions, IFilterPlugin
         AffinityState? state = hasOwnTerms ? new AffinityState(pod) : null;
         if (nodes is NodeSnapshot snapshot)
         {
-            // The snapshot indexes placed pods' anti-affinity by the labels it selects: no node is visited.
+            // From the snapshot's indexes: placed pods' anti-affinity by the labels it selects, and for
+            // single-label terms only the nodes holding such pods.
             snapshot.ForEachAntiAffinityAgainst(pod, (key, domain, count) =>
             {
                 state ??= new AffinityState(pod);
                 state.AddExisting(key, domain, count);
             });
+            if (hasOwnTerms && state!.CountOwnTerms(pod, snapshot))
+            {
+                hasOwnTerms = false;
+            }
         }
 
-        foreach (var node in nodes)
+        if (hasOwnTerms || nodes is not NodeSnapshot)
         {
-            if (!hasOwnTerms && nodes is NodeSnapshot)
+            foreach (var node in nodes)
             {
-                break;
-            }
-
-            // Existing pods' anti-affinity: only the pods that carry such terms are visited.
-            foreach (var existing in nodes is NodeSnapshot ? [] : node.PodsWithRequiredAntiAffinity)
-            {
-                foreach (var term in existing.RequiredAntiAffinity)
+                if (nodes is not NodeSnapshot)
                 {
-                    if (node.Labels.TryGetValue(term.TopologyKey, out var domain) && term.Matches(pod, existing.Namespace))
+                    // Existing pods' anti-affinity: only the pods that carry such terms are visited.
+                    foreach (var existing in node.PodsWithRequiredAntiAffinity)
                     {
-                        state ??= new AffinityState(pod);
-                        state.AddExisting(term.TopologyKey, domain, 1);
+                        foreach (var term in existing.RequiredAntiAffinity)
+                        {
+                            if (node.Labels.TryGetValue(term.TopologyKey, out var domain) && term.Matches(pod, existing.Namespace))
+                            {
+                                state ??= new AffinityState(pod);
+                                state.AddExisting(term.TopologyKey, domain, 1);
+                            }
+                        }
                     }
                 }
-            }
 
-            if (hasOwnTerms)
-            {
-                state!.CountOwnTerms(pod, node, 1);
+                if (hasOwnTerms)
+                {
+                    state!.CountOwnTerms(pod, node, 1);
+                }
             }
         }
 
@@ -226,6 +232,24 @@ public sealed class InterPodAffinityPlugin : IPreFilterExtensions, IFilterPlugin
             Count(pod.PreferredAntiAffinity, PreferredAnti, pod, node, sign);
         }
 
+        /// <summary>
+        /// Counts the incoming pod's terms from the snapshot's index of nodes per pod label, visiting only
+        /// the nodes that hold matching pods; false (nothing counted) when a term's selector is more than one label.
+        /// </summary>
+        public bool CountOwnTerms(SchedulingPod pod, NodeSnapshot snapshot)
+        {
+            if (!AllSingleLabel(pod.RequiredAffinity) || !AllSingleLabel(pod.RequiredAntiAffinity) || !AllSingleLabel(pod.PreferredAffinity) || !AllSingleLabel(pod.PreferredAntiAffinity))
+            {
+                return false;
+            }
+
+            Count(pod.RequiredAffinity, RequiredAffinity, pod, snapshot);
+            Count(pod.RequiredAntiAffinity, RequiredAnti, pod, snapshot);
+            Count(pod.PreferredAffinity, PreferredAffinity, pod, snapshot);
+            Count(pod.PreferredAntiAffinity, PreferredAnti, pod, snapshot);
+            return true;
+        }
+
         /// <summary>Adds or takes back one pod on the node in every term of the incoming pod it matches.</summary>
         public void CountPod(SchedulingPod pod, SchedulingPod other, SchedulingNode node, int delta)
         {
@@ -290,6 +314,38 @@ public sealed class InterPodAffinityPlugin : IPreFilterExtensions, IFilterPlugin
                 if (matching != 0)
                 {
                     counts[i][domain] = counts[i].GetValueOrDefault(domain) + (sign * matching);
+                }
+            }
+        }
+
+        private static bool AllSingleLabel(IReadOnlyList<PodAffinityTerm> terms)
+        {
+            foreach (var term in terms)
+            {
+                if (term.Selector.SingleLabel is null)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        private static void Count(IReadOnlyList<PodAffinityTerm> terms, Dictionary<string, int>[] counts, SchedulingPod pod, NodeSnapshot snapshot)
+        {
+            for (var i = 0; i < terms.Count; i++)
+            {
+                var term = terms[i];
+                var label = term.Selector.SingleLabel!.Value;
+                foreach (var ns in term.Namespaces.Count == 0 ? [pod.Namespace] : term.Namespaces)
+                {
+                    foreach (var (node, matching) in snapshot.NodesWithPodLabel(ns, label.Key, label.Value))
+                    {
+                        if (node.Labels.TryGetValue(term.TopologyKey, out var domain))
+                        {
+                            counts[i][domain] = counts[i].GetValueOrDefault(domain) + matching;
+                        }
+                    }
                 }
             }
         }

@@ -23,11 +23,16 @@ public sealed class NodeAffinityPlugin : IFilterPlugin, IScorePlugin
     {
         ArgumentNullException.ThrowIfNull(pod);
         ArgumentNullException.ThrowIfNull(node);
-        foreach (var (key, value) in pod.NodeSelector)
+
+        // Checked first: enumerating an empty selector through the interface still allocates.
+        if (pod.NodeSelector.Count > 0)
         {
-            if (!node.Labels.TryGetValue(key, out var actual) || actual != value)
+            foreach (var (key, value) in pod.NodeSelector)
             {
-                return false;
+                if (!node.Labels.TryGetValue(key, out var actual) || actual != value)
+                {
+                    return false;
+                }
             }
         }
 

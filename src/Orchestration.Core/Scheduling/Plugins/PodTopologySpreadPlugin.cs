@@ -36,6 +36,30 @@ public sealed class PodTopologySpreadPlugin : IPreFilterExtensions, IFilterPlugi
         }
 
         var state = new SpreadState(pod.TopologySpreadConstraints);
+        if (nodes is NodeSnapshot snapshot && state.Constraints.Length == 1 && pod.NodeSelector.Count == 0 && pod.RequiredTerms.Count == 0
+            && state.Constraints[0].Selector.SingleLabel is { } label)
+        {
+            // The common case from the snapshot's indexes: every node with the key is in a domain, and
+            // only the nodes holding pods of the label add to the counts.
+            var constraint = state.Constraints[0];
+            var domains = state.Domains[0];
+            foreach (var (domain, _) in snapshot.DomainsOf(constraint.TopologyKey))
+            {
+                domains[domain] = 0;
+            }
+
+            foreach (var (node, count) in snapshot.NodesWithPodLabel(pod.Namespace, label.Key, label.Value))
+            {
+                if (node.Labels.TryGetValue(constraint.TopologyKey, out var domain))
+                {
+                    domains[domain] += count;
+                }
+            }
+
+            cycle.Write(StateKey, state);
+            return null;
+        }
+
         foreach (var node in nodes)
         {
             if (!state.Counts(pod, node))
