@@ -48,15 +48,25 @@ public sealed class SchedulerController(IClusterClient client, IScheduler schedu
         {
             await Task.WhenAll(pods.WaitForSyncAsync(cancellationToken), nodes.WaitForSyncAsync(cancellationToken)).ConfigureAwait(false);
 
-            // Objects listed before the handlers were attached: the handlers' upserts are idempotent.
+            // The controller manager attaches loops before its informers start, so every object comes
+            // through the handlers. Should an informer have run already, the objects it listed before
+            // the handlers were attached are taken from its cache; only ones the scheduler has not
+            // heard of, so that a replayed copy never overwrites a newer event's.
             foreach (var node in nodes.Cache.List())
             {
-                handlers.NodeAdded(node);
+                if (cache.FindNode(node.Metadata.Name) is null)
+                {
+                    handlers.NodeAdded(node);
+                }
             }
 
             foreach (var pod in pods.Cache.List())
             {
-                handlers.PodAdded(pod);
+                var key = $"{pod.Metadata.NamespaceProperty ?? "default"}/{pod.Metadata.Name}";
+                if (!queue.Contains(key) && !cache.Knows(key))
+                {
+                    handlers.PodAdded(pod);
+                }
             }
 
             using var registration = cancellationToken.Register(queue.Close);

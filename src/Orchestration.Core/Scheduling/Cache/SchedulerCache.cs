@@ -51,6 +51,15 @@ public sealed class SchedulerCache
         }
     }
 
+    /// <summary>Whether the cache accounts for the pod (bound, assumed or nominated).</summary>
+    public bool Knows(string podKey)
+    {
+        lock (_sync)
+        {
+            return _pods.ContainsKey(podKey);
+        }
+    }
+
     /// <summary>Whether the pod is assumed (placed by the scheduler, not yet seen bound).</summary>
     public bool IsAssumed(string podKey)
     {
