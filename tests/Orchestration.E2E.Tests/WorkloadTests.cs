@@ -231,6 +231,62 @@ public sealed class WorkloadTests(SimulatedCluster cluster)
     }
 
     [Fact]
+    public async Task A_job_runs_its_completions_two_at_a_time_and_completes()
+    {
+        var ns = await NamespaceAsync();
+
+        // On the simulated runtime "sleep 1" runs a second and exits 0.
+        const string manifest = """
+            apiVersion: batch/v1
+            kind: Job
+            metadata: {name: batch}
+            spec:
+              completions: 4
+              parallelism: 2
+              template:
+                spec:
+                  restartPolicy: Never
+                  containers: [{name: a, image: busybox, command: ["sh", "-c", "sleep 1"]}]
+            """;
+        (await _kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], manifest)).ExitCode.Should().Be(0);
+        var wait = await _kubectl.RunAsync(["wait", "--for=condition=complete", "job/batch", "-n", ns, "--timeout=60s"], timeout: TimeSpan.FromSeconds(70));
+        wait.ExitCode.Should().Be(0, wait.ToString());
+
+        var job = await JsonAsync("get", "job", "batch", "-n", ns);
+        job.GetProperty("status").GetProperty("succeeded").GetInt32().Should().Be(4);
+        var pods = await JsonAsync("get", "pods", "-n", ns, "-l", "job-name=batch");
+        pods.GetProperty("items").EnumerateArray().Select(p => p.GetProperty("status").GetProperty("phase").GetString()).Should().HaveCount(4).And.AllBe("Succeeded");
+        (await RunAsync("get", "job", "batch", "-n", ns)).Stdout.Should().MatchRegex(@"batch\s+Complete\s+4/4");
+    }
+
+    [Fact]
+    public async Task A_crashing_container_restarts_and_shows_crash_loop_back_off()
+    {
+        var ns = await NamespaceAsync();
+        const string manifest = """
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: crash}
+            spec:
+              containers: [{name: a, image: busybox, command: ["sh", "-c", "exit 3"]}]
+            """;
+        (await _kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], manifest)).ExitCode.Should().Be(0);
+        JsonElement status = default;
+        var looping = await Eventually.HoldsAsync(async () =>
+        {
+            status = (await JsonAsync("get", "pod", "crash", "-n", ns)).GetProperty("status");
+            return status.TryGetProperty("containerStatuses", out var containers)
+                && containers[0].GetProperty("restartCount").GetInt32() >= 1
+                && containers[0].GetProperty("state").TryGetProperty("waiting", out var waiting)
+                && waiting.GetProperty("reason").GetString() == "CrashLoopBackOff";
+        }, 150, TimeSpan.FromMilliseconds(200));
+        looping.Should().BeTrue(status.ToString());
+        var container = status.GetProperty("containerStatuses")[0];
+        container.GetProperty("lastState").GetProperty("terminated").GetProperty("exitCode").GetInt32().Should().Be(3);
+        (await RunAsync("get", "pod", "crash", "-n", ns)).Stdout.Should().Contain("CrashLoopBackOff");
+    }
+
+    [Fact]
     public async Task A_pod_that_fits_nowhere_stays_pending_with_a_failed_scheduling_event_that_describe_shows()
     {
         var ns = await NamespaceAsync();

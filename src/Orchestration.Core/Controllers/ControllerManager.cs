@@ -9,8 +9,8 @@ using Orchestration.WorkQueues;
 
 namespace Orchestration.Controllers;
 
-/// <summary>A controller registered with <c>AddController</c>: its type and what it watches.</summary>
-/// <param name="ControllerType">The <see cref="IController"/> implementation.</param>
+/// <summary>A controller registered with <c>AddController</c> (or <c>AddControllerLoop</c>): its type and what it watches.</summary>
+/// <param name="ControllerType">The <see cref="IController"/> (or <see cref="IControllerLoop"/>) implementation.</param>
 /// <param name="Definition">Its watches and workers.</param>
 public sealed record ControllerRegistration(Type ControllerType, ControllerBuilder Definition);
 
@@ -57,7 +57,14 @@ public sealed class ControllerManager(
         var runners = new List<Task>();
         foreach (var registration in registrations)
         {
-            var controller = (IController)ActivatorUtilities.GetServiceOrCreateInstance(services, registration.ControllerType);
+            var instance = ActivatorUtilities.GetServiceOrCreateInstance(services, registration.ControllerType);
+            if (instance is IControllerLoop loop)
+            {
+                runners.Add(loop.RunAsync(informers, cancellationToken));
+                continue;
+            }
+
+            var controller = (IController)instance;
             var logger = loggers.CreateLogger(registration.ControllerType);
             var runner = new ControllerRunner(controller, registration.Definition, options.Value.Queues, timeProvider, logger);
             runners.Add(runner.RunAsync(informers, cancellationToken));

@@ -103,13 +103,41 @@ public static class OrchestrationServiceCollectionExtensions
     }
 
     /// <summary>
-    /// Runs the scheduler in the controller manager: the default scheduler (unless another
-    /// <see cref="IScheduler"/> is registered) places pending pods and binds them.
+    /// Registers a component with a loop of its own (<see cref="IControllerLoop"/>) that the controller
+    /// manager runs over the shared informers, like a controller, only while this process leads.
     /// </summary>
-    public static IServiceCollection AddOrchestrationScheduler(this IServiceCollection services)
+    public static IServiceCollection AddControllerLoop<TLoop>(this IServiceCollection services)
+        where TLoop : class, IControllerLoop
     {
+        services.AddOrchestrationState();
+        services.AddOptions<ControllerManagerOptions>();
+        services.TryAddSingleton<ControllerContext>();
+        services.TryAddSingleton<TLoop>();
+        services.AddSingleton(new ControllerRegistration(typeof(TLoop), new ControllerBuilder { Name = typeof(TLoop).Name }));
+        if (!services.Any(d => d.ServiceType == typeof(Microsoft.Extensions.Hosting.IHostedService) && d.ImplementationType == typeof(ControllerManager)))
+        {
+            services.AddHostedService<ControllerManager>();
+        }
+
+        return services;
+    }
+
+    /// <summary>
+    /// Runs the scheduler in the controller manager (so only while this process leads): the default
+    /// scheduler (unless another <see cref="IScheduler"/> is registered) places pending pods from its
+    /// scheduling queue over its incremental cache, preempts lower-priority pods when nothing fits,
+    /// and binds.
+    /// </summary>
+    public static IServiceCollection AddOrchestrationScheduler(this IServiceCollection services, Action<SchedulerOptions>? configure = null)
+    {
+        var options = services.AddOptions<SchedulerOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
         services.TryAddSingleton<IScheduler>(_ => DefaultScheduler.CreateDefault());
         services.TryAddSingleton<EventRecorder>();
-        return services.AddController<SchedulerController>(SchedulerController.Configure);
+        return services.AddControllerLoop<SchedulerController>();
     }
 }

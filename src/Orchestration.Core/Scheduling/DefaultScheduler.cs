@@ -5,15 +5,22 @@ namespace Orchestration.Scheduling;
 /// <summary>
 /// The default scheduler: pre-filter, then filter nodes (stopping once enough fit, from a start
 /// that rotates, as kube-scheduler's percentageOfNodesToScore does), score those that fit with the
-/// weighted score plugins, pick the best, and account for the pod on it. No I/O: embeddable.
+/// weighted score plugins, pick the best, and account for the pod on it. When nothing fits, the
+/// post-filter plugins (preemption) may nominate a node and victims. No I/O: embeddable.
 /// </summary>
-public sealed class DefaultScheduler : IScheduler
+public sealed class DefaultScheduler : IScheduler, ISchedulingFramework
 {
     private readonly IReadOnlyList<IPreFilterPlugin> _preFilters;
+    private readonly IReadOnlyList<IPreFilterExtensions> _preFilterExtensions;
     private readonly IReadOnlyList<IFilterPlugin> _filters;
     private readonly IReadOnlyList<IScorePlugin> _scores;
+    private readonly IReadOnlyList<IPostFilterPlugin> _postFilters;
     private readonly Lock _sync = new();
     private int _nextStart;
+
+    // Reused between pods (under the lock) so that scoring allocates nothing per pod.
+    private long[] _totals = [];
+    private long[] _raw = [];
 
     /// <summary>A scheduler with the given plugins.</summary>
     public DefaultScheduler(IEnumerable<ISchedulingPlugin> plugins)
@@ -21,15 +28,27 @@ public sealed class DefaultScheduler : IScheduler
         ArgumentNullException.ThrowIfNull(plugins);
         var list = plugins.ToList();
         _preFilters = list.OfType<IPreFilterPlugin>().ToList();
+        _preFilterExtensions = list.OfType<IPreFilterExtensions>().ToList();
         _filters = list.OfType<IFilterPlugin>().ToList();
         _scores = list.OfType<IScorePlugin>().ToList();
+        _postFilters = list.OfType<IPostFilterPlugin>().ToList();
+        QueueSort = list.OfType<IQueueSortPlugin>().FirstOrDefault() ?? new PrioritySortPlugin();
     }
 
-    /// <summary>The default plugins: NodeName, NodeUnschedulable, TaintToleration, NodeAffinity, NodePorts, NodeResourcesFit and balanced allocation.</summary>
+    /// <summary>The plugin that orders the scheduling queue (PrioritySort unless another was given).</summary>
+    public IQueueSortPlugin QueueSort { get; }
+
+    /// <summary>
+    /// The default plugins, as kube-scheduler's default profile enables them: PrioritySort, NodeName,
+    /// NodeUnschedulable, TaintToleration, NodeAffinity, NodePorts, NodeResourcesFit,
+    /// NodeResourcesBalancedAllocation, PodTopologySpread, InterPodAffinity and DefaultPreemption.
+    /// </summary>
     public static IReadOnlyList<ISchedulingPlugin> DefaultPlugins() =>
     [
+        new PrioritySortPlugin(),
         new NodeNamePlugin(), new NodeUnschedulablePlugin(), new TaintTolerationPlugin(), new NodeAffinityPlugin(),
         new NodePortsPlugin(), new NodeResourcesFitPlugin(), new BalancedAllocationPlugin(),
+        new PodTopologySpreadPlugin(), new InterPodAffinityPlugin(), new DefaultPreemptionPlugin(),
     ];
 
     /// <summary>A scheduler with the default plugins.</summary>
@@ -57,37 +76,39 @@ public sealed class DefaultScheduler : IScheduler
             return new ScheduleResult(null, "0/0 nodes are available: no nodes available to schedule pods.");
         }
 
-        foreach (var preFilter in _preFilters)
-        {
-            if (preFilter.PreFilter(pod, nodes) is { } reason)
-            {
-                return new ScheduleResult(null, $"0/{nodes.Count} nodes are available: {reason}.");
-            }
-        }
-
+        // One decision at a time: pre-filter state and the nodes' accounting must not interleave.
         lock (_sync)
         {
+            var cycle = new SchedulingCycle { Nodes = nodes };
+            foreach (var preFilter in _preFilters)
+            {
+                if (preFilter.PreFilter(cycle, pod, nodes) is { } reason)
+                {
+                    return new ScheduleResult(null, $"0/{nodes.Count} nodes are available: {reason}.");
+                }
+            }
+
+            // A node a previous preemption made room on is tried first, as kube-scheduler does.
+            if (pod.NominatedNodeName is { } nominated)
+            {
+                foreach (var node in nodes)
+                {
+                    if (node.Name == nominated && RunFilters(cycle, pod, node).IsSuccess)
+                    {
+                        node.Add(pod);
+                        return new ScheduleResult(node.Name, null);
+                    }
+                }
+            }
+
             var wanted = FeasibleNodesToFind(nodes.Count);
             var feasible = new List<SchedulingNode>(Math.Min(wanted, nodes.Count));
-            var reasons = new Dictionary<string, int>(StringComparer.Ordinal);
             var start = _nextStart % nodes.Count;
             var examined = 0;
             for (; examined < nodes.Count && feasible.Count < wanted; examined++)
             {
                 var node = nodes[(start + examined) % nodes.Count];
-                var fits = true;
-                foreach (var filter in _filters)
-                {
-                    var result = filter.Filter(pod, node);
-                    if (!result.IsSuccess)
-                    {
-                        reasons[result.Reason!] = reasons.GetValueOrDefault(result.Reason!) + 1;
-                        fits = false;
-                        break;
-                    }
-                }
-
-                if (fits)
+                if (RunFilters(cycle, pod, node).IsSuccess)
                 {
                     feasible.Add(node);
                 }
@@ -96,29 +117,120 @@ public sealed class DefaultScheduler : IScheduler
             _nextStart = (start + examined) % nodes.Count;
             if (feasible.Count == 0)
             {
-                var parts = reasons.OrderBy(r => r.Key, StringComparer.Ordinal).Select(r => $"{r.Value} {r.Key}");
-                return new ScheduleResult(null, $"0/{nodes.Count} nodes are available: {string.Join(", ", parts)}. preemption: 0/{nodes.Count} nodes are available: {nodes.Count} Preemption is not helpful for scheduling.");
+                return Unschedulable(cycle, pod, nodes);
             }
 
-            var best = feasible[0];
-            var bestScore = long.MinValue;
-            foreach (var node in feasible)
-            {
-                long score = 0;
-                foreach (var plugin in _scores)
-                {
-                    score += plugin.Weight * plugin.Score(pod, node);
-                }
-
-                if (score > bestScore)
-                {
-                    best = node;
-                    bestScore = score;
-                }
-            }
-
+            var best = feasible.Count == 1 ? feasible[0] : Best(cycle, pod, feasible);
             best.Add(pod);
             return new ScheduleResult(best.Name, null);
         }
+    }
+
+    /// <inheritdoc />
+    public FilterResult RunFilters(SchedulingCycle cycle, SchedulingPod pod, SchedulingNode node)
+    {
+        foreach (var filter in _filters)
+        {
+            var result = filter.Filter(cycle, pod, node);
+            if (!result.IsSuccess)
+            {
+                return result;
+            }
+        }
+
+        return FilterResult.Fits;
+    }
+
+    /// <inheritdoc />
+    public void RunAddPod(SchedulingCycle cycle, SchedulingPod pod, SchedulingPod added, SchedulingNode node)
+    {
+        foreach (var extension in _preFilterExtensions)
+        {
+            extension.AddPod(cycle, pod, added, node);
+        }
+    }
+
+    /// <inheritdoc />
+    public void RunRemovePod(SchedulingCycle cycle, SchedulingPod pod, SchedulingPod removed, SchedulingNode node)
+    {
+        foreach (var extension in _preFilterExtensions)
+        {
+            extension.RemovePod(cycle, pod, removed, node);
+        }
+    }
+
+    private SchedulingNode Best(SchedulingCycle cycle, SchedulingPod pod, List<SchedulingNode> feasible)
+    {
+        if (_totals.Length < feasible.Count)
+        {
+            _totals = new long[feasible.Count];
+            _raw = new long[feasible.Count];
+        }
+
+        var totals = _totals.AsSpan(0, feasible.Count);
+        var raw = _raw.AsSpan(0, feasible.Count);
+        totals.Clear();
+        foreach (var plugin in _scores)
+        {
+            for (var i = 0; i < feasible.Count; i++)
+            {
+                raw[i] = plugin.Score(cycle, pod, feasible[i]);
+            }
+
+            if (plugin is INormalizeScorePlugin normalizer)
+            {
+                normalizer.NormalizeScores(cycle, pod, raw);
+            }
+
+            for (var i = 0; i < feasible.Count; i++)
+            {
+                totals[i] += plugin.Weight * raw[i];
+            }
+        }
+
+        var best = 0;
+        for (var i = 1; i < feasible.Count; i++)
+        {
+            if (totals[i] > totals[best])
+            {
+                best = i;
+            }
+        }
+
+        return feasible[best];
+    }
+
+    private ScheduleResult Unschedulable(SchedulingCycle cycle, SchedulingPod pod, IReadOnlyList<SchedulingNode> nodes)
+    {
+        // Every node was examined and refused; ask again for each one's verdict (a rare path, so the
+        // filter loop above need not keep a status per node).
+        var statuses = new FilterResult[nodes.Count];
+        var reasons = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < nodes.Count; i++)
+        {
+            statuses[i] = RunFilters(cycle, pod, nodes[i]);
+            if (statuses[i].Reason is { } reason)
+            {
+                reasons[reason] = reasons.GetValueOrDefault(reason) + 1;
+            }
+        }
+
+        // kube-scheduler sorts the "count reason" strings themselves, so counts order before words.
+        var message = $"0/{nodes.Count} nodes are available: {string.Join(", ", reasons.Select(r => $"{r.Value} {r.Key}").Order(StringComparer.Ordinal))}.";
+        foreach (var postFilter in _postFilters)
+        {
+            var outcome = postFilter.PostFilter(cycle, pod, nodes, statuses, this);
+            if (outcome.NominatedNodeName is { } nominated)
+            {
+                return new ScheduleResult(null, message) { NominatedNodeName = nominated, Victims = outcome.Victims };
+            }
+
+            if (outcome.Message is { } why)
+            {
+                message += " " + why;
+            }
+        }
+
+        return new ScheduleResult(null, message);
     }
 }

@@ -1,110 +1,192 @@
-using System.Collections.Concurrent;
+using k8s;
 using k8s.Models;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orchestration.Client;
 using Orchestration.Controllers;
 using Orchestration.Events;
 using Orchestration.Informers;
+using Orchestration.Scheduling.Cache;
+using Orchestration.Scheduling.Queue;
 
 namespace Orchestration.Scheduling;
 
 /// <summary>
-/// The kube-scheduler role: takes pending pods (no node, the default scheduler's), places each with
-/// the <see cref="IScheduler"/> over a snapshot of the nodes and the pods already on them (including
-/// pods it bound that the cache has not shown yet), binds through pods/binding, and reports
-/// Scheduled or FailedScheduling events. A pod that fits nowhere is marked PodScheduled=False and
-/// tried again when a node changes, or after a while.
+/// The kube-scheduler role, run by the controller manager while it leads. The pod and node
+/// informers feed a <see cref="SchedulerCache"/> (nodes and bound pods, adjusted per event) and a
+/// <see cref="SchedulingQueue"/> (pending pods of the default scheduler). One loop takes the first
+/// pod, places it with the <see cref="IScheduler"/> over the cache's snapshot, assumes it there,
+/// binds through pods/binding and records a Scheduled event. A pod that fits nowhere gets a
+/// FailedScheduling event and PodScheduled=False (reason Unschedulable) and waits in the queue for
+/// a cluster event; if preemption found room, the victims are deleted (with a Preempted event) and
+/// the pod's status.nominatedNodeName is set before it waits for them to go.
 /// </summary>
-public sealed class SchedulerController(IClusterClient client, ControllerContext context, IScheduler scheduler, EventRecorder events, TimeProvider timeProvider, ILogger<SchedulerController> logger) : IController
+public sealed class SchedulerController(IClusterClient client, IScheduler scheduler, EventRecorder events, IOptions<SchedulerOptions> options, TimeProvider timeProvider, ILogger<SchedulerController> logger) : IControllerLoop
 {
     /// <summary>The name pods ask for in spec.schedulerName.</summary>
     public const string Name = "default-scheduler";
 
-    private readonly ConcurrentDictionary<string, string> _assumed = new(StringComparer.Ordinal);
-
-    /// <summary>Registers the scheduler: pods, and node changes that may let pending pods fit. One worker: one decision at a time over one snapshot.</summary>
-    public static void Configure(ControllerBuilder builder)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        builder.For<V1Pod>().Watches<V1Node>(PendingPods);
-        builder.Workers = 1;
-    }
-
-    private static IEnumerable<ObjectKey> PendingPods(InformerFactory informers, V1Node node) =>
-        informers.For<V1Pod>().Cache.List()
-            .Where(p => string.IsNullOrEmpty(p.Spec?.NodeName) && p.Metadata.DeletionTimestamp is null)
-            .Select(p => new ObjectKey(p.Metadata.NamespaceProperty, p.Metadata.Name));
-
     /// <inheritdoc />
-    public async Task<ReconcileResult> ReconcileAsync(ObjectKey key, CancellationToken cancellationToken)
+    public async Task RunAsync(InformerFactory informers, CancellationToken cancellationToken)
     {
-        var podCache = context.Informers.For<V1Pod>().Cache;
-        var nodeCache = context.Informers.For<V1Node>().Cache;
-        var podKey = key.ToString();
-        var pod = podCache.Get(key.Namespace, key.Name);
-        if (pod is null || !string.IsNullOrEmpty(pod.Spec?.NodeName))
-        {
-            _assumed.TryRemove(podKey, out _);
-            return ReconcileResult.Done;
-        }
+        ArgumentNullException.ThrowIfNull(informers);
 
-        if (pod.Metadata.DeletionTimestamp is not null || (pod.Spec?.SchedulerName ?? Name) != Name || _assumed.ContainsKey(podKey))
-        {
-            return ReconcileResult.Done;
-        }
-
-        var nodes = nodeCache.List()
-            .Where(n => n.Metadata.DeletionTimestamp is null)
-            .Select(SchedulingNode.From)
-            .ToDictionary(n => n.Name, StringComparer.Ordinal);
-        foreach (var other in podCache.List())
-        {
-            var placed = other.Spec?.NodeName is { Length: > 0 } bound ? bound : _assumed.GetValueOrDefault(ObjectKeyOf(other));
-            if (placed is not null && nodes.TryGetValue(placed, out var node) && other.Metadata.DeletionTimestamp is null && other.Status?.Phase is not ("Succeeded" or "Failed"))
-            {
-                node.Add(SchedulingPod.From(other));
-            }
-        }
-
-        var result = scheduler.Schedule(SchedulingPod.From(pod), nodes.Values.OrderBy(n => n.Name, StringComparer.Ordinal).ToList());
-        if (!result.Scheduled)
-        {
-            logger.LogInformation("Pod {Pod} is unschedulable: {Message}", podKey, result.Message);
-            await events.RecordAsync(pod, "Warning", "FailedScheduling", result.Message!, Name, cancellationToken).ConfigureAwait(false);
-            await MarkUnschedulableAsync(pod, result.Message!, cancellationToken).ConfigureAwait(false);
-
-            // Node changes bring it back sooner; this is the fallback.
-            return ReconcileResult.After(TimeSpan.FromSeconds(30));
-        }
-
-        _assumed[podKey] = result.NodeName!;
+        // Fresh state per term of leadership, as the informers are.
+        var cache = new SchedulerCache(timeProvider, options.Value.AssumedPodExpiry);
+        var sort = scheduler is DefaultScheduler defaults ? defaults.QueueSort : new Plugins.PrioritySortPlugin();
+        using var queue = new SchedulingQueue(sort, timeProvider, options.Value.Queue);
+        var pods = informers.For<V1Pod>();
+        var nodes = informers.For<V1Node>();
+        var handlers = new InformerHandlers(cache, queue, logger);
+        pods.Added += handlers.PodAdded;
+        pods.Updated += handlers.PodUpdated;
+        pods.Deleted += handlers.PodDeleted;
+        nodes.Added += handlers.NodeAdded;
+        nodes.Updated += handlers.NodeUpdated;
+        nodes.Deleted += handlers.NodeDeleted;
         try
         {
-            await client.BindAsync(key.Namespace, key.Name, result.NodeName!, cancellationToken).ConfigureAwait(false);
+            await Task.WhenAll(pods.WaitForSyncAsync(cancellationToken), nodes.WaitForSyncAsync(cancellationToken)).ConfigureAwait(false);
+
+            // The controller manager attaches loops before its informers start, so every object comes
+            // through the handlers. Should an informer have run already, the objects it listed before
+            // the handlers were attached are taken from its cache; only ones the scheduler has not
+            // heard of, so that a replayed copy never overwrites a newer event's.
+            foreach (var node in nodes.Cache.List())
+            {
+                if (cache.FindNode(node.Metadata.Name) is null)
+                {
+                    handlers.NodeAdded(node);
+                }
+            }
+
+            foreach (var pod in pods.Cache.List())
+            {
+                var key = $"{pod.Metadata.NamespaceProperty ?? "default"}/{pod.Metadata.Name}";
+                if (!queue.Contains(key) && !cache.Knows(key))
+                {
+                    handlers.PodAdded(pod);
+                }
+            }
+
+            using var registration = cancellationToken.Register(queue.Close);
+            while (await queue.PopAsync(CancellationToken.None).ConfigureAwait(false) is { } queued)
+            {
+                try
+                {
+                    await ScheduleOneAsync(pods.Cache, cache, queue, queued, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception ex)
+                {
+                    // One pod's failure is retried with backoff, never fatal to the loop.
+                    logger.LogWarning(ex, "Scheduling {Pod} failed (attempt {Attempt})", queued.Pod.Key, queued.Attempts);
+                    queue.AddUnschedulable(queued, error: true);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            pods.Added -= handlers.PodAdded;
+            pods.Updated -= handlers.PodUpdated;
+            pods.Deleted -= handlers.PodDeleted;
+            nodes.Added -= handlers.NodeAdded;
+            nodes.Updated -= handlers.NodeUpdated;
+            nodes.Deleted -= handlers.NodeDeleted;
+        }
+    }
+
+    private async Task ScheduleOneAsync(ObjectCache<V1Pod> podCache, SchedulerCache cache, SchedulingQueue queue, QueuedPod queued, CancellationToken cancellationToken)
+    {
+        var key = queued.Pod.Key;
+        var pod = podCache.Get(queued.Pod.Namespace, queued.Pod.Name);
+        if (pod is null || !string.IsNullOrEmpty(pod.Spec?.NodeName) || pod.Metadata.DeletionTimestamp is not null)
+        {
+            queue.Done(key);
+            return;
+        }
+
+        var result = cache.Schedule(scheduler, queued.Pod);
+        if (!result.Scheduled)
+        {
+            logger.LogInformation("Pod {Pod} is unschedulable: {Message}", key, result.Message);
+            await events.RecordAsync(pod, "Warning", "FailedScheduling", result.Message!, Name, cancellationToken).ConfigureAwait(false);
+            if (result.NominatedNodeName is { } nominated)
+            {
+                queued.Pod = queued.Pod with { NominatedNodeName = nominated };
+                cache.Nominate(queued.Pod, nominated);
+                await PreemptAsync(pod, nominated, result.Victims, cancellationToken).ConfigureAwait(false);
+            }
+
+            await MarkUnschedulableAsync(pod, result.Message!, result.NominatedNodeName, cancellationToken).ConfigureAwait(false);
+            queue.AddUnschedulable(queued);
+            return;
+        }
+
+        try
+        {
+            await client.BindAsync(queued.Pod.Namespace, queued.Pod.Name, result.NodeName!, cancellationToken).ConfigureAwait(false);
         }
         catch (ConflictException)
         {
-            // Bound meanwhile (by us, before a restart, or by someone else): the cache will show where.
+            // Bound meanwhile (by us before a restart, or by someone else): the informer will show
+            // where; until then the assumption holds the room.
+            cache.FinishBinding(key);
+            queue.Done(key);
+            return;
         }
         catch (NotFoundException)
         {
-            _assumed.TryRemove(podKey, out _);
-            return ReconcileResult.Done;
+            cache.Forget(key);
+            queue.Done(key);
+            return;
         }
         catch
         {
-            _assumed.TryRemove(podKey, out _);
+            cache.Forget(key);
             throw;
         }
 
-        await events.RecordAsync(pod, "Normal", "Scheduled", $"Successfully assigned {podKey} to {result.NodeName}", Name, cancellationToken).ConfigureAwait(false);
-        return ReconcileResult.Done;
+        cache.FinishBinding(key);
+        queue.Done(key);
+        await events.RecordAsync(pod, "Normal", "Scheduled", $"Successfully assigned {key} to {result.NodeName}", Name, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task MarkUnschedulableAsync(V1Pod pod, string message, CancellationToken cancellationToken)
+    private async Task PreemptAsync(V1Pod preemptor, string node, IReadOnlyList<SchedulingPod> victims, CancellationToken cancellationToken)
+    {
+        foreach (var victim in victims)
+        {
+            logger.LogInformation("Preempting {Victim} on {Node} for {Pod}", victim.Key, node, $"{preemptor.Metadata.NamespaceProperty}/{preemptor.Metadata.Name}");
+            try
+            {
+                var current = await client.GetAsync<V1Pod>(victim.Namespace, victim.Name, cancellationToken).ConfigureAwait(false);
+                if (string.IsNullOrEmpty(current.Spec?.NodeName))
+                {
+                    // A pending pod holding a nominated node's room, not a running one: it is never
+                    // deleted; its nomination yields once it is tried again.
+                    continue;
+                }
+
+                await client.DeleteAsync<V1Pod>(victim.Namespace, victim.Name, cancellationToken: cancellationToken).ConfigureAwait(false);
+                await events.RecordAsync(current, "Normal", "Preempted", $"Preempted by pod {preemptor.Metadata.Uid ?? preemptor.Metadata.Name} on node {node}", Name, cancellationToken).ConfigureAwait(false);
+            }
+            catch (NotFoundException)
+            {
+                // Gone already: the room is free.
+            }
+        }
+    }
+
+    private async Task MarkUnschedulableAsync(V1Pod pod, string message, string? nominatedNode, CancellationToken cancellationToken)
     {
         var conditions = pod.Status?.Conditions ?? [];
-        if (conditions.Any(c => c.Type == "PodScheduled" && c.Status == "False" && c.Message == message))
+        if (conditions.Any(c => c.Type == "PodScheduled" && c.Status == "False" && c.Message == message) && (nominatedNode is null || pod.Status?.NominatedNodeName == nominatedNode))
         {
             return;
         }
@@ -121,6 +203,11 @@ public sealed class SchedulerController(IClusterClient client, ControllerContext
                 Message = message,
                 LastTransitionTime = timeProvider.GetUtcNow().UtcDateTime,
             }).ToList();
+            if (nominatedNode is not null)
+            {
+                current.Status.NominatedNodeName = nominatedNode;
+            }
+
             await client.UpdateStatusAsync(current, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is NotFoundException or ConflictException)
@@ -128,5 +215,123 @@ public sealed class SchedulerController(IClusterClient client, ControllerContext
         }
     }
 
-    private static string ObjectKeyOf(V1Pod pod) => new ObjectKey(pod.Metadata.NamespaceProperty, pod.Metadata.Name).ToString();
+    /// <summary>Turns informer events into cache adjustments and queue moves; they run on the informers' threads, briefly.</summary>
+    private sealed class InformerHandlers(SchedulerCache cache, SchedulingQueue queue, ILogger logger)
+    {
+        public void NodeAdded(V1Node node) => Guard(node, () =>
+        {
+            cache.AddOrUpdateNode(node);
+            queue.MoveAllToActiveOrBackoff();
+        });
+
+        public void NodeUpdated(V1Node old, V1Node node) => Guard(node, () => OnNodeUpdated(old, node));
+
+        public void NodeDeleted(V1Node node) => Guard(node, () => cache.RemoveNode(node.Metadata.Name));
+
+        public void PodAdded(V1Pod pod) => Guard(pod, () => Upsert(pod, mayHelp: true));
+
+        public void PodUpdated(V1Pod old, V1Pod pod) => Guard(pod, () => OnPodUpdated(old, pod));
+
+        public void PodDeleted(V1Pod pod) => Guard(pod, () => OnPodDeleted(pod));
+
+        // A handler's exception would end the informer's watch: log it and go on with the next event.
+        private void Guard(IKubernetesObject<V1ObjectMeta> obj, Action handle)
+        {
+            try
+            {
+                handle();
+            }
+            catch (Exception ex)
+            {
+                logger.LogError(ex, "The scheduler could not take in {Kind} {Name}", obj.Kind, obj.Metadata?.Name);
+            }
+        }
+
+        private void OnNodeUpdated(V1Node old, V1Node node)
+        {
+            // Heartbeats change only conditions: the scheduler's view, and pending pods' chances, stay.
+            if (ReferenceEquals(old, node) || SameForScheduling(old, node))
+            {
+                return;
+            }
+
+            cache.AddOrUpdateNode(node);
+            queue.MoveAllToActiveOrBackoff();
+        }
+
+        private void OnPodUpdated(V1Pod old, V1Pod pod)
+        {
+            var wasHolding = Holds(old);
+            Upsert(pod, mayHelp: !ReferenceEquals(old, pod) && !SameSpecAndLabels(old, pod));
+            if (wasHolding && !Holds(pod))
+            {
+                // A pod finished: its node has room again.
+                queue.MoveAllToActiveOrBackoff();
+            }
+        }
+
+        private void OnPodDeleted(V1Pod pod)
+        {
+            var key = KeyOf(pod);
+            queue.Delete(key);
+
+            // A pending pod may hold a nominated node's room: it goes too.
+            cache.RemovePod(key);
+            if (!string.IsNullOrEmpty(pod.Spec?.NodeName))
+            {
+                queue.MoveAllToActiveOrBackoff();
+            }
+        }
+
+        private void Upsert(V1Pod pod, bool mayHelp)
+        {
+            var key = KeyOf(pod);
+            if (!string.IsNullOrEmpty(pod.Spec?.NodeName))
+            {
+                queue.Delete(key);
+                if (Holds(pod))
+                {
+                    cache.AddOrUpdatePod(pod);
+                }
+                else
+                {
+                    cache.RemovePod(key);
+                }
+            }
+            else if (pod.Metadata.DeletionTimestamp is null && (pod.Spec?.SchedulerName ?? Name) == Name)
+            {
+                if (mayHelp || !queue.Contains(key))
+                {
+                    queue.AddOrUpdate(SchedulingPod.From(pod));
+                }
+                else
+                {
+                    queue.Refresh(SchedulingPod.From(pod));
+                }
+            }
+            else
+            {
+                queue.Delete(key);
+            }
+        }
+
+        private static bool Holds(V1Pod pod) => !string.IsNullOrEmpty(pod.Spec?.NodeName) && pod.Status?.Phase is not ("Succeeded" or "Failed");
+
+        private static string KeyOf(V1Pod pod) => $"{pod.Metadata.NamespaceProperty ?? "default"}/{pod.Metadata.Name}";
+
+        private static bool SameSpecAndLabels(V1Pod old, V1Pod pod) =>
+            Json(old.Spec) == Json(pod.Spec) && Json(old.Metadata.Labels) == Json(pod.Metadata.Labels);
+
+        // Pending pods change rarely, so comparing their JSON is cheap enough and misses no field.
+        private static string Json(object? value) => value is null ? "" : KubernetesJson.Serialize(value);
+
+        private static bool SameForScheduling(V1Node old, V1Node node)
+        {
+            var before = SchedulingNode.From(old);
+            var after = SchedulingNode.From(node);
+            return before.Allocatable == after.Allocatable && before.MaxPods == after.MaxPods && before.Unschedulable == after.Unschedulable
+                && before.Labels.Count == after.Labels.Count && before.Labels.All(l => after.Labels.TryGetValue(l.Key, out var v) && v == l.Value)
+                && Json(old.Spec?.Taints) == Json(node.Spec?.Taints);
+        }
+    }
 }

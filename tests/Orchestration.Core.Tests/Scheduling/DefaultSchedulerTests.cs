@@ -53,7 +53,8 @@ public sealed class DefaultSchedulerTests
         var result = DefaultScheduler.CreateDefault().Schedule(Pod("p", milliCpu: 500), nodes);
 
         result.Scheduled.Should().BeFalse();
-        result.Message.Should().Be("0/3 nodes are available: 2 Insufficient cpu, 1 node(s) had untolerated taint {dedicated: gpu}. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.");
+        // kube-scheduler sorts the "count reason" strings, so "1 node(s)..." comes before "2 Insufficient...".
+        result.Message.Should().Be("0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 Insufficient cpu. preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod.");
     }
 
     [Fact]

@@ -55,11 +55,31 @@ public sealed class SchedulerControllerTests : IAsyncLifetime
         await _client.UpdateStatusAsync(node);
     }
 
-    private Task<V1Pod> PodAsync(string name, string cpu) => _client.CreateAsync(new V1Pod
+    private Task<V1Pod> PodAsync(string name, string cpu, int? priority = null, string? preemptionPolicy = null) => _client.CreateAsync(new V1Pod
     {
         Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = "default" },
-        Spec = new V1PodSpec { Containers = [new V1Container { Name = "c", Image = "busybox", Resources = new V1ResourceRequirements { Requests = new Dictionary<string, ResourceQuantity> { ["cpu"] = new(cpu) } } }] },
+        Spec = new V1PodSpec
+        {
+            Priority = priority,
+            PreemptionPolicy = preemptionPolicy,
+            Containers = [new V1Container { Name = "c", Image = "busybox", Resources = new V1ResourceRequirements { Requests = new Dictionary<string, ResourceQuantity> { ["cpu"] = new(cpu) } } }],
+        },
     });
+
+    private async Task<bool> GoneAsync(string name)
+    {
+        for (var i = 0; i < 200; i++)
+        {
+            if (!(await _client.ListAsync<V1Pod>("default")).Items.Any(p => p.Metadata.Name == name))
+            {
+                return true;
+            }
+
+            await Task.Delay(25);
+        }
+
+        return false;
+    }
 
     private async Task<V1Pod> EventuallyAsync(string name, Func<V1Pod, bool> condition)
     {
@@ -109,5 +129,41 @@ public sealed class SchedulerControllerTests : IAsyncLifetime
         waiting.Status.Conditions.Single(c => c.Type == "PodScheduled").Reason.Should().Be("Unschedulable");
         failed.Should().Contain(e => e.Message.StartsWith("0/1 nodes are available: 1 Insufficient cpu.", StringComparison.Ordinal) && e.Type == "Warning");
         placed.Spec.NodeName.Should().Be("large", "a new node that fits brings the pending pod back");
+    }
+
+    [Fact]
+    public async Task A_higher_priority_pod_preempts_a_lower_one_and_takes_its_place()
+    {
+        await NodeAsync("only", "1");
+        await PodAsync("low", "800m", priority: 1);
+        await EventuallyAsync("low", p => p.Spec.NodeName is not null);
+
+        await PodAsync("urgent", "500m", priority: 1000);
+        var nominated = await EventuallyAsync("urgent", p => p.Status?.NominatedNodeName is not null || p.Spec.NodeName is not null);
+        var victimGone = await GoneAsync("low");
+        var placed = await EventuallyAsync("urgent", p => p.Spec.NodeName is not null);
+
+        (nominated.Status?.NominatedNodeName ?? nominated.Spec.NodeName).Should().Be("only");
+        victimGone.Should().BeTrue();
+        placed.Spec.NodeName.Should().Be("only");
+        var events = (await _client.ListAsync<Corev1Event>("default")).Items;
+        events.Should().Contain(e => e.Reason == "Preempted" && e.InvolvedObject.Name == "low" && e.Message.EndsWith("on node only", StringComparison.Ordinal));
+        events.Should().Contain(e => e.Reason == "FailedScheduling" && e.InvolvedObject.Name == "urgent" && e.Message == "0/1 nodes are available: 1 Insufficient cpu.");
+    }
+
+    [Fact]
+    public async Task A_pod_that_may_not_preempt_waits_and_goes_when_a_pod_is_deleted()
+    {
+        await NodeAsync("only", "1");
+        await PodAsync("low", "800m", priority: 1);
+        await EventuallyAsync("low", p => p.Spec.NodeName is not null);
+
+        await PodAsync("polite", "500m", priority: 1000, preemptionPolicy: "Never");
+        var waiting = await EventuallyAsync("polite", p => p.Status?.Conditions?.Any(c => c.Type == "PodScheduled" && c.Status == "False") == true);
+        await _client.DeleteAsync<V1Pod>("default", "low");
+        var placed = await EventuallyAsync("polite", p => p.Spec.NodeName is not null);
+
+        waiting.Status.Conditions.Single(c => c.Type == "PodScheduled").Message.Should().Be("0/1 nodes are available: 1 Insufficient cpu. preemption: not eligible due to preemptionPolicy=Never.");
+        placed.Spec.NodeName.Should().Be("only", "the deletion of a bound pod is a cluster event that brings unschedulable pods back");
     }
 }

@@ -162,8 +162,10 @@ public sealed class DaemonSetController(IClusterClient client, EventRecorder eve
 
     private static bool ShouldRun(SchedulingPod pod, V1Node node)
     {
+        // The two filters read nothing from the cycle's state: a fresh one per node is enough.
         var candidate = SchedulingNode.From(node);
-        return Taints.Filter(pod, candidate).IsSuccess && Affinity.Filter(pod, candidate).IsSuccess;
+        var cycle = new SchedulingCycle { Nodes = [candidate] };
+        return Taints.Filter(cycle, pod, candidate).IsSuccess && Affinity.Filter(cycle, pod, candidate).IsSuccess;
     }
 
     private static V1Pod PodFor(V1DaemonSet ds, string node, string hash)

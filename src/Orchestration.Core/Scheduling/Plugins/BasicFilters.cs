@@ -9,8 +9,8 @@ public sealed class NodeNamePlugin : IFilterPlugin
     public string Name => "NodeName";
 
     /// <inheritdoc />
-    public FilterResult Filter(SchedulingPod pod, SchedulingNode node) =>
-        pod.NodeName is null || pod.NodeName == node.Name ? FilterResult.Fits : FilterResult.Unschedulable("node(s) didn't match the requested node name");
+    public FilterResult Filter(SchedulingCycle cycle, SchedulingPod pod, SchedulingNode node) =>
+        pod.NodeName is null || pod.NodeName == node.Name ? FilterResult.Fits : FilterResult.UnschedulableAndUnresolvable("node(s) didn't match the requested node name");
 }
 
 /// <summary>NodeUnschedulable: a cordoned node takes only pods that tolerate it.</summary>
@@ -22,8 +22,8 @@ public sealed class NodeUnschedulablePlugin : IFilterPlugin
     public string Name => "NodeUnschedulable";
 
     /// <inheritdoc />
-    public FilterResult Filter(SchedulingPod pod, SchedulingNode node) =>
-        !node.Unschedulable || pod.Tolerations.Any(t => Tolerations.Tolerates(t, Cordon)) ? FilterResult.Fits : FilterResult.Unschedulable("node(s) were unschedulable");
+    public FilterResult Filter(SchedulingCycle cycle, SchedulingPod pod, SchedulingNode node) =>
+        !node.Unschedulable || pod.Tolerations.Any(t => Tolerations.Tolerates(t, Cordon)) ? FilterResult.Fits : FilterResult.UnschedulableAndUnresolvable("node(s) were unschedulable");
 }
 
 /// <summary>NodePorts: host ports a pod binds must be free on the node.</summary>
@@ -33,7 +33,7 @@ public sealed class NodePortsPlugin : IFilterPlugin
     public string Name => "NodePorts";
 
     /// <inheritdoc />
-    public FilterResult Filter(SchedulingPod pod, SchedulingNode node) =>
+    public FilterResult Filter(SchedulingCycle cycle, SchedulingPod pod, SchedulingNode node) =>
         pod.HostPorts.Any(node.UsesPort) ? FilterResult.Unschedulable("node(s) didn't have free ports for the requested pod ports") : FilterResult.Fits;
 }
 
@@ -47,13 +47,13 @@ public sealed class TaintTolerationPlugin : IFilterPlugin, IScorePlugin
     public int Weight => 3;
 
     /// <inheritdoc />
-    public FilterResult Filter(SchedulingPod pod, SchedulingNode node)
+    public FilterResult Filter(SchedulingCycle cycle, SchedulingPod pod, SchedulingNode node)
     {
         foreach (var taint in node.Taints)
         {
             if (taint.Effect is "NoSchedule" or "NoExecute" && !pod.Tolerations.Any(t => Tolerations.Tolerates(t, taint)))
             {
-                return FilterResult.Unschedulable($"node(s) had untolerated taint {{{taint.Key}: {taint.Value}}}");
+                return FilterResult.UnschedulableAndUnresolvable($"node(s) had untolerated taint {{{taint.Key}: {taint.Value}}}");
             }
         }
 
@@ -61,7 +61,7 @@ public sealed class TaintTolerationPlugin : IFilterPlugin, IScorePlugin
     }
 
     /// <inheritdoc />
-    public long Score(SchedulingPod pod, SchedulingNode node)
+    public long Score(SchedulingCycle cycle, SchedulingPod pod, SchedulingNode node)
     {
         var untolerated = node.Taints.Count(t => t.Effect == "PreferNoSchedule" && !pod.Tolerations.Any(x => Tolerations.Tolerates(x, t)));
         return Math.Max(0, 100 - (untolerated * 20));

@@ -12,23 +12,48 @@ public sealed class NodeAffinityPlugin : IFilterPlugin, IScorePlugin
     public int Weight => 2;
 
     /// <inheritdoc />
-    public FilterResult Filter(SchedulingPod pod, SchedulingNode node)
+    public FilterResult Filter(SchedulingCycle cycle, SchedulingPod pod, SchedulingNode node) =>
+        MatchesSelectorAndAffinity(pod, node) ? FilterResult.Fits : FilterResult.UnschedulableAndUnresolvable("node(s) didn't match Pod's node affinity/selector");
+
+    /// <summary>
+    /// Whether a node satisfies the pod's node selector and required node affinity (topology spread
+    /// counts only such nodes, as kube-scheduler's default nodeAffinityPolicy Honor does).
+    /// </summary>
+    public static bool MatchesSelectorAndAffinity(SchedulingPod pod, SchedulingNode node)
     {
-        foreach (var (key, value) in pod.NodeSelector)
+        ArgumentNullException.ThrowIfNull(pod);
+        ArgumentNullException.ThrowIfNull(node);
+
+        // Checked first: enumerating an empty selector through the interface still allocates.
+        if (pod.NodeSelector.Count > 0)
         {
-            if (!node.Labels.TryGetValue(key, out var actual) || actual != value)
+            foreach (var (key, value) in pod.NodeSelector)
             {
-                return FilterResult.Unschedulable("node(s) didn't match Pod's node affinity/selector");
+                if (!node.Labels.TryGetValue(key, out var actual) || actual != value)
+                {
+                    return false;
+                }
             }
         }
 
-        return pod.RequiredTerms.Count == 0 || pod.RequiredTerms.Any(t => Matches(t, node))
-            ? FilterResult.Fits
-            : FilterResult.Unschedulable("node(s) didn't match Pod's node affinity/selector");
+        if (pod.RequiredTerms.Count == 0)
+        {
+            return true;
+        }
+
+        foreach (var term in pod.RequiredTerms)
+        {
+            if (Matches(term, node))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <inheritdoc />
-    public long Score(SchedulingPod pod, SchedulingNode node)
+    public long Score(SchedulingCycle cycle, SchedulingPod pod, SchedulingNode node)
     {
         if (pod.PreferredTerms.Count == 0)
         {

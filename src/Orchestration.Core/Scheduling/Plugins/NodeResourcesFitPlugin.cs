@@ -10,7 +10,7 @@ public sealed class NodeResourcesFitPlugin : IFilterPlugin, IScorePlugin
     public int Weight => 1;
 
     /// <inheritdoc />
-    public FilterResult Filter(SchedulingPod pod, SchedulingNode node)
+    public FilterResult Filter(SchedulingCycle cycle, SchedulingPod pod, SchedulingNode node)
     {
         if (node.PodCount + 1 > node.MaxPods)
         {
@@ -31,7 +31,7 @@ public sealed class NodeResourcesFitPlugin : IFilterPlugin, IScorePlugin
     }
 
     /// <summary>Least allocated: the share of cpu and memory left after the pod, averaged.</summary>
-    public long Score(SchedulingPod pod, SchedulingNode node)
+    public long Score(SchedulingCycle cycle, SchedulingPod pod, SchedulingNode node)
     {
         var after = node.NonZeroRequested + pod.NonZeroRequests;
         return (Free(after.MilliCpu, node.Allocatable.MilliCpu) + Free(after.MemoryBytes, node.Allocatable.MemoryBytes)) / 2;
@@ -50,7 +50,7 @@ public sealed class BalancedAllocationPlugin : IScorePlugin
     public int Weight => 1;
 
     /// <inheritdoc />
-    public long Score(SchedulingPod pod, SchedulingNode node)
+    public long Score(SchedulingCycle cycle, SchedulingPod pod, SchedulingNode node)
     {
         var after = node.NonZeroRequested + pod.NonZeroRequests;
         var cpu = node.Allocatable.MilliCpu <= 0 ? 0 : (double)after.MilliCpu / node.Allocatable.MilliCpu;
