@@ -14,4 +14,7 @@ public sealed class ControllerContext
         get => Volatile.Read(ref _informers) ?? throw new InvalidOperationException("the controllers are not running, so there are no informers");
         internal set => Volatile.Write(ref _informers, value);
     }
+
+    /// <summary>The shared informers while the controllers run, else null (a controller reconciled by hand, in a test).</summary>
+    public InformerFactory? Current => Volatile.Read(ref _informers);
 }

@@ -26,6 +26,11 @@ public sealed class SchedulerController(IClusterClient client, IScheduler schedu
     /// <summary>The name pods ask for in spec.schedulerName.</summary>
     public const string Name = "default-scheduler";
 
+    private readonly SemaphoreSlim _bindings = new(MaxBindingsInFlight);
+
+    /// <summary>How many bindings may be in flight at once.</summary>
+    private const int MaxBindingsInFlight = 64;
+
     /// <inheritdoc />
     public async Task RunAsync(InformerFactory informers, CancellationToken cancellationToken)
     {
@@ -129,9 +134,22 @@ public sealed class SchedulerController(IClusterClient client, IScheduler schedu
             return;
         }
 
+        // The binding cycle runs beside the next pods' scheduling cycles, as kube-scheduler's does:
+        // the pod is assumed on its node already, so the next decisions count it. In-flight
+        // bindings are bounded so a slow API server slows the loop instead of piling up requests.
+        await _bindings.WaitAsync(cancellationToken).ConfigureAwait(false);
+        _ = Task.Run(() => BindAsync(cache, queue, queued, pod, result.NodeName!, cancellationToken), CancellationToken.None);
+    }
+
+    private async Task BindAsync(SchedulerCache cache, SchedulingQueue queue, QueuedPod queued, V1Pod pod, string nodeName, CancellationToken cancellationToken)
+    {
+        var key = queued.Pod.Key;
         try
         {
-            await client.BindAsync(queued.Pod.Namespace, queued.Pod.Name, result.NodeName!, cancellationToken).ConfigureAwait(false);
+            await client.BindAsync(queued.Pod.Namespace, queued.Pod.Name, nodeName, cancellationToken).ConfigureAwait(false);
+            cache.FinishBinding(key);
+            queue.Done(key);
+            await events.RecordAsync(pod, "Normal", "Scheduled", $"Successfully assigned {key} to {nodeName}", Name, cancellationToken).ConfigureAwait(false);
         }
         catch (ConflictException)
         {
@@ -139,23 +157,27 @@ public sealed class SchedulerController(IClusterClient client, IScheduler schedu
             // where; until then the assumption holds the room.
             cache.FinishBinding(key);
             queue.Done(key);
-            return;
         }
         catch (NotFoundException)
         {
             cache.Forget(key);
             queue.Done(key);
-            return;
         }
-        catch
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             cache.Forget(key);
-            throw;
         }
-
-        cache.FinishBinding(key);
-        queue.Done(key);
-        await events.RecordAsync(pod, "Normal", "Scheduled", $"Successfully assigned {key} to {result.NodeName}", Name, cancellationToken).ConfigureAwait(false);
+        catch (Exception ex)
+        {
+            // The room is given back and the pod tried again with backoff.
+            logger.LogWarning(ex, "Binding {Pod} to {Node} failed (attempt {Attempt})", key, nodeName, queued.Attempts);
+            cache.Forget(key);
+            queue.AddUnschedulable(queued, error: true);
+        }
+        finally
+        {
+            _bindings.Release();
+        }
     }
 
     private async Task PreemptAsync(V1Pod preemptor, string node, IReadOnlyList<SchedulingPod> victims, CancellationToken cancellationToken)

@@ -122,6 +122,36 @@ public sealed class ReplicaSetControllerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task With_running_informers_pods_come_from_the_cache_and_a_reconcile_before_it_catches_up_creates_no_extra_pods()
+    {
+        var context = new ControllerContext();
+        var informers = new Orchestration.Informers.InformerFactory(_client, TimeProvider.System);
+        var podInformer = informers.For<V1Pod>();
+        context.Informers = informers;
+        using var stop = new CancellationTokenSource();
+        var running = informers.RunAsync(stop.Token);
+        await podInformer.WaitForSyncAsync(CancellationToken.None);
+        var controller = new ReplicaSetController(_client, new EventRecorder(_client, _clock), _clock, NullLogger<ReplicaSetController>.Instance, context);
+        await CreateAsync(3);
+
+        // Back to back: the second reconcile runs before (or while) the cache learns of the first's pods.
+        await controller.ReconcileAsync(_key, CancellationToken.None);
+        await controller.ReconcileAsync(_key, CancellationToken.None);
+        var seen = await Orchestration.Testing.Eventually.HoldsAsync(() => podInformer.Cache.Count == 3, 50, TimeSpan.FromMilliseconds(20));
+        await controller.ReconcileAsync(_key, CancellationToken.None);
+
+        seen.Should().BeTrue();
+        (await PodsAsync()).Should().HaveCount(3, "pods created but not yet cached count as there");
+        var doomed = (await PodsAsync())[0];
+        await _client.DeleteAsync<V1Pod>("default", doomed.Metadata.Name);
+        (await Orchestration.Testing.Eventually.HoldsAsync(() => podInformer.Cache.Count == 2, 50, TimeSpan.FromMilliseconds(20))).Should().BeTrue();
+        await controller.ReconcileAsync(_key, CancellationToken.None);
+        (await PodsAsync()).Should().HaveCount(3, "a pod deleted by someone else is replaced once the cache shows it gone");
+        await stop.CancelAsync();
+        await running;
+    }
+
+    [Fact]
     public async Task A_missing_replica_set_is_nothing_to_do()
     {
         (await _controller.ReconcileAsync(_key, CancellationToken.None)).Should().Be(ReconcileResult.Done);

@@ -1,7 +1,9 @@
+using System.Collections.Concurrent;
 using k8s.Models;
 using Microsoft.Extensions.Logging;
 using Orchestration.Client;
 using Orchestration.Events;
+using Orchestration.Resources;
 
 namespace Orchestration.Controllers.Apps;
 
@@ -11,9 +13,21 @@ namespace Orchestration.Controllers.Apps;
 /// scheduled, pending before running, not ready before ready, newest first), and reports replicas,
 /// ready, available (ready for minReadySeconds) and fully labeled counts in its status.
 /// </summary>
-/// <remarks>It reads pods with a consistent list, not a cache, so a reconcile never acts on pods it has not seen yet.</remarks>
-public sealed class ReplicaSetController(IClusterClient client, EventRecorder events, TimeProvider timeProvider, ILogger<ReplicaSetController> logger) : IController
+/// <remarks>
+/// Under the controller manager it reads pods from the shared informer's cache (indexed by
+/// controller uid), and remembers the pods it created or deleted until the cache shows them, so a
+/// reconcile never acts twice on a change the cache has not caught up with (kube-controller-manager's
+/// expectations). Reconciled by hand, without running informers, it reads with a consistent list.
+/// </remarks>
+public sealed class ReplicaSetController(IClusterClient client, EventRecorder events, TimeProvider timeProvider, ILogger<ReplicaSetController> logger, ControllerContext? context = null) : IController
 {
+    private const string ControllerIndex = "controller-uid";
+
+    // How long a creation or deletion the cache has not shown yet is waited for.
+    private static readonly TimeSpan ExpectationTimeout = TimeSpan.FromMinutes(1);
+
+    private readonly ConcurrentDictionary<string, Expectations> _expectations = new(StringComparer.Ordinal);
+
     /// <summary>The component name on its events.</summary>
     public const string Component = "replicaset-controller";
 
@@ -41,7 +55,7 @@ public sealed class ReplicaSetController(IClusterClient client, EventRecorder ev
             return ReconcileResult.Done;
         }
 
-        var owned = await WorkloadPods.ListOwnedAsync<V1Pod>(client, rs.Metadata.NamespaceProperty, rs.Spec.Selector, rs.Metadata.Uid, cancellationToken).ConfigureAwait(false);
+        var owned = await OwnedPodsAsync(rs, cancellationToken).ConfigureAwait(false);
         var active = owned.Where(WorkloadPods.IsActive).ToList();
         var wanted = rs.Spec.Replicas ?? 1;
         if (rs.Metadata.DeletionTimestamp is null)
@@ -57,6 +71,7 @@ public sealed class ReplicaSetController(IClusterClient client, EventRecorder ev
                     try
                     {
                         await client.DeleteAsync<V1Pod>(pod.Metadata.NamespaceProperty, pod.Metadata.Name, new DeleteOptions { PreconditionUid = pod.Metadata.Uid }, cancellationToken).ConfigureAwait(false);
+                        ExpectationsOf(rs)?.Deleted.TryAdd(pod.Metadata.Uid, timeProvider.GetUtcNow());
                         await events.RecordAsync(rs, "Normal", "SuccessfulDelete", $"Deleted pod: {pod.Metadata.Name}", Component, cancellationToken).ConfigureAwait(false);
                     }
                     catch (NotFoundException)
@@ -81,14 +96,71 @@ public sealed class ReplicaSetController(IClusterClient client, EventRecorder ev
             var pods = await Task.WhenAll(Enumerable.Range(0, size).Select(_ => client.CreateAsync(
                 WorkloadPods.FromTemplate(rs.Spec.Template, rs.Metadata.NamespaceProperty, owner, generateName: $"{rs.Metadata.Name}-"), cancellationToken))).ConfigureAwait(false);
             active.AddRange(pods);
-            created += size;
-            foreach (var pod in pods)
+            if (ExpectationsOf(rs) is { } expected)
             {
-                await events.RecordAsync(rs, "Normal", "SuccessfulCreate", $"Created pod: {pod.Metadata.Name}", Component, cancellationToken).ConfigureAwait(false);
+                foreach (var pod in pods)
+                {
+                    expected.Created[pod.Metadata.Name] = (pod, timeProvider.GetUtcNow());
+                }
             }
+
+            created += size;
+            await Task.WhenAll(pods.Select(pod => events.RecordAsync(rs, "Normal", "SuccessfulCreate", $"Created pod: {pod.Metadata.Name}", Component, cancellationToken))).ConfigureAwait(false);
         }
 
         logger.LogInformation("ReplicaSet {Namespace}/{Name}: created {Count} pods", rs.Metadata.NamespaceProperty, rs.Metadata.Name, created);
+    }
+
+    /// <summary>
+    /// The pods the ReplicaSet controls: from the informer's cache, with the pods this controller
+    /// created that the cache does not show yet and without those it deleted that it still shows.
+    /// </summary>
+    private async Task<List<V1Pod>> OwnedPodsAsync(V1ReplicaSet rs, CancellationToken cancellationToken)
+    {
+        if (context?.Current?.For<V1Pod>() is not { HasSynced: true } informer)
+        {
+            return await WorkloadPods.ListOwnedAsync<V1Pod>(client, rs.Metadata.NamespaceProperty, rs.Spec.Selector, rs.Metadata.Uid, cancellationToken).ConfigureAwait(false);
+        }
+
+        informer.Cache.AddIndex(ControllerIndex, p => (p.Metadata.OwnerReferences ?? []).Where(o => o.Controller == true).Select(o => o.Uid));
+        var selector = LabelSelector.Parse(LabelSelectors.ToString(rs.Spec.Selector));
+        var cached = informer.Cache.ByIndex(ControllerIndex, rs.Metadata.Uid).Where(p => selector.Matches(p.Metadata.Labels)).ToList();
+        var expected = ExpectationsOf(rs)!;
+        var now = timeProvider.GetUtcNow();
+        var names = cached.Select(p => p.Metadata.Name).ToHashSet(StringComparer.Ordinal);
+        var uids = cached.Select(p => p.Metadata.Uid).ToHashSet(StringComparer.Ordinal);
+        foreach (var (name, (pod, since)) in expected.Created)
+        {
+            if (names.Contains(name) || now - since > ExpectationTimeout)
+            {
+                expected.Created.TryRemove(name, out _);
+            }
+            else
+            {
+                cached.Add(pod);
+            }
+        }
+
+        foreach (var (uid, since) in expected.Deleted)
+        {
+            if (!uids.Contains(uid) || now - since > ExpectationTimeout)
+            {
+                expected.Deleted.TryRemove(uid, out _);
+            }
+        }
+
+        return cached.Where(p => !expected.Deleted.ContainsKey(p.Metadata.Uid)).ToList();
+    }
+
+    private Expectations? ExpectationsOf(V1ReplicaSet rs) =>
+        context?.Current is null ? null : _expectations.GetOrAdd(rs.Metadata.Uid, _ => new Expectations());
+
+    /// <summary>Pods created and deleted by this controller that the cache has not caught up with.</summary>
+    private sealed class Expectations
+    {
+        public ConcurrentDictionary<string, (V1Pod Pod, DateTimeOffset Since)> Created { get; } = new(StringComparer.Ordinal);
+
+        public ConcurrentDictionary<string, DateTimeOffset> Deleted { get; } = new(StringComparer.Ordinal);
     }
 
     /// <summary>Lower goes first: the pods whose loss costs least.</summary>
