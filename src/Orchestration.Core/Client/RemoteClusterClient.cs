@@ -131,6 +131,11 @@ public sealed class RemoteClusterClient : IClusterClient, IDisposable
             body["propagationPolicy"] = policy;
         }
 
+        if (options?.GracePeriodSeconds is { } grace)
+        {
+            body["gracePeriodSeconds"] = grace;
+        }
+
         if (options?.PreconditionUid is not null || options?.PreconditionResourceVersion is not null)
         {
             body["preconditions"] = new JsonObject { ["uid"] = options.PreconditionUid, ["resourceVersion"] = options.PreconditionResourceVersion };

@@ -97,6 +97,10 @@ internal sealed class PodWorker(
             | await StartContainersAsync(record, pod, running, containers, cancellationToken).ConfigureAwait(false))
         {
             containers = await runtime.ListContainersAsync(running.Id, cancellationToken).ConfigureAwait(false);
+
+            // What was just started or killed may already have exited (a crash at start): look again
+            // at once instead of waiting for the relist, which would see no change from this list.
+            requeueAfter(key, TimeSpan.Zero);
         }
 
         record.Fingerprint = PodRecord.FingerprintOf(containers);
