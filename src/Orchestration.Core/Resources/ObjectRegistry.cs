@@ -326,7 +326,9 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
 
             ObjectValidation.Validate(kind, next, name);
             var meta = MetadataOf(next);
-            var finalizing = meta["deletionTimestamp"] is not null && (meta["finalizers"] as JsonArray ?? []).Count == 0 && !HasSpecFinalizers(kind, next);
+            // An object marked with a grace period (a pod its node agent is stopping) waits for a delete, not for its last finalizer.
+            var finalizing = meta["deletionTimestamp"] is not null && (meta["finalizers"] as JsonArray ?? []).Count == 0 && !HasSpecFinalizers(kind, next)
+                && !(long.TryParse(meta["deletionGracePeriodSeconds"]?.ToString(), CultureInfo.InvariantCulture, out var grace) && grace > 0);
             if (options?.DryRun == true)
             {
                 return WithResourceVersion(next, current.ModRevision);
