@@ -148,11 +148,12 @@ public sealed class NodeAgent
 
     private async Task RelistOnceAsync(Informer<V1Pod> informer, PodWorker worker, ContainerProber prober, PodEventQueue events, WorkQueue<ObjectKey> queue, CancellationToken cancellationToken)
     {
-        var records = worker.Records.ToList();
-        if (records.Count == 0)
+        if (worker.Idle)
         {
             return;
         }
+
+        var records = worker.Records.ToList();
 
         var bySandbox = (await _runtime.ListContainersAsync(null, cancellationToken).ConfigureAwait(false)).ToLookup(c => c.SandboxId, StringComparer.Ordinal);
         var now = _time.GetUtcNow();

@@ -32,8 +32,11 @@ internal sealed class PodWorker(
     private readonly ConcurrentDictionary<ObjectKey, PodRecord> _records = new();
     private readonly string _runtimeName = runtime.Version.Split(':')[0];
 
-    /// <summary>The pods this agent runs.</summary>
-    public ICollection<PodRecord> Records => _records.Values;
+    /// <summary>Whether the agent runs no pod: the relist then has nothing to look at.</summary>
+    public bool Idle => _records.IsEmpty;
+
+    /// <summary>The pods this agent runs (enumerating does not lock or copy the map, which the relist does every second).</summary>
+    public IEnumerable<PodRecord> Records => _records.Select(r => r.Value);
 
     /// <summary>Syncs one pod; <paramref name="pod"/> is null when it is gone from the API.</summary>
     public async Task SyncAsync(ObjectKey key, V1Pod? pod, CancellationToken cancellationToken)

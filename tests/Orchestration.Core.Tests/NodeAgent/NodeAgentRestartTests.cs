@@ -1,4 +1,5 @@
 using k8s.Models;
+using Orchestration.NodeAgent;
 using static Orchestration.Core.Tests.NodeAgent.NodeAgentHarness;
 
 namespace Orchestration.Core.Tests.NodeAgent;
@@ -75,6 +76,30 @@ public sealed class NodeAgentRestartTests
         (await node.ContainersAsync("never")).Should().ContainSingle("nothing restarts under Never");
         pod.Status.Conditions.Single(c => c.Type == "Ready").Reason.Should().Be("PodCompleted");
     }
+
+    [Fact]
+    public async Task A_job_like_pod_whose_command_sleeps_succeeds_when_the_sleep_ends()
+    {
+        await using var node = await StartAsync();
+        await node.CreateAsync(Pod("job", "OnFailure", Container("work", "sh", "-c", "sleep 3")));
+        await node.WaitForAsync("job", p => p.Status?.Phase == "Running", "the pod runs");
+
+        await node.AdvanceAsync(2);
+        (await node.GetAsync("job")).Status.Phase.Should().Be("Running", "the sleep has not ended");
+        await node.AdvanceAsync(2);
+
+        var pod = await node.WaitForAsync("job", p => p.Status.Phase == "Succeeded", "the pod succeeds when its only container exits 0");
+        pod.Status.ContainerStatuses.Single().State.Terminated.Reason.Should().Be("Completed");
+        pod.Status.ContainerStatuses.Single().RestartCount.Should().Be(0);
+    }
+
+    [Theory]
+    [InlineData(10, "10s")]
+    [InlineData(80, "1m20s")]
+    [InlineData(300, "5m0s")]
+    [InlineData(3725, "1h2m5s")]
+    public void Back_off_periods_are_written_as_Go_durations_like_kubelets(int seconds, string expected) =>
+        PodWorker.GoDuration(TimeSpan.FromSeconds(seconds)).Should().Be(expected);
 
     [Fact]
     public async Task A_crashing_container_backs_off_10s_then_20s_with_kubelets_message()
