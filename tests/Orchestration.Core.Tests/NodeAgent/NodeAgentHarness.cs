@@ -121,6 +121,34 @@ internal sealed class NodeAgentHarness : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Moves the clock a second at a time until the pod satisfies <paramref name="condition"/>, for
+    /// outcomes that take several relist ticks (probe thresholds): on a busy machine two seconds may
+    /// reach the agent as one tick, so counting ticks exactly would be flaky.
+    /// </summary>
+    public async Task<V1Pod> AdvanceUntilAsync(string name, Func<V1Pod, bool> condition, string because, int maxSeconds)
+    {
+        V1Pod? last = null;
+        for (var second = 0; second <= maxSeconds; second++)
+        {
+            if (await Eventually.HoldsAsync(
+                async () =>
+                {
+                    last = await GetAsync(name);
+                    return condition(last);
+                },
+                8,
+                TimeSpan.FromMilliseconds(25)))
+            {
+                return last!;
+            }
+
+            Time.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        return await WaitForAsync(name, condition, $"{because}, within {maxSeconds} s");
+    }
+
     /// <summary>The running or exited containers of a pod's sandbox in the runtime.</summary>
     public async Task<IReadOnlyList<ContainerStatus>> ContainersAsync(string podName)
     {

@@ -24,9 +24,7 @@ public sealed class NodeAgentProbeTests
         node.Runtime.SetHealth("default", "live", "app", healthy: false);
         await node.AdvanceAsync(2);
         (await node.RunningAsync("live", "app")).Id.Should().Be(first.Id, "two failures are below the threshold of three");
-        await node.AdvanceAsync(2);
-
-        var pod = await node.WaitForAsync("live", p => p.Status.ContainerStatuses.Single() is { RestartCount: 1, State.Running: not null }, "the container is killed and restarted");
+        var pod = await node.AdvanceUntilAsync("live", p => p.Status.ContainerStatuses.Single() is { RestartCount: 1, State.Running: not null }, "the container is killed and restarted", maxSeconds: 5);
         pod.Status.ContainerStatuses.Single().LastState.Terminated.ExitCode.Should().Be(143);
         (await node.ContainersAsync("live")).Single(c => c.Id == first.Id).State.Should().Be(ContainerState.Exited);
         await EventuallyAsync(async () => (await node.EventsAsync("live")).Any(e => e.Reason == "Killing" && e.Message == "Container app failed liveness probe, will be restarted"), "a Killing event says why");
@@ -74,8 +72,7 @@ public sealed class NodeAgentProbeTests
         starting.Status.ContainerStatuses.Single().Started.Should().BeFalse();
 
         node.Runtime.SetHealth("default", "slow", "app", healthy: true);
-        await node.AdvanceAsync(2);
-        var started = await node.WaitForAsync("slow", p => p.Status.ContainerStatuses.Single().Started == true && p.Status.ContainerStatuses.Single().Ready, "the startup probe passes, then readiness");
+        var started = await node.AdvanceUntilAsync("slow", p => p.Status.ContainerStatuses.Single().Started == true && p.Status.ContainerStatuses.Single().Ready, "the startup probe passes, then readiness", maxSeconds: 4);
         started.Status.ContainerStatuses.Single().RestartCount.Should().Be(0);
     }
 
@@ -88,9 +85,7 @@ public sealed class NodeAgentProbeTests
         await node.CreateAsync(Pod("neverstarts", "Always", app));
         await node.WaitForAsync("neverstarts", p => p.Status?.Phase == "Running", "the pod runs");
 
-        await node.AdvanceAsync(3);
-
-        await node.WaitForAsync("neverstarts", p => p.Status.ContainerStatuses.Single().RestartCount == 1, "the container is restarted after two failed startup probes");
+        await node.AdvanceUntilAsync("neverstarts", p => p.Status.ContainerStatuses.Single().RestartCount == 1, "the container is restarted after failed startup probes", maxSeconds: 5);
         await EventuallyAsync(async () => (await node.EventsAsync("neverstarts")).Any(e => e.Reason == "Killing" && e.Message == "Container app failed startup probe, will be restarted"), "a Killing event says why");
     }
 }
