@@ -39,6 +39,9 @@ internal sealed class PodRecord(ObjectKey key, string uid)
     /// <summary>Why containers that do not run wait (CrashLoopBackOff with kubelet's message), by name; set by each sync.</summary>
     public Dictionary<string, (string Reason, string Message)> Waiting { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Containers the runtime failed to create or start, by name: not tried again before the retry time.</summary>
+    public Dictionary<string, (DateTimeOffset RetryAt, string Reason, string Message)> StartFailures { get; } = new(StringComparer.Ordinal);
+
     /// <summary>The probes of each running container, by container id.</summary>
     public IEnumerable<ProbeTracker> Probes
     {

@@ -192,6 +192,11 @@ internal sealed class PodWorker(
 
     private async Task<bool> StartAsync(PodRecord record, V1Pod pod, PodSandbox sandbox, V1Container spec, int attempt, CancellationToken cancellationToken)
     {
+        if (StillFailing(record, spec))
+        {
+            return false;
+        }
+
         events.Post(pod, Normal, "Pulled", $"Container image \"{spec.Image}\" already present on machine");
         string id;
         try
@@ -225,6 +230,11 @@ internal sealed class PodWorker(
 
     private async Task<bool> StartCreatedAsync(PodRecord record, V1Pod pod, V1Container spec, string id, CancellationToken cancellationToken)
     {
+        if (StillFailing(record, spec))
+        {
+            return false;
+        }
+
         try
         {
             await runtime.StartContainerAsync(id, cancellationToken).ConfigureAwait(false);
@@ -234,17 +244,40 @@ internal sealed class PodWorker(
             return Failed(record, pod, spec, "RunContainerError", ex);
         }
 
+        record.StartFailures.Remove(spec.Name);
+
         events.Post(pod, Normal, "Started", $"Started container {spec.Name}");
+        return true;
+    }
+
+    /// <summary>Whether a container the runtime failed to create or start waits for its retry time yet (it keeps its waiting reason meanwhile).</summary>
+    private bool StillFailing(PodRecord record, V1Container spec)
+    {
+        if (!record.StartFailures.TryGetValue(spec.Name, out var failure) || failure.RetryAt <= time.GetUtcNow())
+        {
+            return false;
+        }
+
+        record.Waiting[spec.Name] = (failure.Reason, failure.Message);
         return true;
     }
 
     private bool Failed(PodRecord record, V1Pod pod, V1Container spec, string reason, Exception ex)
     {
         logger.LogWarning(ex, "Node {Node}: container {Container} of pod {Pod} did not start", options.NodeName, spec.Name, record.Key);
+
+        // Retried with the crash-loop back-off (10 s, 20 s, ...), whatever syncs the pod meanwhile.
+        var key = BackOffPrefix(pod.Metadata.NamespaceProperty ?? "default", pod.Metadata.Name, pod.Metadata.Uid) + spec.Name + "/start";
+        var now = time.GetUtcNow();
+        backOff.Restarted(key, now);
+        var (wait, _) = backOff.Remaining(key, now);
+        record.StartFailures[spec.Name] = (now + wait, reason, ex.Message);
         record.Waiting[spec.Name] = (reason, ex.Message);
         events.Post(pod, Warning, "Failed", $"Error: {ex.Message}");
-        requeueAfter(record.Key, options.BackOffInitial);
-        return true;
+        requeueAfter(record.Key, wait);
+
+        // Nothing changed in the runtime: no immediate second look, only the retry after the back-off.
+        return false;
     }
 
     /// <summary>Kills the containers whose liveness or startup probe failed; the restart policy then decides whether they run again.</summary>

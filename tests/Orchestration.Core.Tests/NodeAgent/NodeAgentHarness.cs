@@ -17,12 +17,14 @@ internal sealed class NodeAgentHarness : IAsyncDisposable
 {
     private readonly InMemoryStateStore _store = new(new StateStoreOptions { CompactionInterval = null });
     private readonly Action<NodeAgentOptions>? _configure;
+    private readonly Func<SimulatedRuntime, INodeRuntime>? _wrap;
     private CancellationTokenSource? _stop;
     private Task? _run;
 
-    private NodeAgentHarness(Action<NodeAgentOptions>? configure, bool gracefulPodDeletion)
+    private NodeAgentHarness(Action<NodeAgentOptions>? configure, bool gracefulPodDeletion, Func<SimulatedRuntime, INodeRuntime>? wrap)
     {
         _configure = configure;
+        _wrap = wrap;
         Runtime = new SimulatedRuntime(Time);
         Client = new LocalClusterClient(new ObjectRegistry(_store, ResourceKindTable.CreateDefault(), Time) { GracefulPodDeletion = gracefulPodDeletion });
     }
@@ -33,9 +35,9 @@ internal sealed class NodeAgentHarness : IAsyncDisposable
 
     public LocalClusterClient Client { get; }
 
-    public static async Task<NodeAgentHarness> StartAsync(Action<NodeAgentOptions>? configure = null, bool gracefulPodDeletion = false)
+    public static async Task<NodeAgentHarness> StartAsync(Action<NodeAgentOptions>? configure = null, bool gracefulPodDeletion = false, Func<SimulatedRuntime, INodeRuntime>? wrap = null)
     {
-        var harness = new NodeAgentHarness(configure, gracefulPodDeletion);
+        var harness = new NodeAgentHarness(configure, gracefulPodDeletion, wrap);
         foreach (var ns in new[] { "default", "kube-node-lease" })
         {
             await harness.Client.CreateAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = ns } });
@@ -52,7 +54,7 @@ internal sealed class NodeAgentHarness : IAsyncDisposable
         var options = new NodeAgentOptions { NodeName = "n1", Cpu = "2", Memory = "4Gi" };
         _configure?.Invoke(options);
         _stop = new CancellationTokenSource();
-        var agent = new Orchestration.NodeAgent.NodeAgent(Client, Runtime, options, Time);
+        var agent = new Orchestration.NodeAgent.NodeAgent(Client, _wrap?.Invoke(Runtime) ?? Runtime, options, Time);
         _run = agent.RunAsync(_stop.Token);
         await EventuallyAsync(async () => (await Client.ListAsync<V1Node>(null)).Items.Any(n => n.Status?.Conditions is not null), "the node registers");
     }

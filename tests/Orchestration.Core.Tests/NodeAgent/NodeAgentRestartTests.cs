@@ -1,5 +1,6 @@
 using k8s.Models;
 using Orchestration.NodeAgent;
+using Orchestration.Runtime;
 using static Orchestration.Core.Tests.NodeAgent.NodeAgentHarness;
 
 namespace Orchestration.Core.Tests.NodeAgent;
@@ -93,6 +94,23 @@ public sealed class NodeAgentRestartTests
         pod.Status.ContainerStatuses.Single().RestartCount.Should().Be(0);
     }
 
+    [Fact]
+    public async Task A_container_the_runtime_cannot_create_waits_with_the_error_and_is_retried_after_the_back_off()
+    {
+        var failing = default(RefusingRuntime);
+        await using var node = await StartAsync(wrap: runtime => failing = new RefusingRuntime(runtime, "missing:1"));
+        await node.CreateAsync(Pod("refused", "Always", new V1Container { Name = "app", Image = "missing:1" }));
+
+        var pod = await node.WaitForAsync("refused", p => p.Status?.ContainerStatuses?.Single().State.Waiting?.Reason == "CreateContainerError", "the error shows as the waiting reason");
+        await Task.Delay(300);
+        failing!.Attempts.Should().Be(1, "a failed create is not retried before the back-off");
+        await node.AdvanceAsync(10);
+
+        await EventuallyAsync(() => Task.FromResult(failing.Attempts == 2), "it is retried after the back-off");
+        pod.Status.ContainerStatuses.Single().State.Waiting.Message.Should().Be("image missing:1 not found");
+        pod.Status.Phase.Should().Be("Pending");
+    }
+
     [Theory]
     [InlineData(10, "10s")]
     [InlineData(80, "1m20s")]
@@ -159,5 +177,46 @@ public sealed class NodeAgentRestartTests
         await node.AdvanceAsync(1);
         var reset = await node.WaitForAsync("capped", p => Message(p).Length > 0, "the next crash backs off");
         Message(reset).Should().StartWith("back-off 2s", "the back-off started over");
+    }
+
+    /// <summary>A runtime that refuses to create containers from one image, counting the attempts.</summary>
+    private sealed class RefusingRuntime(SimulatedRuntime inner, string image) : INodeRuntime
+    {
+        private int _attempts;
+
+        public int Attempts => Volatile.Read(ref _attempts);
+
+        public string Version => inner.Version;
+
+        public Task<string> CreateContainerAsync(string sandboxId, ContainerConfig config, CancellationToken cancellationToken)
+        {
+            if (config.Image != image)
+            {
+                return inner.CreateContainerAsync(sandboxId, config, cancellationToken);
+            }
+
+            Interlocked.Increment(ref _attempts);
+            throw new InvalidOperationException($"image {image} not found");
+        }
+
+        public Task UpdateRuntimeConfigAsync(string podCidr, CancellationToken cancellationToken) => inner.UpdateRuntimeConfigAsync(podCidr, cancellationToken);
+
+        public Task<PodSandbox> RunPodSandboxAsync(PodSandboxConfig config, CancellationToken cancellationToken) => inner.RunPodSandboxAsync(config, cancellationToken);
+
+        public Task StopPodSandboxAsync(string sandboxId, CancellationToken cancellationToken) => inner.StopPodSandboxAsync(sandboxId, cancellationToken);
+
+        public Task RemovePodSandboxAsync(string sandboxId, CancellationToken cancellationToken) => inner.RemovePodSandboxAsync(sandboxId, cancellationToken);
+
+        public Task StartContainerAsync(string containerId, CancellationToken cancellationToken) => inner.StartContainerAsync(containerId, cancellationToken);
+
+        public Task StopContainerAsync(string containerId, TimeSpan gracePeriod, CancellationToken cancellationToken) => inner.StopContainerAsync(containerId, gracePeriod, cancellationToken);
+
+        public Task RemoveContainerAsync(string containerId, CancellationToken cancellationToken) => inner.RemoveContainerAsync(containerId, cancellationToken);
+
+        public Task<IReadOnlyList<PodSandbox>> ListPodSandboxesAsync(CancellationToken cancellationToken) => inner.ListPodSandboxesAsync(cancellationToken);
+
+        public Task<IReadOnlyList<ContainerStatus>> ListContainersAsync(string? sandboxId, CancellationToken cancellationToken) => inner.ListContainersAsync(sandboxId, cancellationToken);
+
+        public Task<ExecResult> ExecSyncAsync(string containerId, IReadOnlyList<string> command, TimeSpan timeout, CancellationToken cancellationToken) => inner.ExecSyncAsync(containerId, command, timeout, cancellationToken);
     }
 }
