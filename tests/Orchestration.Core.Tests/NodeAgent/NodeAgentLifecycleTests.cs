@@ -76,6 +76,25 @@ public sealed class NodeAgentLifecycleTests
     }
 
     [Fact]
+    public async Task A_new_agent_removes_the_sandbox_of_a_pod_deleted_while_no_agent_ran()
+    {
+        await using var node = await StartAsync();
+        await node.CreateAsync(Pod("orphan", "Always", Container("app", "sleep", "infinity")));
+        await node.CreateAsync(Pod("kept", "Always", Container("app", "sleep", "infinity")));
+        await node.WaitForAsync("orphan", p => p.Status?.Phase == "Running", "the pod runs");
+        await node.WaitForAsync("kept", p => p.Status?.Phase == "Running", "the other pod runs");
+        var kept = await node.RunningAsync("kept", "app");
+
+        await node.StopAgentAsync();
+        await node.Client.DeleteAsync<V1Pod>("default", "orphan");
+        (await node.ContainersAsync("orphan")).Should().NotBeEmpty("no agent runs to clean up");
+        await node.StartAgentAsync();
+
+        await EventuallyAsync(async () => (await node.Runtime.ListPodSandboxesAsync(CancellationToken.None)).All(s => s.Config.Name != "orphan"), "the new agent removes the orphaned sandbox");
+        (await node.RunningAsync("kept", "app")).Id.Should().Be(kept.Id, "the pod that still exists keeps running");
+    }
+
+    [Fact]
     public async Task Starting_a_container_records_kubelets_Pulled_Created_and_Started_events_from_the_node()
     {
         await using var node = await StartAsync();
