@@ -84,6 +84,7 @@ public sealed class NodeAgent
             RenewLeaseAsync(cancellationToken),
             RelistAsync(informer, worker, prober, events, queue, cancellationToken),
             events.RunAsync(cancellationToken),
+            CleanUpOrphansAsync(informer, queue, cancellationToken),
         };
 
         tasks.AddRange(Enumerable.Range(0, _options.Workers).Select(_ => WorkAsync(informer, worker, queue, cancellationToken)));
@@ -117,6 +118,25 @@ public sealed class NodeAgent
             {
                 queue.Done(key);
             }
+        }
+    }
+
+    /// <summary>
+    /// After a restart, the sandboxes of pods deleted while the agent was away get no API event:
+    /// once the pod list is known, each sandbox's pod is synced, which removes those without a pod.
+    /// </summary>
+    private async Task CleanUpOrphansAsync(Informer<V1Pod> informer, WorkQueue<ObjectKey> queue, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await informer.WaitForSyncAsync(cancellationToken).ConfigureAwait(false);
+            foreach (var sandbox in await _runtime.ListPodSandboxesAsync(cancellationToken).ConfigureAwait(false))
+            {
+                queue.Add(new ObjectKey(sandbox.Config.Namespace, sandbox.Config.Name));
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
         }
     }
 
