@@ -104,26 +104,65 @@ public static class KindColumns
         return $"{ready}/{total}";
     }
 
+    /// <summary>
+    /// The STATUS column as Kubernetes's pod printer derives it: the first init container that has not
+    /// completed decides while the pod initializes (Init:N/M, Init:Error, Init:CrashLoopBackOff), then
+    /// the last app container's waiting or terminated reason, then Terminating for a deleted pod.
+    /// </summary>
     private static JsonNode PodStatus(JsonObject o, DateTimeOffset now)
     {
         var reason = Str(o, "status.reason") ?? Str(o, "status.phase") ?? "Unknown";
-        foreach (var status in (o["status"]?["initContainerStatuses"] as JsonArray ?? []).OfType<JsonObject>())
+        var inits = (o["status"]?["initContainerStatuses"] as JsonArray ?? []).OfType<JsonObject>().ToList();
+        var initCount = (o["spec"]?["initContainers"] as JsonArray)?.Count ?? inits.Count;
+        var initializing = false;
+        for (var i = 0; i < inits.Count; i++)
         {
-            if (status["state"]?["waiting"]?["reason"]?.ToString() is { Length: > 0 } waiting && waiting != "PodInitializing")
+            var state = inits[i]["state"];
+            if (state?["terminated"] is JsonObject done)
             {
-                return $"Init:{waiting}";
+                if (Int(done, "exitCode") == 0)
+                {
+                    continue;
+                }
+
+                reason = done["reason"]?.ToString() is { Length: > 0 } why ? $"Init:{why}" : Int(done, "signal") is not 0 and var signal ? $"Init:Signal:{signal}" : $"Init:ExitCode:{Int(done, "exitCode")}";
             }
+            else if (state?["waiting"]?["reason"]?.ToString() is { Length: > 0 } waiting && waiting != "PodInitializing")
+            {
+                reason = $"Init:{waiting}";
+            }
+            else
+            {
+                reason = $"Init:{i}/{initCount}";
+            }
+
+            initializing = true;
+            break;
         }
 
-        foreach (var status in (o["status"]?["containerStatuses"] as JsonArray ?? []).OfType<JsonObject>().Reverse())
+        if (!initializing || PodCondition(o, "Initialized"))
         {
-            if (status["state"]?["waiting"]?["reason"]?.ToString() is { Length: > 0 } waiting)
+            var running = false;
+            foreach (var status in (o["status"]?["containerStatuses"] as JsonArray ?? []).OfType<JsonObject>().Reverse())
             {
-                reason = waiting;
+                if (status["state"]?["waiting"]?["reason"]?.ToString() is { Length: > 0 } waiting)
+                {
+                    reason = waiting;
+                }
+                else if (status["state"]?["terminated"] is JsonObject terminated)
+                {
+                    reason = terminated["reason"]?.ToString() is { Length: > 0 } why ? why : Int(terminated, "signal") is not 0 and var signal ? $"Signal:{signal}" : $"ExitCode:{Int(terminated, "exitCode")}";
+                }
+                else if (status["ready"] is JsonValue ready && ready.TryGetValue<bool>(out var isReady) && isReady && status["state"]?["running"] is not null)
+                {
+                    running = true;
+                }
             }
-            else if (status["state"]?["terminated"] is JsonObject terminated)
+
+            // One container completed while another still runs: the pod is not Completed.
+            if (reason == "Completed" && running)
             {
-                reason = terminated["reason"]?.ToString() ?? (terminated["signal"] is { } signal ? $"Signal:{signal}" : $"ExitCode:{terminated["exitCode"]}");
+                reason = PodCondition(o, "Ready") ? "Running" : "NotReady";
             }
         }
 
@@ -135,8 +174,19 @@ public static class KindColumns
         return reason;
     }
 
-    private static long Restarts(JsonObject o) =>
-        (o["status"]?["containerStatuses"] as JsonArray ?? []).OfType<JsonObject>().Sum(s => s["restartCount"] is JsonValue v && v.TryGetValue<long>(out var n) ? n : 0);
+    private static bool PodCondition(JsonObject o, string type) =>
+        (o["status"]?["conditions"] as JsonArray ?? []).OfType<JsonObject>().Any(c => c["type"]?.ToString() == type && c["status"]?.ToString() == "True");
+
+    /// <summary>RESTARTS: the init containers' while the pod initializes, the app containers' after.</summary>
+    private static long Restarts(JsonObject o)
+    {
+        static long Sum(JsonNode? statuses) =>
+            (statuses as JsonArray ?? []).OfType<JsonObject>().Sum(s => s["restartCount"] is JsonValue v && v.TryGetValue<long>(out var n) ? n : 0);
+
+        var initializing = !PodCondition(o, "Initialized")
+            && (o["status"]?["initContainerStatuses"] as JsonArray ?? []).OfType<JsonObject>().Any(s => s["state"]?["terminated"]?["exitCode"]?.ToString() != "0");
+        return initializing ? Sum(o["status"]?["initContainerStatuses"]) : Sum(o["status"]?["containerStatuses"]);
+    }
 
     private static string ReadinessGates(JsonObject o)
     {
