@@ -43,6 +43,7 @@ public sealed class NodeAgent
     public NodeAgent(IClusterClient client, INodeRuntime runtime, NodeAgentOptions options, TimeProvider? timeProvider = null, ILogger? logger = null, INetworkProber? networkProber = null, EventRecorder? events = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.ResyncInterval, TimeSpan.Zero);
         _client = client;
         _runtime = runtime;
         _options = options;
