@@ -237,7 +237,8 @@ public sealed class NodeAgent
         if (tracker.Passed == false && tracker.Kind is ProbeKind.Liveness or ProbeKind.Startup)
         {
             var which = tracker.Kind == ProbeKind.Liveness ? "liveness" : "startup";
-            record.RequestKill(tracker.ContainerId, $"Container {tracker.ContainerName} failed {which} probe, will be restarted");
+            var grace = tracker.Spec.TerminationGracePeriodSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : (TimeSpan?)null;
+            record.RequestKill(tracker.ContainerId, $"Container {tracker.ContainerName} failed {which} probe, will be restarted", grace);
         }
 
         queue.Add(record.Key);

@@ -12,7 +12,7 @@ namespace Orchestration.NodeAgent;
 internal sealed class PodRecord(ObjectKey key, string uid)
 {
     private readonly Dictionary<string, List<ProbeTracker>> _probes = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, string> _kills = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (string Message, TimeSpan? Grace)> _kills = new(StringComparer.Ordinal);
     private readonly HashSet<string> _backOffAnnounced = new(StringComparer.Ordinal);
 
     /// <summary>Guards the record: workers and the relist loop both touch it.</summary>
@@ -118,21 +118,21 @@ internal sealed class PodRecord(ObjectKey key, string uid)
     /// <summary>Whether the liveness and readiness probes may run: the startup probe, if any, passed.</summary>
     public bool StartupGateOpen(string containerId) => Started(containerId);
 
-    /// <summary>Asks the next sync to kill a container, with the message of the Killing event.</summary>
-    public void RequestKill(string containerId, string message)
+    /// <summary>Asks the next sync to kill a container, with the message of the Killing event and the probe's own grace period, if it has one.</summary>
+    public void RequestKill(string containerId, string message, TimeSpan? grace)
     {
         lock (Sync)
         {
-            _kills[containerId] = message;
+            _kills[containerId] = (message, grace);
         }
     }
 
     /// <summary>The kills asked for since the last sync.</summary>
-    public IReadOnlyList<(string ContainerId, string Message)> TakeKills()
+    public IReadOnlyList<(string ContainerId, string Message, TimeSpan? Grace)> TakeKills()
     {
         lock (Sync)
         {
-            var kills = _kills.Select(k => (k.Key, k.Value)).ToList();
+            var kills = _kills.Select(k => (k.Key, k.Value.Message, k.Value.Grace)).ToList();
             _kills.Clear();
             return kills;
         }

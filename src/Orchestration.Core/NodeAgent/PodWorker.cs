@@ -284,7 +284,7 @@ internal sealed class PodWorker(
     private async Task<bool> KillUnhealthyAsync(PodRecord record, V1Pod pod, IReadOnlyList<ContainerStatus> containers, CancellationToken cancellationToken)
     {
         var killed = false;
-        foreach (var (containerId, message) in record.TakeKills())
+        foreach (var (containerId, message, grace) in record.TakeKills())
         {
             var container = containers.FirstOrDefault(c => c.Id == containerId && c.State == ContainerState.Running);
             if (container is null)
@@ -293,7 +293,8 @@ internal sealed class PodWorker(
             }
 
             events.Post(pod, Normal, "Killing", message);
-            await runtime.StopContainerAsync(containerId, GraceOf(pod), cancellationToken).ConfigureAwait(false);
+            // A probe may give its own, shorter grace (probe-level terminationGracePeriodSeconds).
+            await runtime.StopContainerAsync(containerId, grace ?? GraceOf(pod), cancellationToken).ConfigureAwait(false);
             killed = true;
         }
 

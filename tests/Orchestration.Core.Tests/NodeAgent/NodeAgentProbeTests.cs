@@ -32,6 +32,28 @@ public sealed class NodeAgentProbeTests
     }
 
     [Fact]
+    public async Task A_liveness_probe_with_its_own_grace_period_kills_within_it_instead_of_the_pods()
+    {
+        var stops = new List<TimeSpan>();
+        await using var node = await StartAsync(wrap: runtime => new StopRecordingRuntime(runtime, stops));
+        var app = Container("app", "sleep", "infinity");
+        app.LivenessProbe = Exec(failures: 1);
+        app.LivenessProbe.TerminationGracePeriodSeconds = 3;
+        var pod = Pod("quickkill", "Always", app);
+        pod.Spec.TerminationGracePeriodSeconds = 60;
+        await node.CreateAsync(pod);
+        await node.WaitForAsync("quickkill", p => p.Status?.Phase == "Running", "the pod runs");
+
+        node.Runtime.SetHealth("default", "quickkill", "app", healthy: false);
+        await node.AdvanceUntilAsync("quickkill", p => p.Status.ContainerStatuses.Single().RestartCount == 1, "the container is killed and restarted", maxSeconds: 3);
+
+        lock (stops)
+        {
+            stops.Should().Equal(TimeSpan.FromSeconds(3));
+        }
+    }
+
+    [Fact]
     public async Task Readiness_probe_failures_take_the_pod_out_of_Ready_without_restarting_it()
     {
         await using var node = await StartAsync();
@@ -87,5 +109,41 @@ public sealed class NodeAgentProbeTests
 
         await node.AdvanceUntilAsync("neverstarts", p => p.Status.ContainerStatuses.Single().RestartCount == 1, "the container is restarted after failed startup probes", maxSeconds: 5);
         await EventuallyAsync(async () => (await node.EventsAsync("neverstarts")).Any(e => e.Reason == "Killing" && e.Message == "Container app failed startup probe, will be restarted"), "a Killing event says why");
+    }
+
+    /// <summary>A simulated runtime that notes the grace period of each container stop.</summary>
+    private sealed class StopRecordingRuntime(SimulatedRuntime inner, List<TimeSpan> stops) : INodeRuntime
+    {
+        public string Version => inner.Version;
+
+        public Task StopContainerAsync(string containerId, TimeSpan gracePeriod, CancellationToken cancellationToken)
+        {
+            lock (stops)
+            {
+                stops.Add(gracePeriod);
+            }
+
+            return inner.StopContainerAsync(containerId, gracePeriod, cancellationToken);
+        }
+
+        public Task<string> CreateContainerAsync(string sandboxId, ContainerConfig config, CancellationToken cancellationToken) => inner.CreateContainerAsync(sandboxId, config, cancellationToken);
+
+        public Task UpdateRuntimeConfigAsync(string podCidr, CancellationToken cancellationToken) => inner.UpdateRuntimeConfigAsync(podCidr, cancellationToken);
+
+        public Task<PodSandbox> RunPodSandboxAsync(PodSandboxConfig config, CancellationToken cancellationToken) => inner.RunPodSandboxAsync(config, cancellationToken);
+
+        public Task StopPodSandboxAsync(string sandboxId, CancellationToken cancellationToken) => inner.StopPodSandboxAsync(sandboxId, cancellationToken);
+
+        public Task RemovePodSandboxAsync(string sandboxId, CancellationToken cancellationToken) => inner.RemovePodSandboxAsync(sandboxId, cancellationToken);
+
+        public Task StartContainerAsync(string containerId, CancellationToken cancellationToken) => inner.StartContainerAsync(containerId, cancellationToken);
+
+        public Task RemoveContainerAsync(string containerId, CancellationToken cancellationToken) => inner.RemoveContainerAsync(containerId, cancellationToken);
+
+        public Task<IReadOnlyList<PodSandbox>> ListPodSandboxesAsync(CancellationToken cancellationToken) => inner.ListPodSandboxesAsync(cancellationToken);
+
+        public Task<IReadOnlyList<ContainerStatus>> ListContainersAsync(string? sandboxId, CancellationToken cancellationToken) => inner.ListContainersAsync(sandboxId, cancellationToken);
+
+        public Task<ExecResult> ExecSyncAsync(string containerId, IReadOnlyList<string> command, TimeSpan timeout, CancellationToken cancellationToken) => inner.ExecSyncAsync(containerId, command, timeout, cancellationToken);
     }
 }
