@@ -216,7 +216,8 @@ public sealed class NodeAgent
             return;
         }
 
-        var spec = pod.Spec.Containers?.FirstOrDefault(c => c.Name == tracker.ContainerName);
+        var spec = pod.Spec.Containers?.FirstOrDefault(c => c.Name == tracker.ContainerName)
+            ?? pod.Spec.InitContainers?.FirstOrDefault(c => c.Name == tracker.ContainerName);
         var result = await prober.RunAsync(tracker.Spec, spec, tracker.ContainerId, record.PodIp, tracker.Timeout, cancellationToken).ConfigureAwait(false);
         bool changed;
         lock (record.Sync)

@@ -81,7 +81,8 @@ internal sealed class PodRecord(ObjectKey key, string uid)
 
             foreach (var container in running.Values)
             {
-                var spec = pod.Spec.Containers?.FirstOrDefault(c => c.Name == container.Name);
+                var spec = pod.Spec.Containers?.FirstOrDefault(c => c.Name == container.Name)
+                    ?? pod.Spec.InitContainers?.FirstOrDefault(c => c.Name == container.Name && PodWorker.IsSidecar(c));
                 if (spec is null || _probes.ContainsKey(container.Id))
                 {
                     continue;

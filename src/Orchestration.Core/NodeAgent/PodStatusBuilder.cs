@@ -30,11 +30,15 @@ internal static class PodStatusBuilder
         var appStatuses = apps.Select(spec => StatusOf(spec, isInit: false)).ToList();
         var policy = pod.Spec.RestartPolicy ?? "Always";
 
-        var initialized = initStatuses.All(s => s.State.Terminated?.ExitCode == 0);
-        var phase = PhaseOf(policy, initialized, initStatuses, appStatuses, final);
+        // Initialized: every init container completed, every sidecar started; once app containers
+        // exist it stays so, whatever a restarting sidecar does.
+        var sidecars = inits.Where(PodWorker.IsSidecar).Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
+        bool Complete(V1ContainerStatus s) => sidecars.Contains(s.Name) ? s.Started == true : s.State.Terminated?.ExitCode == 0;
+        var initialized = apps.Any(a => attempts.ContainsKey(a.Name)) || initStatuses.All(Complete);
+        var phase = PhaseOf(policy, initialized, initStatuses.Where(s => !sidecars.Contains(s.Name)).ToList(), appStatuses, final);
         var terminal = phase is "Succeeded" or "Failed";
         var unready = appStatuses.Where(s => !s.Ready).Select(s => s.Name).ToList();
-        var incomplete = initStatuses.Where(s => s.State.Terminated?.ExitCode != 0).Select(s => s.Name).ToList();
+        var incomplete = initStatuses.Where(s => !Complete(s)).Select(s => s.Name).ToList();
         var time = Seconds(now);
         var conditions = new List<V1PodCondition>
         {
@@ -92,7 +96,7 @@ internal static class PodStatusBuilder
                     status.State = new V1ContainerState { Running = new V1ContainerStateRunning { StartedAt = Seconds(latest.StartedAt) } };
                     status.LastState = Terminated(previous, runtimeName);
                     status.Started = record.Started(latest.Id);
-                    status.Ready = !isInit && status.Started == true && record.Ready(latest.Id);
+                    status.Ready = (!isInit || PodWorker.IsSidecar(spec)) && status.Started == true && record.Ready(latest.Id);
                     break;
                 default:
                     if (waiting.Reason is not null && !final)
@@ -105,7 +109,7 @@ internal static class PodStatusBuilder
                     {
                         status.State = Terminated(latest, runtimeName);
                         status.LastState = Terminated(previous, runtimeName);
-                        status.Ready = isInit && latest.ExitCode == 0;
+                        status.Ready = isInit && !PodWorker.IsSidecar(spec) && latest.ExitCode == 0;
                     }
 
                     break;

@@ -120,24 +120,68 @@ internal sealed class PodWorker(
         var policy = pod.Spec.RestartPolicy ?? "Always";
         var changed = false;
         record.Waiting.Clear();
+
+        // Once app containers exist the pod was initialized: init containers do not run again, sidecars go on.
+        var apps = pod.Spec.Containers ?? [];
+        var initialized = apps.Any(a => latest.ContainsKey(a.Name));
+        var done = initialized && policy != "Always" && apps.All(a => latest.TryGetValue(a.Name, out var c) && c.State == ContainerState.Exited && (policy == "Never" || c.ExitCode == 0));
         foreach (var init in pod.Spec.InitContainers ?? [])
         {
-            if (!latest.TryGetValue(init.Name, out var current))
+            latest.TryGetValue(init.Name, out var current);
+            if (IsSidecar(init))
             {
-                return await StartAsync(record, pod, sandbox, init, 0, cancellationToken).ConfigureAwait(false);
+                // A sidecar (an init container that restarts always) keeps running beside the app
+                // containers; the next init container waits only until it has started.
+                if (current?.State == ContainerState.Running)
+                {
+                    if (!initialized && !record.Started(current.Id))
+                    {
+                        return changed;
+                    }
+
+                    continue;
+                }
+
+                if (done)
+                {
+                    continue;
+                }
+
+                changed |= current switch
+                {
+                    null => await StartAsync(record, pod, sandbox, init, 0, cancellationToken).ConfigureAwait(false),
+                    { State: ContainerState.Created } => await StartCreatedAsync(record, pod, init, current, cancellationToken).ConfigureAwait(false),
+                    _ => await RestartAsync(record, pod, sandbox, init, current, containers, cancellationToken).ConfigureAwait(false),
+                };
+                if (!initialized)
+                {
+                    return changed;
+                }
+
+                continue;
+            }
+
+            if (initialized)
+            {
+                continue;
+            }
+
+            if (current is null)
+            {
+                return await StartAsync(record, pod, sandbox, init, 0, cancellationToken).ConfigureAwait(false) | changed;
             }
 
             switch (current.State)
             {
                 case ContainerState.Created:
-                    return await StartCreatedAsync(record, pod, init, current, cancellationToken).ConfigureAwait(false);
+                    return await StartCreatedAsync(record, pod, init, current, cancellationToken).ConfigureAwait(false) | changed;
                 case ContainerState.Running:
-                    return false;
+                    return changed;
                 case ContainerState.Exited when current.ExitCode == 0:
                     continue;
                 default:
                     // A failed init container runs again unless the pod never restarts anything (then it fails).
-                    return policy != "Never" && await RestartAsync(record, pod, sandbox, init, current, containers, cancellationToken).ConfigureAwait(false);
+                    return (policy != "Never" && await RestartAsync(record, pod, sandbox, init, current, containers, cancellationToken).ConfigureAwait(false)) | changed;
             }
         }
 
@@ -159,6 +203,9 @@ internal sealed class PodWorker(
 
         return changed;
     }
+
+    /// <summary>A sidecar: an init container with its own restartPolicy Always, which runs beside the app containers.</summary>
+    internal static bool IsSidecar(V1Container container) => container.RestartPolicy == "Always";
 
     /// <summary>Starts the next attempt of an exited container unless it is backing off; then it waits with kubelet's CrashLoopBackOff message.</summary>
     private async Task<bool> RestartAsync(PodRecord record, V1Pod pod, PodSandbox sandbox, V1Container spec, ContainerStatus exited, IReadOnlyList<ContainerStatus> containers, CancellationToken cancellationToken)

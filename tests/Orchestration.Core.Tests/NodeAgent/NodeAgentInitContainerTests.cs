@@ -71,4 +71,46 @@ public sealed class NodeAgentInitContainerTests
         pod.Status.ContainerStatuses.Single().State.Waiting.Reason.Should().Be("PodInitializing");
         (await node.ContainersAsync("retryinit")).Should().OnlyContain(c => c.Name == "setup" && c.State == ContainerState.Exited);
     }
+
+    private static V1Container Sidecar(string name, params string[] command)
+    {
+        var sidecar = Container(name, command);
+        sidecar.RestartPolicy = "Always";
+        return sidecar;
+    }
+
+    [Fact]
+    public async Task A_sidecar_starts_before_the_next_init_container_and_keeps_running_beside_the_app()
+    {
+        await using var node = await StartAsync();
+        var proxy = Sidecar("proxy", "sleep", "infinity");
+        proxy.StartupProbe = new V1Probe { Exec = new V1ExecAction { Command = ["true"] }, PeriodSeconds = 1 };
+        await node.CreateAsync(WithInits(Pod("sidecar", "Always", Container("app", "sleep", "infinity")), proxy, Container("setup", "sleep", "2")));
+
+        var starting = await node.WaitForAsync("sidecar", p => p.Status?.InitContainerStatuses?[0].State.Running is not null, "the sidecar runs first");
+        starting.Status.InitContainerStatuses[1].State.Waiting.Reason.Should().Be("PodInitializing", "the next init container waits until the sidecar has started");
+        await node.AdvanceUntilAsync("sidecar", p => p.Status.InitContainerStatuses[1].State.Running is not null, "the next init container runs once the sidecar started", maxSeconds: 3);
+        var running = await node.AdvanceUntilAsync("sidecar", p => p.Status.Phase == "Running", "the app runs after the init container completed", maxSeconds: 4);
+
+        running.Status.Conditions.Single(c => c.Type == "Initialized").Status.Should().Be("True");
+        running.Status.InitContainerStatuses[0].Should().Match<V1ContainerStatus>(s => s.State.Running != null && s.Started == true && s.Ready);
+        running.Status.InitContainerStatuses[1].State.Terminated.Reason.Should().Be("Completed");
+    }
+
+    [Fact]
+    public async Task A_sidecar_restarts_even_under_restart_policy_Never_and_does_not_keep_the_pod_from_succeeding()
+    {
+        await using var node = await StartAsync();
+        await node.CreateAsync(WithInits(Pod("batch", "Never", Container("work", "sleep", "10")), Sidecar("log", "sleep", "infinity")));
+        await node.WaitForAsync("batch", p => p.Status?.Phase == "Running", "the pod runs");
+
+        node.Runtime.Exit((await node.RunningAsync("batch", "log")).Id, 1, "Error");
+        await node.AdvanceAsync(1);
+        await node.WaitForAsync("batch", p => p.Status.InitContainerStatuses.Single() is { RestartCount: 1, State.Running: not null }, "the sidecar restarts");
+        await node.AdvanceAsync(10);
+
+        var done = await node.WaitForAsync("batch", p => p.Status.Phase == "Succeeded", "the pod succeeds when its app container completed, its sidecar notwithstanding");
+        done.Status.ContainerStatuses.Single().State.Terminated.ExitCode.Should().Be(0);
+        await EventuallyAsync(async () => (await node.ContainersAsync("batch")).All(c => c.State != ContainerState.Running), "the sidecar is stopped with the finished pod");
+    }
 }
