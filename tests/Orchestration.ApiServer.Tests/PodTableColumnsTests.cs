@@ -68,4 +68,19 @@ public sealed class PodTableColumnsTests
 
         Cell("Status", pod).Should().Be("NotReady");
     }
+
+    [Fact]
+    public void A_started_sidecar_counts_as_a_ready_container_and_its_restarts_count()
+    {
+        var pod = """
+            {"metadata":{"name":"p"},"spec":{"initContainers":[{"name":"proxy","restartPolicy":"Always"}],"containers":[{"name":"app"}]},"status":{"phase":"Running",
+            "conditions":[{"type":"Initialized","status":"True"},{"type":"Ready","status":"True"}],
+            "initContainerStatuses":[{"name":"proxy","ready":true,"started":true,"restartCount":2,"state":{"running":{}}}],
+            "containerStatuses":[{"name":"app","ready":true,"restartCount":1,"state":{"running":{}}}]}}
+            """;
+
+        Cell("Ready", pod).Should().Be("2/2");
+        Cell("Status", pod).Should().Be("Running");
+        Cell("Restarts", pod).Should().Be("3");
+    }
 }

@@ -96,13 +96,24 @@ public static class KindColumns
 
     private static string MapString(JsonObject? map) => map is null ? "" : string.Join(",", map.Select(p => $"{p.Key}={p.Value}"));
 
+    /// <summary>READY: ready app containers and started, ready sidecars, of all of them, as Kubernetes's printer counts.</summary>
     private static JsonNode PodReady(JsonObject o, DateTimeOffset now)
     {
         var statuses = (o["status"]?["containerStatuses"] as JsonArray ?? []).OfType<JsonObject>().ToList();
-        var total = (o["spec"]?["containers"] as JsonArray)?.Count ?? 0;
-        var ready = statuses.Count(s => s["ready"]?.GetValue<bool>() == true);
+        var sidecars = Sidecars(o);
+        var total = ((o["spec"]?["containers"] as JsonArray)?.Count ?? 0) + sidecars.Count;
+        var ready = statuses.Count(s => s["ready"]?.GetValue<bool>() == true)
+            + (o["status"]?["initContainerStatuses"] as JsonArray ?? []).OfType<JsonObject>()
+                .Count(s => sidecars.Contains(s["name"]?.ToString() ?? "") && s["started"]?.GetValue<bool>() == true && s["ready"]?.GetValue<bool>() == true);
         return $"{ready}/{total}";
     }
+
+    /// <summary>The names of a pod's sidecars: init containers with restartPolicy Always.</summary>
+    private static HashSet<string> Sidecars(JsonObject o) =>
+        (o["spec"]?["initContainers"] as JsonArray ?? []).OfType<JsonObject>()
+            .Where(c => c["restartPolicy"]?.ToString() == "Always")
+            .Select(c => c["name"]?.ToString() ?? "")
+            .ToHashSet(StringComparer.Ordinal);
 
     /// <summary>
     /// The STATUS column as Kubernetes's pod printer derives it: the first init container that has not
@@ -115,9 +126,15 @@ public static class KindColumns
         var inits = (o["status"]?["initContainerStatuses"] as JsonArray ?? []).OfType<JsonObject>().ToList();
         var initCount = (o["spec"]?["initContainers"] as JsonArray)?.Count ?? inits.Count;
         var initializing = false;
+        var sidecars = Sidecars(o);
         for (var i = 0; i < inits.Count; i++)
         {
             var state = inits[i]["state"];
+            if (sidecars.Contains(inits[i]["name"]?.ToString() ?? "") && inits[i]["started"] is JsonValue started && started.TryGetValue<bool>(out var isStarted) && isStarted)
+            {
+                continue;
+            }
+
             if (state?["terminated"] is JsonObject done)
             {
                 if (Int(done, "exitCode") == 0)
@@ -177,15 +194,22 @@ public static class KindColumns
     private static bool PodCondition(JsonObject o, string type) =>
         (o["status"]?["conditions"] as JsonArray ?? []).OfType<JsonObject>().Any(c => c["type"]?.ToString() == type && c["status"]?.ToString() == "True");
 
-    /// <summary>RESTARTS: the init containers' while the pod initializes, the app containers' after.</summary>
+    /// <summary>RESTARTS: the init containers' while the pod initializes, the app containers' and the sidecars' after.</summary>
     private static long Restarts(JsonObject o)
     {
-        static long Sum(JsonNode? statuses) =>
-            (statuses as JsonArray ?? []).OfType<JsonObject>().Sum(s => s["restartCount"] is JsonValue v && v.TryGetValue<long>(out var n) ? n : 0);
+        static long Sum(IEnumerable<JsonObject> statuses) =>
+            statuses.Sum(s => s["restartCount"] is JsonValue v && v.TryGetValue<long>(out var n) ? n : 0);
 
-        var initializing = !PodCondition(o, "Initialized")
-            && (o["status"]?["initContainerStatuses"] as JsonArray ?? []).OfType<JsonObject>().Any(s => s["state"]?["terminated"]?["exitCode"]?.ToString() != "0");
-        return initializing ? Sum(o["status"]?["initContainerStatuses"]) : Sum(o["status"]?["containerStatuses"]);
+        var inits = (o["status"]?["initContainerStatuses"] as JsonArray ?? []).OfType<JsonObject>().ToList();
+        var apps = (o["status"]?["containerStatuses"] as JsonArray ?? []).OfType<JsonObject>();
+        var initializing = !PodCondition(o, "Initialized") && inits.Any(s => s["state"]?["terminated"]?["exitCode"]?.ToString() != "0");
+        if (initializing)
+        {
+            return Sum(inits);
+        }
+
+        var sidecars = Sidecars(o);
+        return Sum(apps) + Sum(inits.Where(s => sidecars.Contains(s["name"]?.ToString() ?? "")));
     }
 
     private static string ReadinessGates(JsonObject o)
