@@ -63,6 +63,8 @@ internal static class UpCommand
                     sp.GetRequiredService<ILogger<SqliteStateStore>>()));
                 services.AddSingleton(new ClusterBootstrapOptions(port));
                 services.AddHostedService<ClusterBootstrap>();
+                // Pods on nodes are stopped by their node agents before they go, as in Kubernetes.
+                services.Configure<Orchestration.Resources.RegistryOptions>(o => o.GracefulPodDeletion = true);
                 services.AddOrchestrationControllers();
                 services.Configure<NodeLifecycleOptions>(o =>
                 {

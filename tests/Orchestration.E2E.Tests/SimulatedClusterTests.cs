@@ -43,4 +43,60 @@ public sealed class SimulatedClusterTests
             Directory.Delete(orch.DataDir, recursive: true);
         }
     }
+
+    [Fact]
+    public async Task Kubectl_shows_a_crash_looping_pod_a_completed_one_and_one_initializing_from_the_simulated_command_conventions()
+    {
+        await using var orch = await OrchProcess.StartAsync(extraArgs: ["--runtime", "simulated", "--nodes", "1"]);
+        try
+        {
+            var kubectl = new Kubectl(Kubectl.Versions[0], orch.Kubeconfig);
+            const string Pods = """
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: crash}
+                spec:
+                  containers: [{name: app, image: busybox, command: ["sh", "-c", "exit 1"]}]
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: job}
+                spec:
+                  restartPolicy: Never
+                  containers: [{name: work, image: busybox, command: ["sleep", "1"]}]
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: slow-init}
+                spec:
+                  initContainers: [{name: setup, image: busybox, command: ["sleep", "3600"]}]
+                  containers: [{name: app, image: busybox}]
+                """;
+            CommandResult applied = new(1, "", "");
+            for (var i = 0; i < 100 && applied.ExitCode != 0; i++)
+            {
+                // The node registers and gets its pod CIDR shortly after the API answers.
+                await Task.Delay(100);
+                applied = await kubectl.RunAsync(["apply", "-f", "-"], Pods);
+            }
+
+            string table = "";
+            for (var i = 0; i < 100 && !(table.Contains("CrashLoopBackOff", StringComparison.Ordinal) && table.Contains("Completed", StringComparison.Ordinal) && table.Contains("Init:0/1", StringComparison.Ordinal)); i++)
+            {
+                await Task.Delay(100);
+                table = (await kubectl.RunAsync("get pods")).Stdout;
+            }
+
+            applied.ExitCode.Should().Be(0);
+            table.Should().MatchRegex(@"crash\s+0/1\s+CrashLoopBackOff\s+[1-9]")
+                .And.MatchRegex(@"job\s+0/1\s+Completed\s+0\s")
+                .And.MatchRegex(@"slow-init\s+0/1\s+Init:0/1\s+0\s");
+            (await kubectl.RunAsync("get events --field-selector involvedObject.name=crash")).Stdout.Should().Contain("Back-off restarting failed container app in pod crash_default(");
+        }
+        finally
+        {
+            await orch.DisposeAsync();
+            Directory.Delete(orch.DataDir, recursive: true);
+        }
+    }
 }

@@ -93,4 +93,10 @@ public sealed record DeleteOptions
 
     /// <summary>Orphan, Background or Foreground; Foreground keeps the object (with a finalizer) until its dependents are gone.</summary>
     public string? PropagationPolicy { get; init; }
+
+    /// <summary>
+    /// How long a pod's containers get to stop, overriding its terminationGracePeriodSeconds; 0 deletes
+    /// at once (the node agent's final delete, or <c>kubectl delete --grace-period=0 --force</c>).
+    /// </summary>
+    public long? GracePeriodSeconds { get; init; }
 }

@@ -39,7 +39,18 @@ public interface INodeRuntime
 
     /// <summary>The containers of one sandbox, or of all when null.</summary>
     Task<IReadOnlyList<ContainerStatus>> ListContainersAsync(string? sandboxId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Runs a command in a running container and waits for it (CRI's ExecSync): exec probes use it.
+    /// A command that outlives <paramref name="timeout"/> throws <see cref="TimeoutException"/>.
+    /// </summary>
+    Task<ExecResult> ExecSyncAsync(string containerId, IReadOnlyList<string> command, TimeSpan timeout, CancellationToken cancellationToken);
 }
+
+/// <summary>What a command run in a container returned.</summary>
+/// <param name="ExitCode">Its exit code.</param>
+/// <param name="Output">Its standard output and error, as far as the caller needs them (probe messages).</param>
+public sealed record ExecResult(int ExitCode, string Output);
 
 /// <summary>What a pod's sandbox is for.</summary>
 /// <param name="Namespace">The pod's namespace.</param>
@@ -60,7 +71,12 @@ public sealed record PodSandbox(string Id, PodSandboxConfig Config, string Ip, b
 /// <param name="Command">The entrypoint, or empty for the image's.</param>
 /// <param name="Args">The arguments.</param>
 /// <param name="Environment">Environment variables.</param>
-public sealed record ContainerConfig(string Name, string Image, IReadOnlyList<string> Command, IReadOnlyList<string> Args, IReadOnlyDictionary<string, string> Environment);
+/// <param name="Attempt">
+/// How many times this container of the pod was started before (CRI's ContainerMetadata.attempt): the
+/// pod's restart count, kept by the runtime so a restarted node agent does not reset it.
+/// </param>
+/// <param name="Labels">Labels the runtime keeps with the container and reports back (CRI's container labels).</param>
+public sealed record ContainerConfig(string Name, string Image, IReadOnlyList<string> Command, IReadOnlyList<string> Args, IReadOnlyDictionary<string, string> Environment, int Attempt = 0, IReadOnlyDictionary<string, string>? Labels = null);
 
 /// <summary>The state of a container, as the CRI reports it.</summary>
 public enum ContainerState
@@ -85,4 +101,7 @@ public enum ContainerState
 /// <param name="FinishedAt">When it exited, if it did.</param>
 /// <param name="ExitCode">Its exit code, once exited.</param>
 /// <param name="Reason">Why it exited (<c>Completed</c>, <c>Error</c>, <c>OOMKilled</c>).</param>
-public sealed record ContainerStatus(string Id, string SandboxId, string Name, string Image, ContainerState State, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, int? ExitCode, string? Reason);
+/// <param name="Attempt">The attempt it was created as (see <see cref="ContainerConfig.Attempt"/>).</param>
+/// <param name="Labels">The labels it was created with.</param>
+/// <param name="CreatedAt">When it was created: orders the attempts of one container.</param>
+public sealed record ContainerStatus(string Id, string SandboxId, string Name, string Image, ContainerState State, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, int? ExitCode, string? Reason, int Attempt = 0, IReadOnlyDictionary<string, string>? Labels = null, DateTimeOffset? CreatedAt = null);

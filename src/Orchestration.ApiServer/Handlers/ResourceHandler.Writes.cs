@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Orchestration.ApiServer.Patching;
@@ -197,6 +198,7 @@ public sealed partial class ResourceHandler
             PropagationPolicy = policy,
             PreconditionUid = preconditions?["uid"]?.ToString(),
             PreconditionResourceVersion = preconditions?["resourceVersion"]?.ToString(),
+            GracePeriodSeconds = long.TryParse(request.String("gracePeriodSeconds") ?? body["gracePeriodSeconds"]?.ToString(), CultureInfo.InvariantCulture, out var grace) ? grace : null,
         }, dryRun);
     }
 

@@ -96,34 +96,90 @@ public static class KindColumns
 
     private static string MapString(JsonObject? map) => map is null ? "" : string.Join(",", map.Select(p => $"{p.Key}={p.Value}"));
 
+    /// <summary>READY: ready app containers and started, ready sidecars, of all of them, as Kubernetes's printer counts.</summary>
     private static JsonNode PodReady(JsonObject o, DateTimeOffset now)
     {
         var statuses = (o["status"]?["containerStatuses"] as JsonArray ?? []).OfType<JsonObject>().ToList();
-        var total = (o["spec"]?["containers"] as JsonArray)?.Count ?? 0;
-        var ready = statuses.Count(s => s["ready"]?.GetValue<bool>() == true);
+        var sidecars = Sidecars(o);
+        var total = ((o["spec"]?["containers"] as JsonArray)?.Count ?? 0) + sidecars.Count;
+        var ready = statuses.Count(s => s["ready"]?.GetValue<bool>() == true)
+            + (o["status"]?["initContainerStatuses"] as JsonArray ?? []).OfType<JsonObject>()
+                .Count(s => sidecars.Contains(s["name"]?.ToString() ?? "") && s["started"]?.GetValue<bool>() == true && s["ready"]?.GetValue<bool>() == true);
         return $"{ready}/{total}";
     }
 
+    /// <summary>The names of a pod's sidecars: init containers with restartPolicy Always.</summary>
+    private static HashSet<string> Sidecars(JsonObject o) =>
+        (o["spec"]?["initContainers"] as JsonArray ?? []).OfType<JsonObject>()
+            .Where(c => c["restartPolicy"]?.ToString() == "Always")
+            .Select(c => c["name"]?.ToString() ?? "")
+            .ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The STATUS column as Kubernetes's pod printer derives it: the first init container that has not
+    /// completed decides while the pod initializes (Init:N/M, Init:Error, Init:CrashLoopBackOff), then
+    /// the last app container's waiting or terminated reason, then Terminating for a deleted pod.
+    /// </summary>
     private static JsonNode PodStatus(JsonObject o, DateTimeOffset now)
     {
         var reason = Str(o, "status.reason") ?? Str(o, "status.phase") ?? "Unknown";
-        foreach (var status in (o["status"]?["initContainerStatuses"] as JsonArray ?? []).OfType<JsonObject>())
+        var inits = (o["status"]?["initContainerStatuses"] as JsonArray ?? []).OfType<JsonObject>().ToList();
+        var initCount = (o["spec"]?["initContainers"] as JsonArray)?.Count ?? inits.Count;
+        var initializing = false;
+        var sidecars = Sidecars(o);
+        for (var i = 0; i < inits.Count; i++)
         {
-            if (status["state"]?["waiting"]?["reason"]?.ToString() is { Length: > 0 } waiting && waiting != "PodInitializing")
+            var state = inits[i]["state"];
+            if (sidecars.Contains(inits[i]["name"]?.ToString() ?? "") && inits[i]["started"] is JsonValue started && started.TryGetValue<bool>(out var isStarted) && isStarted)
             {
-                return $"Init:{waiting}";
+                continue;
             }
+
+            if (state?["terminated"] is JsonObject done)
+            {
+                if (Int(done, "exitCode") == 0)
+                {
+                    continue;
+                }
+
+                reason = done["reason"]?.ToString() is { Length: > 0 } why ? $"Init:{why}" : Int(done, "signal") is not 0 and var signal ? $"Init:Signal:{signal}" : $"Init:ExitCode:{Int(done, "exitCode")}";
+            }
+            else if (state?["waiting"]?["reason"]?.ToString() is { Length: > 0 } waiting && waiting != "PodInitializing")
+            {
+                reason = $"Init:{waiting}";
+            }
+            else
+            {
+                reason = $"Init:{i}/{initCount}";
+            }
+
+            initializing = true;
+            break;
         }
 
-        foreach (var status in (o["status"]?["containerStatuses"] as JsonArray ?? []).OfType<JsonObject>().Reverse())
+        if (!initializing || PodCondition(o, "Initialized"))
         {
-            if (status["state"]?["waiting"]?["reason"]?.ToString() is { Length: > 0 } waiting)
+            var running = false;
+            foreach (var status in (o["status"]?["containerStatuses"] as JsonArray ?? []).OfType<JsonObject>().Reverse())
             {
-                reason = waiting;
+                if (status["state"]?["waiting"]?["reason"]?.ToString() is { Length: > 0 } waiting)
+                {
+                    reason = waiting;
+                }
+                else if (status["state"]?["terminated"] is JsonObject terminated)
+                {
+                    reason = terminated["reason"]?.ToString() is { Length: > 0 } why ? why : Int(terminated, "signal") is not 0 and var signal ? $"Signal:{signal}" : $"ExitCode:{Int(terminated, "exitCode")}";
+                }
+                else if (status["ready"] is JsonValue ready && ready.TryGetValue<bool>(out var isReady) && isReady && status["state"]?["running"] is not null)
+                {
+                    running = true;
+                }
             }
-            else if (status["state"]?["terminated"] is JsonObject terminated)
+
+            // One container completed while another still runs: the pod is not Completed.
+            if (reason == "Completed" && running)
             {
-                reason = terminated["reason"]?.ToString() ?? (terminated["signal"] is { } signal ? $"Signal:{signal}" : $"ExitCode:{terminated["exitCode"]}");
+                reason = PodCondition(o, "Ready") ? "Running" : "NotReady";
             }
         }
 
@@ -135,8 +191,26 @@ public static class KindColumns
         return reason;
     }
 
-    private static long Restarts(JsonObject o) =>
-        (o["status"]?["containerStatuses"] as JsonArray ?? []).OfType<JsonObject>().Sum(s => s["restartCount"] is JsonValue v && v.TryGetValue<long>(out var n) ? n : 0);
+    private static bool PodCondition(JsonObject o, string type) =>
+        (o["status"]?["conditions"] as JsonArray ?? []).OfType<JsonObject>().Any(c => c["type"]?.ToString() == type && c["status"]?.ToString() == "True");
+
+    /// <summary>RESTARTS: the init containers' while the pod initializes, the app containers' and the sidecars' after.</summary>
+    private static long Restarts(JsonObject o)
+    {
+        static long Sum(IEnumerable<JsonObject> statuses) =>
+            statuses.Sum(s => s["restartCount"] is JsonValue v && v.TryGetValue<long>(out var n) ? n : 0);
+
+        var inits = (o["status"]?["initContainerStatuses"] as JsonArray ?? []).OfType<JsonObject>().ToList();
+        var apps = (o["status"]?["containerStatuses"] as JsonArray ?? []).OfType<JsonObject>();
+        var initializing = !PodCondition(o, "Initialized") && inits.Any(s => s["state"]?["terminated"]?["exitCode"]?.ToString() != "0");
+        if (initializing)
+        {
+            return Sum(inits);
+        }
+
+        var sidecars = Sidecars(o);
+        return Sum(apps) + Sum(inits.Where(s => sidecars.Contains(s["name"]?.ToString() ?? "")));
+    }
 
     private static string ReadinessGates(JsonObject o)
     {

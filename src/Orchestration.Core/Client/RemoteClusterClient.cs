@@ -137,6 +137,11 @@ public sealed partial class RemoteClusterClient : IClusterClient, IDisposable
             body["propagationPolicy"] = policy;
         }
 
+        if (options?.GracePeriodSeconds is { } grace)
+        {
+            body["gracePeriodSeconds"] = grace;
+        }
+
         if (options?.PreconditionUid is not null || options?.PreconditionResourceVersion is not null)
         {
             body["preconditions"] = new JsonObject { ["uid"] = options.PreconditionUid, ["resourceVersion"] = options.PreconditionResourceVersion };

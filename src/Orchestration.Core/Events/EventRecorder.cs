@@ -14,7 +14,12 @@ namespace Orchestration.Events;
 public sealed class EventRecorder(IClusterClient client, TimeProvider timeProvider)
 {
     /// <summary>Records a Normal or Warning event about <paramref name="subject"/>.</summary>
-    public async Task RecordAsync<T>(T subject, string type, string reason, string message, string component, CancellationToken cancellationToken)
+    public Task RecordAsync<T>(T subject, string type, string reason, string message, string component, CancellationToken cancellationToken)
+        where T : class, IKubernetesObject<V1ObjectMeta> =>
+        RecordAsync(subject, type, reason, message, component, host: null, cancellationToken);
+
+    /// <summary>Records a Normal or Warning event about <paramref name="subject"/> from a component on node <paramref name="host"/> (kubelet's events name their node).</summary>
+    public async Task RecordAsync<T>(T subject, string type, string reason, string message, string component, string? host, CancellationToken cancellationToken)
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
         ArgumentNullException.ThrowIfNull(subject);
@@ -41,8 +46,9 @@ public sealed class EventRecorder(IClusterClient client, TimeProvider timeProvid
                     Type = type,
                     Reason = reason,
                     Message = message,
-                    Source = new V1EventSource { Component = component },
+                    Source = new V1EventSource { Component = component, Host = host },
                     ReportingComponent = component,
+                    ReportingInstance = host,
                     FirstTimestamp = now,
                     LastTimestamp = now,
                     Count = 1,

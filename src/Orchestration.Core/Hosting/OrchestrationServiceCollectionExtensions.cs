@@ -31,9 +31,11 @@ public static class OrchestrationServiceCollectionExtensions
             sp.GetRequiredService<TimeProvider>(),
             sp.GetService<Microsoft.Extensions.Logging.ILogger<InMemoryStateStore>>()));
         services.TryAddSingleton(_ => ObjectPatchers.CreateDefault());
+        services.AddOptions<RegistryOptions>();
         services.TryAddSingleton(sp => new ObjectRegistry(sp.GetRequiredService<IStateStore>(), sp.GetRequiredService<ResourceKindTable>(), sp.GetRequiredService<TimeProvider>())
         {
             Patchers = sp.GetRequiredService<ObjectPatchers>(),
+            GracefulPodDeletion = sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<RegistryOptions>>().Value.GracefulPodDeletion,
         });
         services.TryAddSingleton<IClusterClient, LocalClusterClient>();
         services.TryAddSingleton<IDynamicClusterClient, LocalDynamicClusterClient>();

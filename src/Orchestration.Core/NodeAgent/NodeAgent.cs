@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Orchestration.Client;
 using Orchestration.Controllers;
+using Orchestration.Events;
 using Orchestration.Informers;
 using Orchestration.Runtime;
 using Orchestration.WorkQueues;
@@ -11,25 +12,69 @@ namespace Orchestration.NodeAgent;
 
 /// <summary>
 /// The kubelet role: registers its Node (capacity, allocatable, runtime version), renews its Lease
-/// in kube-node-lease, watches the pods bound to it, runs them through <see cref="INodeRuntime"/>
-/// (a sandbox with the pod's IP, then its containers) and reports their status; when a pod goes,
-/// its sandbox and containers go too.
+/// in kube-node-lease, watches the pods bound to it and runs them through <see cref="INodeRuntime"/>
+/// (see <see cref="PodWorker"/>), and reports their status. A relist loop (kubelet's PLEG) looks at
+/// the runtime every <see cref="NodeAgentOptions.ResyncInterval"/> and syncs only the pods whose
+/// containers changed state, so an exit is noticed without any API event; the same loop runs the
+/// probes that are due. One timer per agent, nothing per pod: thousands of agents fit in one process.
 /// </summary>
-public sealed class NodeAgent(IClusterClient client, INodeRuntime runtime, NodeAgentOptions options, TimeProvider? timeProvider = null, ILogger? logger = null)
+public sealed class NodeAgent
 {
-    private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
-    private readonly ILogger _logger = logger ?? NullLogger.Instance;
+    private readonly IClusterClient _client;
+    private readonly INodeRuntime _runtime;
+    private readonly NodeAgentOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly INetworkProber? _networkProber;
+    private readonly EventRecorder? _events;
     private string? _podCidr;
 
+    /// <summary>Creates a node agent over a _runtime.</summary>
+    /// <param name="client">The cluster.</param>
+    /// <param name="runtime">The node's container _runtime.</param>
+    /// <param name="options">Who the node is and how the agent behaves.</param>
+    /// <param name="timeProvider">The clock (a fake one in tests).</param>
+    /// <param name="logger">The log.</param>
+    /// <param name="networkProber">
+    /// Runs httpGet and tcpSocket probes; by default the runtime when it answers them itself (the
+    /// simulated one does), else real connections to the pod's IP.
+    /// </param>
+    /// <param name="events">Where pod events go; by default an <see cref="EventRecorder"/> over <paramref name="client"/>.</param>
+    public NodeAgent(IClusterClient client, INodeRuntime runtime, NodeAgentOptions options, TimeProvider? timeProvider = null, ILogger? logger = null, INetworkProber? networkProber = null, EventRecorder? events = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.ResyncInterval, TimeSpan.Zero);
+        _client = client;
+        _runtime = runtime;
+        _options = options;
+        _time = timeProvider ?? TimeProvider.System;
+        _logger = logger ?? NullLogger.Instance;
+        _networkProber = networkProber;
+        _events = events;
+    }
+
     /// <summary>The node's name.</summary>
-    public string NodeName => options.NodeName;
+    public string NodeName => _options.NodeName;
 
     /// <summary>Registers the node and runs its pods until cancelled.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         await RegisterAsync(cancellationToken).ConfigureAwait(false);
-        var informer = new Informer<V1Pod>(client, new InformerOptions { FieldSelector = $"spec.nodeName={options.NodeName}" }, _time, _logger);
+        var informer = new Informer<V1Pod>(_client, new InformerOptions { FieldSelector = $"spec.nodeName={_options.NodeName}" }, _time, _logger);
         using var queue = new WorkQueue<ObjectKey>(new WorkQueueOptions { BaseDelay = TimeSpan.FromMilliseconds(200) }, _time);
+        var events = new PodEventQueue(_events ?? new EventRecorder(_client, _time), _options.NodeName, _options.RecordEvents ? _options.EventQueueCapacity : 0, _logger);
+        using var ownProber = _networkProber is null && _runtime is not INetworkProber ? new SocketNetworkProber() : null;
+        var prober = new ContainerProber(_runtime, _networkProber ?? _runtime as INetworkProber ?? ownProber!);
+        var worker = new PodWorker(
+            _client,
+            _runtime,
+            _options,
+            _time,
+            new ContainerBackOff(_options.BackOffInitial, _options.BackOffMax, _time),
+            events,
+            EnsurePodCidrAsync,
+            queue.AddAfter,
+            _logger);
         informer.Added += p => queue.Add(KeyOf(p));
         informer.Updated += (_, p) => queue.Add(KeyOf(p));
         informer.Deleted += p => queue.Add(KeyOf(p));
@@ -38,12 +83,16 @@ public sealed class NodeAgent(IClusterClient client, INodeRuntime runtime, NodeA
         {
             informer.RunAsync(cancellationToken),
             RenewLeaseAsync(cancellationToken),
+            RelistAsync(informer, worker, prober, events, queue, cancellationToken),
+            events.RunAsync(cancellationToken),
+            CleanUpOrphansAsync(informer, queue, cancellationToken),
         };
-        tasks.AddRange(Enumerable.Range(0, options.Workers).Select(_ => WorkAsync(informer, queue, cancellationToken)));
+
+        tasks.AddRange(Enumerable.Range(0, _options.Workers).Select(_ => WorkAsync(informer, worker, queue, cancellationToken)));
         await Task.WhenAll(tasks).ConfigureAwait(false);
     }
 
-    private async Task WorkAsync(Informer<V1Pod> informer, WorkQueue<ObjectKey> queue, CancellationToken cancellationToken)
+    private async Task WorkAsync(Informer<V1Pod> informer, PodWorker worker, WorkQueue<ObjectKey> queue, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -55,7 +104,7 @@ public sealed class NodeAgent(IClusterClient client, INodeRuntime runtime, NodeA
 
             try
             {
-                await SyncPodAsync(key, informer.Cache.Get(key.Namespace, key.Name), cancellationToken).ConfigureAwait(false);
+                await worker.SyncAsync(key, informer.Cache.Get(key.Namespace, key.Name), cancellationToken).ConfigureAwait(false);
                 queue.Forget(key);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -63,7 +112,7 @@ public sealed class NodeAgent(IClusterClient client, INodeRuntime runtime, NodeA
             }
             catch (Exception ex)
             {
-                _logger.LogWarning(ex, "Node {Node}: pod {Pod} failed to sync", options.NodeName, key);
+                _logger.LogWarning(ex, "Node {Node}: pod {Pod} failed to sync", _options.NodeName, key);
                 queue.AddRateLimited(key);
             }
             finally
@@ -73,117 +122,128 @@ public sealed class NodeAgent(IClusterClient client, INodeRuntime runtime, NodeA
         }
     }
 
-    private async Task SyncPodAsync(ObjectKey key, V1Pod? pod, CancellationToken cancellationToken)
+    /// <summary>
+    /// After a restart, the sandboxes of pods deleted while the agent was away get no API event:
+    /// once the pod list is known, each sandbox's pod is synced, which removes those without a pod.
+    /// </summary>
+    private async Task CleanUpOrphansAsync(Informer<V1Pod> informer, WorkQueue<ObjectKey> queue, CancellationToken cancellationToken)
     {
-        var sandboxes = (await runtime.ListPodSandboxesAsync(cancellationToken).ConfigureAwait(false))
-            .Where(s => s.Config.Namespace == key.Namespace && s.Config.Name == key.Name)
-            .ToList();
-        foreach (var stale in sandboxes.Where(s => pod is null || pod.Metadata.DeletionTimestamp is not null || s.Config.Uid != pod.Metadata.Uid))
+        try
         {
-            await runtime.StopPodSandboxAsync(stale.Id, cancellationToken).ConfigureAwait(false);
-            await runtime.RemovePodSandboxAsync(stale.Id, cancellationToken).ConfigureAwait(false);
+            await informer.WaitForSyncAsync(cancellationToken).ConfigureAwait(false);
+            foreach (var sandbox in await _runtime.ListPodSandboxesAsync(cancellationToken).ConfigureAwait(false))
+            {
+                queue.Add(new ObjectKey(sandbox.Config.Namespace, sandbox.Config.Name));
+            }
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
 
-        if (pod is null || pod.Metadata.DeletionTimestamp is not null || pod.Status?.Phase is "Succeeded" or "Failed")
+    /// <summary>
+    /// kubelet's PLEG and prober in one loop: each tick lists the runtime's containers once, queues
+    /// the pods whose containers changed state, and runs the probes that are due.
+    /// </summary>
+    private async Task RelistAsync(Informer<V1Pod> informer, PodWorker worker, ContainerProber prober, PodEventQueue events, WorkQueue<ObjectKey> queue, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_options.ResyncInterval, _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    await RelistOnceAsync(informer, worker, prober, events, queue, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    _logger.LogWarning(ex, "Node {Node}: relisting the runtime failed", _options.NodeName);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task RelistOnceAsync(Informer<V1Pod> informer, PodWorker worker, ContainerProber prober, PodEventQueue events, WorkQueue<ObjectKey> queue, CancellationToken cancellationToken)
+    {
+        if (worker.Idle)
         {
             return;
         }
 
-        await EnsurePodCidrAsync(cancellationToken).ConfigureAwait(false);
-        var sandbox = await runtime.RunPodSandboxAsync(new PodSandboxConfig(key.Namespace ?? "default", key.Name, pod.Metadata.Uid), cancellationToken).ConfigureAwait(false);
-        var containers = await runtime.ListContainersAsync(sandbox.Id, cancellationToken).ConfigureAwait(false);
-        foreach (var container in pod.Spec.Containers ?? [])
+        var records = worker.Records.ToList();
+
+        var bySandbox = (await _runtime.ListContainersAsync(null, cancellationToken).ConfigureAwait(false)).ToLookup(c => c.SandboxId, StringComparer.Ordinal);
+        var now = _time.GetUtcNow();
+        var probes = new List<Task>();
+        foreach (var record in records)
         {
-            if (containers.Any(c => c.Name == container.Name))
+            if (record.SandboxId is not { } sandboxId)
             {
                 continue;
             }
 
-            var id = await runtime.CreateContainerAsync(sandbox.Id, new ContainerConfig(
-                container.Name,
-                container.Image,
-                container.Command?.ToList() ?? [],
-                container.Args?.ToList() ?? [],
-                (container.Env ?? []).Where(e => e.Value is not null).ToDictionary(e => e.Name, e => e.Value)), cancellationToken).ConfigureAwait(false);
-            await runtime.StartContainerAsync(id, cancellationToken).ConfigureAwait(false);
+            var containers = bySandbox[sandboxId].ToList();
+            var fingerprint = PodRecord.FingerprintOf(containers);
+            if (fingerprint != record.Fingerprint)
+            {
+                record.Fingerprint = fingerprint;
+                queue.Add(record.Key);
+            }
+
+            foreach (var tracker in record.Probes)
+            {
+                if (tracker.DueAt <= now
+                    && containers.Any(c => c.Id == tracker.ContainerId && c.State == ContainerState.Running)
+                    && (tracker.Kind == ProbeKind.Startup || record.StartupGateOpen(tracker.ContainerId)))
+                {
+                    probes.Add(ProbeAsync(record, tracker, prober, events, queue, now, cancellationToken));
+                }
+            }
         }
 
-        containers = await runtime.ListContainersAsync(sandbox.Id, cancellationToken).ConfigureAwait(false);
-        await ReportAsync(pod, sandbox, containers, cancellationToken).ConfigureAwait(false);
+        await Task.WhenAll(probes).ConfigureAwait(false);
     }
 
-    private async Task ReportAsync(V1Pod pod, PodSandbox sandbox, IReadOnlyList<ContainerStatus> containers, CancellationToken cancellationToken)
+    private async Task ProbeAsync(PodRecord record, ProbeTracker tracker, ContainerProber prober, PodEventQueue events, WorkQueue<ObjectKey> queue, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var now = _time.GetUtcNow().UtcDateTime;
-        var statuses = (pod.Spec.Containers ?? []).Select(spec =>
-        {
-            var c = containers.FirstOrDefault(x => x.Name == spec.Name);
-            var running = c?.State == ContainerState.Running;
-            return new V1ContainerStatus
-            {
-                Name = spec.Name,
-                Image = spec.Image,
-                ImageID = spec.Image,
-                ContainerID = c is null ? null : $"{runtime.Version.Split(':')[0]}://{c.Id}",
-                Ready = running,
-                Started = running,
-                RestartCount = 0,
-                State = c?.State switch
-                {
-                    ContainerState.Running => new V1ContainerState { Running = new V1ContainerStateRunning { StartedAt = c.StartedAt?.UtcDateTime } },
-                    ContainerState.Exited => new V1ContainerState { Terminated = new V1ContainerStateTerminated { ExitCode = c.ExitCode ?? 0, Reason = c.Reason, StartedAt = c.StartedAt?.UtcDateTime, FinishedAt = c.FinishedAt?.UtcDateTime } },
-                    _ => new V1ContainerState { Waiting = new V1ContainerStateWaiting { Reason = "ContainerCreating" } },
-                },
-            };
-        }).ToList();
-        var ready = statuses.Count > 0 && statuses.All(s => s.Ready);
-        var exited = statuses.Count > 0 && statuses.All(s => s.State.Terminated is not null);
-        var phase = exited
-            ? (statuses.All(s => s.State.Terminated.ExitCode == 0) ? "Succeeded" : "Failed")
-            : statuses.Any(s => s.State.Running is not null) ? "Running" : "Pending";
-        string Flag(bool value) => value ? "True" : "False";
-        var status = new V1PodStatus
-        {
-            Phase = phase,
-            PodIP = sandbox.Ip,
-            PodIPs = [new V1PodIP { Ip = sandbox.Ip }],
-            HostIP = null,
-            StartTime = pod.Status?.StartTime ?? now,
-            QosClass = pod.Status?.QosClass ?? "BestEffort",
-            ContainerStatuses = statuses,
-            Conditions =
-            [
-                new V1PodCondition { Type = "PodScheduled", Status = "True", LastTransitionTime = Transition(pod, "PodScheduled", "True", now) },
-                new V1PodCondition { Type = "Initialized", Status = "True", LastTransitionTime = Transition(pod, "Initialized", "True", now) },
-                new V1PodCondition { Type = "ContainersReady", Status = Flag(ready), LastTransitionTime = Transition(pod, "ContainersReady", Flag(ready), now) },
-                new V1PodCondition { Type = "Ready", Status = Flag(ready), LastTransitionTime = Transition(pod, "Ready", Flag(ready), now) },
-            ],
-        };
-        if (Same(pod.Status, status))
+        var pod = record.Pod;
+        if (pod is null || record.PodIp is null)
         {
             return;
         }
 
-        pod.Status = status;
-        try
+        var spec = pod.Spec.Containers?.FirstOrDefault(c => c.Name == tracker.ContainerName)
+            ?? pod.Spec.InitContainers?.FirstOrDefault(c => c.Name == tracker.ContainerName);
+        var result = await prober.RunAsync(tracker.Spec, spec, tracker.ContainerId, record.PodIp, tracker.Timeout, cancellationToken).ConfigureAwait(false);
+        bool changed;
+        lock (record.Sync)
         {
-            await client.UpdateStatusAsync(pod, cancellationToken).ConfigureAwait(false);
+            changed = tracker.Record(result.Success, now);
         }
-        catch (Exception ex) when (ex is ConflictException or NotFoundException)
+
+        if (!result.Success)
         {
-            // A newer pod or none: its own event brings it back.
+            events.Post(pod, "Warning", "Unhealthy", $"{tracker.Kind} probe failed: {result.Output}");
         }
+
+        if (!changed)
+        {
+            return;
+        }
+
+        if (tracker.Passed == false && tracker.Kind is ProbeKind.Liveness or ProbeKind.Startup)
+        {
+            var which = tracker.Kind == ProbeKind.Liveness ? "liveness" : "startup";
+            var grace = tracker.Spec.TerminationGracePeriodSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : (TimeSpan?)null;
+            record.RequestKill(tracker.ContainerId, $"Container {tracker.ContainerName} failed {which} probe, will be restarted", grace);
+        }
+
+        queue.Add(record.Key);
     }
-
-    private static DateTime Transition(V1Pod pod, string type, string status, DateTime now) =>
-        pod.Status?.Conditions?.FirstOrDefault(c => c.Type == type && c.Status == status)?.LastTransitionTime ?? now;
-
-    private static bool Same(V1PodStatus? a, V1PodStatus b) =>
-        a is not null && a.Phase == b.Phase && a.PodIP == b.PodIP
-        && (a.ContainerStatuses?.Count ?? 0) == b.ContainerStatuses.Count
-        && a.ContainerStatuses!.Zip(b.ContainerStatuses).All(p => p.First.Ready == p.Second.Ready && (p.First.State?.Running is null) == (p.Second.State.Running is null) && (p.First.State?.Terminated is null) == (p.Second.State.Terminated is null))
-        && (a.Conditions?.Count ?? 0) == b.Conditions.Count
-        && a.Conditions!.Zip(b.Conditions).All(p => p.First.Type == p.Second.Type && p.First.Status == p.Second.Status);
 
     private async Task EnsurePodCidrAsync(CancellationToken cancellationToken)
     {
@@ -192,37 +252,37 @@ public sealed class NodeAgent(IClusterClient client, INodeRuntime runtime, NodeA
             return;
         }
 
-        var node = await client.GetAsync<V1Node>(null, options.NodeName, cancellationToken).ConfigureAwait(false);
+        var node = await _client.GetAsync<V1Node>(null, _options.NodeName, cancellationToken).ConfigureAwait(false);
         var cidr = node.Spec?.PodCIDR;
         if (string.IsNullOrEmpty(cidr))
         {
             // Node IPAM has not given this node its block yet: the pod is retried shortly.
-            throw new InvalidOperationException($"node {options.NodeName} has no pod CIDR yet");
+            throw new InvalidOperationException($"node {_options.NodeName} has no pod CIDR yet");
         }
 
-        await runtime.UpdateRuntimeConfigAsync(cidr, cancellationToken).ConfigureAwait(false);
+        await _runtime.UpdateRuntimeConfigAsync(cidr, cancellationToken).ConfigureAwait(false);
         _podCidr = cidr;
     }
 
     private async Task RegisterAsync(CancellationToken cancellationToken)
     {
-        var labels = new Dictionary<string, string>(options.Labels)
+        var labels = new Dictionary<string, string>(_options.Labels)
         {
-            ["kubernetes.io/hostname"] = options.NodeName,
+            ["kubernetes.io/hostname"] = _options.NodeName,
             ["kubernetes.io/os"] = "linux",
             ["kubernetes.io/arch"] = "amd64",
         };
         V1Node node;
         try
         {
-            node = await client.CreateAsync(new V1Node { Metadata = new V1ObjectMeta { Name = options.NodeName, Labels = labels } }, cancellationToken).ConfigureAwait(false);
+            node = await _client.CreateAsync(new V1Node { Metadata = new V1ObjectMeta { Name = _options.NodeName, Labels = labels } }, cancellationToken).ConfigureAwait(false);
         }
         catch (AlreadyExistsException)
         {
-            node = await client.GetAsync<V1Node>(null, options.NodeName, cancellationToken).ConfigureAwait(false);
+            node = await _client.GetAsync<V1Node>(null, _options.NodeName, cancellationToken).ConfigureAwait(false);
         }
 
-        var resources = new Dictionary<string, ResourceQuantity> { ["cpu"] = new(options.Cpu), ["memory"] = new(options.Memory), ["pods"] = new(options.MaxPods.ToString(System.Globalization.CultureInfo.InvariantCulture)) };
+        var resources = new Dictionary<string, ResourceQuantity> { ["cpu"] = new(_options.Cpu), ["memory"] = new(_options.Memory), ["pods"] = new(_options.MaxPods.ToString(System.Globalization.CultureInfo.InvariantCulture)) };
         var now = _time.GetUtcNow().UtcDateTime;
         node.Status = new V1NodeStatus
         {
@@ -232,19 +292,19 @@ public sealed class NodeAgent(IClusterClient client, INodeRuntime runtime, NodeA
             NodeInfo = new V1NodeSystemInfo
             {
                 KubeletVersion = "v1.33.0-orchestration",
-                ContainerRuntimeVersion = runtime.Version,
+                ContainerRuntimeVersion = _runtime.Version,
                 OperatingSystem = "linux",
                 Architecture = "amd64",
                 OsImage = "Orchestration simulated node",
                 KernelVersion = Environment.OSVersion.Version.ToString(),
-                MachineID = options.NodeName,
-                SystemUUID = options.NodeName,
+                MachineID = _options.NodeName,
+                SystemUUID = _options.NodeName,
                 BootID = Guid.NewGuid().ToString(),
                 KubeProxyVersion = "",
             },
         };
-        await client.UpdateStatusAsync(node, cancellationToken).ConfigureAwait(false);
-        _logger.LogInformation("Node {Node} registered", options.NodeName);
+        await _client.UpdateStatusAsync(node, cancellationToken).ConfigureAwait(false);
+        _logger.LogInformation("Node {Node} registered", _options.NodeName);
     }
 
     private async Task RenewLeaseAsync(CancellationToken cancellationToken)
@@ -256,20 +316,20 @@ public sealed class NodeAgent(IClusterClient client, INodeRuntime runtime, NodeA
                 var now = _time.GetUtcNow().UtcDateTime;
                 try
                 {
-                    var lease = await client.GetAsync<V1Lease>("kube-node-lease", options.NodeName, cancellationToken).ConfigureAwait(false);
+                    var lease = await _client.GetAsync<V1Lease>("kube-node-lease", _options.NodeName, cancellationToken).ConfigureAwait(false);
                     lease.Spec.RenewTime = now;
-                    await client.UpdateAsync(lease, cancellationToken).ConfigureAwait(false);
+                    await _client.UpdateAsync(lease, cancellationToken).ConfigureAwait(false);
                 }
                 catch (NotFoundException)
                 {
-                    await client.CreateAsync(new V1Lease
+                    await _client.CreateAsync(new V1Lease
                     {
-                        Metadata = new V1ObjectMeta { Name = options.NodeName, NamespaceProperty = "kube-node-lease" },
-                        Spec = new V1LeaseSpec { HolderIdentity = options.NodeName, LeaseDurationSeconds = (int)options.LeaseDuration.TotalSeconds, RenewTime = now },
+                        Metadata = new V1ObjectMeta { Name = _options.NodeName, NamespaceProperty = "kube-node-lease" },
+                        Spec = new V1LeaseSpec { HolderIdentity = _options.NodeName, LeaseDurationSeconds = (int)_options.LeaseDuration.TotalSeconds, RenewTime = now },
                     }, cancellationToken).ConfigureAwait(false);
                 }
 
-                await Task.Delay(options.RenewInterval, _time, cancellationToken).ConfigureAwait(false);
+                await Task.Delay(_options.RenewInterval, _time, cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -277,7 +337,7 @@ public sealed class NodeAgent(IClusterClient client, INodeRuntime runtime, NodeA
             }
             catch (Exception ex) when (ex is ClusterApiException or HttpRequestException)
             {
-                _logger.LogWarning(ex, "Node {Node}: renewing its lease failed", options.NodeName);
+                _logger.LogWarning(ex, "Node {Node}: renewing its lease failed", _options.NodeName);
                 await Task.Delay(TimeSpan.FromSeconds(1), _time, cancellationToken).ConfigureAwait(false);
             }
         }

@@ -26,4 +26,22 @@ public sealed class NodeAgentOptions
 
     /// <summary>How many pods are worked on at once.</summary>
     public int Workers { get; set; } = 4;
+
+    /// <summary>
+    /// How often the agent relists its runtime (kubelet's PLEG relist, 1 s): a container that exits is
+    /// noticed within this long, and probes run at this granularity.
+    /// </summary>
+    public TimeSpan ResyncInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The first crash-loop back-off before a failed container restarts (kubelet's 10 s); it doubles on each crash.</summary>
+    public TimeSpan BackOffInitial { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The longest crash-loop back-off (kubelet's 5 min); a container that ran twice this long starts over from <see cref="BackOffInitial"/>.</summary>
+    public TimeSpan BackOffMax { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Whether the agent records Events about its pods (Pulled, Created, Started, Killing, BackOff, Unhealthy).</summary>
+    public bool RecordEvents { get; set; } = true;
+
+    /// <summary>How many events may wait to be written; more are dropped rather than flooding the API.</summary>
+    public int EventQueueCapacity { get; set; } = 1000;
 }

@@ -32,6 +32,13 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
     /// <summary>Where Services get their cluster IPs and node ports.</summary>
     public ServiceAddressOptions ServiceAddressOptions { get; init; } = new();
 
+    /// <summary>
+    /// Whether deleting a pod that runs on a node only marks it (deletionTimestamp and grace period)
+    /// so its node agent can stop its containers and then delete it, as Kubernetes does. Off by
+    /// default: with it on, a pod on a node without a running agent stays until deleted with grace 0.
+    /// </summary>
+    public bool GracefulPodDeletion { get; init; }
+
     /// <summary>The allocator of Service addresses over this registry's store.</summary>
     public ServiceAddresses ServiceAddresses => _serviceAddresses ??= new ServiceAddresses(store, ServiceAddressOptions);
     private const string GenerateNameAlphabet = "bcdfghjklmnpqrstvwxz2456789";
@@ -207,7 +214,29 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
 
             var dryRun = writeOptions?.DryRun == true;
             WriteResult write;
-            if (finalizers is { Count: > 0 } || HasSpecFinalizers(kind, obj))
+            if (GracefulPodDeletion && IsPod(kind) && PodGracePeriod(obj, options) is { } grace)
+            {
+                // As Kubernetes does for a pod on a node: mark it and let the node agent stop its
+                // containers within the grace period; the agent's own delete (grace 0) removes it.
+                if (meta["deletionTimestamp"] is not null)
+                {
+                    return obj;
+                }
+
+                meta["deletionTimestamp"] = FormatTime(timeProvider.GetUtcNow().AddSeconds(grace));
+                meta["deletionGracePeriodSeconds"] = grace;
+                if (dryRun)
+                {
+                    return obj;
+                }
+
+                write = await store.UpdateAsync(key, Encode(obj), current.ModRevision, 0, cancellationToken).ConfigureAwait(false);
+                if (write.Succeeded)
+                {
+                    return DecodeNode(write.Current!);
+                }
+            }
+            else if (finalizers is { Count: > 0 } || HasSpecFinalizers(kind, obj))
             {
                 if (meta["deletionTimestamp"] is not null)
                 {
@@ -298,7 +327,9 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
 
             ObjectValidation.Validate(kind, next, name);
             var meta = MetadataOf(next);
-            var finalizing = meta["deletionTimestamp"] is not null && (meta["finalizers"] as JsonArray ?? []).Count == 0 && !HasSpecFinalizers(kind, next);
+            // An object marked with a grace period (a pod its node agent is stopping) waits for a delete, not for its last finalizer.
+            var finalizing = meta["deletionTimestamp"] is not null && (meta["finalizers"] as JsonArray ?? []).Count == 0 && !HasSpecFinalizers(kind, next)
+                && !(long.TryParse(meta["deletionGracePeriodSeconds"]?.ToString(), CultureInfo.InvariantCulture, out var grace) && grace > 0);
             if (options?.DryRun == true)
             {
                 return WithResourceVersion(next, current.ModRevision);
@@ -322,6 +353,23 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
     private static bool IsNamespace(ResourceKind kind) => kind is { Group: "", Plural: "namespaces" };
 
     private static bool IsService(ResourceKind kind) => kind is { Group: "", Plural: "services" };
+
+    private static bool IsPod(ResourceKind kind) => kind is { Group: "", Plural: "pods" };
+
+    /// <summary>The grace a pod's deletion gets, or null when it goes at once: asked with 0, not on a node, or finished.</summary>
+    private static long? PodGracePeriod(JsonObject pod, DeleteOptions? options)
+    {
+        if (options?.GracePeriodSeconds is <= 0
+            || string.IsNullOrEmpty(pod["spec"]?["nodeName"]?.ToString())
+            || pod["status"]?["phase"]?.ToString() is "Succeeded" or "Failed")
+        {
+            return null;
+        }
+
+        var grace = options?.GracePeriodSeconds
+            ?? (long.TryParse(pod["spec"]?["terminationGracePeriodSeconds"]?.ToString(), CultureInfo.InvariantCulture, out var seconds) ? seconds : 30);
+        return grace > 0 ? grace : null;
+    }
 
     /// <summary>A Service's cluster IP is fixed once set, and its node ports stay unless the update names others.</summary>
     private static void KeepServiceAddresses(JsonObject old, JsonObject next, string name)
