@@ -16,7 +16,9 @@ public sealed class EmbeddedSchedulerSampleTests
         await process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
 
         process.ExitCode.Should().Be(0, await process.StandardError.ReadToEndAsync());
-        output.Should().MatchRegex(@"cache\s+-> core-1").And.MatchRegex(@"trainer\s+-> gpu-1").And.Contain("too-big  pending: 0/3 nodes are available:");
+        output.Should().MatchRegex(@"cache-1\s+-> core-1").And.MatchRegex(@"cache-2\s+-> core-2", "anti-affinity keeps the two cache pods apart")
+            .And.MatchRegex(@"trainer\s+-> gpu-1").And.Contain("too-big  pending: 0/4 nodes are available:")
+            .And.MatchRegex(@"urgent\s+preempts batch-\d on core-\d", "a higher-priority pod preempts when nothing fits");
         output.Should().NotMatchRegex(@"web-\d\s+-> gpu-1", "pods without the toleration stay off the tainted node");
     }
 }
