@@ -54,7 +54,8 @@ public sealed partial class RemoteClusterClient : IDynamicClusterClient
             ("labelSelector", options.LabelSelector),
             ("fieldSelector", options.FieldSelector),
             ("resourceVersion", options.ResourceVersion),
-            ("allowWatchBookmarks", options.AllowBookmarks ? "true" : null));
+            ("allowWatchBookmarks", options.AllowBookmarks ? "true" : null),
+            ("sendInitialEvents", options.SendInitialEvents ? "true" : null));
         using var response = await SendAsync(kind, null, () => new HttpRequestMessage(HttpMethod.Get, CollectionPath(kind, @namespace) + query), HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         using var reader = new StreamReader(stream, Encoding.UTF8);

@@ -168,27 +168,9 @@ public sealed partial class RemoteClusterClient : IClusterClient, IDisposable
     public async IAsyncEnumerable<ObjectEvent<T>> WatchAsync<T>(string? @namespace, WatchOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
-        var kind = _kinds.For<T>();
-        options ??= new WatchOptions();
-        var query = Query(
-            ("watch", "1"),
-            ("labelSelector", options.LabelSelector),
-            ("fieldSelector", options.FieldSelector),
-            ("resourceVersion", options.ResourceVersion),
-            ("allowWatchBookmarks", options.AllowBookmarks ? "true" : null),
-            ("sendInitialEvents", options.SendInitialEvents ? "true" : null));
-        using var response = await SendAsync(kind, null, () => new HttpRequestMessage(HttpMethod.Get, CollectionPath(kind, @namespace) + query), HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
-        var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        using var reader = new StreamReader(stream, Encoding.UTF8);
-        while (await ReadLineAsync(reader, cancellationToken).ConfigureAwait(false) is { } line)
+        await foreach (var evt in WatchAsync(_kinds.For<T>(), @namespace, options, cancellationToken).ConfigureAwait(false))
         {
-            if (line.Length == 0)
-            {
-                continue;
-            }
-
-            var (type, obj) = ParseWatchLine(kind, line);
-            yield return new ObjectEvent<T>(type, ObjectConversion.ToObject<T>(obj));
+            yield return new ObjectEvent<T>(evt.Type, ObjectConversion.ToObject<T>(evt.Object));
         }
     }
 

@@ -62,17 +62,7 @@ public sealed class DaemonSetController(IClusterClient client, EventRecorder eve
     /// <inheritdoc />
     public async Task<ReconcileResult> ReconcileAsync(ObjectKey key, CancellationToken cancellationToken)
     {
-        V1DaemonSet ds;
-        try
-        {
-            ds = await client.GetAsync<V1DaemonSet>(key.Namespace, key.Name, cancellationToken).ConfigureAwait(false);
-        }
-        catch (NotFoundException)
-        {
-            return ReconcileResult.Done;
-        }
-
-        if (ds.Metadata.DeletionTimestamp is not null)
+        if (await WorkloadPods.GetLiveAsync<V1DaemonSet>(client, key, cancellationToken).ConfigureAwait(false) is not { } ds)
         {
             return ReconcileResult.Done;
         }

@@ -69,17 +69,7 @@ public sealed class DeploymentController(IClusterClient client, EventRecorder ev
     /// <inheritdoc />
     public async Task<ReconcileResult> ReconcileAsync(ObjectKey key, CancellationToken cancellationToken)
     {
-        V1Deployment d;
-        try
-        {
-            d = await client.GetAsync<V1Deployment>(key.Namespace, key.Name, cancellationToken).ConfigureAwait(false);
-        }
-        catch (NotFoundException)
-        {
-            return ReconcileResult.Done;
-        }
-
-        if (d.Metadata.DeletionTimestamp is not null || d.Spec?.Selector is null)
+        if (await WorkloadPods.GetLiveAsync<V1Deployment>(client, key, cancellationToken).ConfigureAwait(false) is not { } d || d.Spec?.Selector is null)
         {
             return ReconcileResult.Done;
         }

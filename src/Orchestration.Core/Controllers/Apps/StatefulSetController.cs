@@ -34,17 +34,7 @@ public sealed class StatefulSetController(IClusterClient client, EventRecorder e
     /// <inheritdoc />
     public async Task<ReconcileResult> ReconcileAsync(ObjectKey key, CancellationToken cancellationToken)
     {
-        V1StatefulSet sts;
-        try
-        {
-            sts = await client.GetAsync<V1StatefulSet>(key.Namespace, key.Name, cancellationToken).ConfigureAwait(false);
-        }
-        catch (NotFoundException)
-        {
-            return ReconcileResult.Done;
-        }
-
-        if (sts.Metadata.DeletionTimestamp is not null)
+        if (await WorkloadPods.GetLiveAsync<V1StatefulSet>(client, key, cancellationToken).ConfigureAwait(false) is not { } sts)
         {
             return ReconcileResult.Done;
         }

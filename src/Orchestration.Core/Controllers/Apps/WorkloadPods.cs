@@ -18,6 +18,22 @@ public static class WorkloadPods
     // The alphabet Kubernetes uses for generated suffixes: no vowels (no words), no look-alikes.
     private const string SafeAlphabet = "bcdfghjklmnpqrstvwxz2456789";
 
+    /// <summary>The object a key names, or null when it is gone or being deleted (nothing left to reconcile).</summary>
+    public static async Task<T?> GetLiveAsync<T>(IClusterReader client, ObjectKey key, CancellationToken cancellationToken)
+        where T : class, IKubernetesObject<V1ObjectMeta>
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        try
+        {
+            var obj = await client.GetAsync<T>(key.Namespace, key.Name, cancellationToken).ConfigureAwait(false);
+            return obj.Metadata.DeletionTimestamp is null ? obj : null;
+        }
+        catch (NotFoundException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Whether a pod still counts: not being deleted and not finished.</summary>
     public static bool IsActive(V1Pod pod)
     {

@@ -32,17 +32,7 @@ public sealed class JobController(IClusterClient client, EventRecorder events, T
     /// <inheritdoc />
     public async Task<ReconcileResult> ReconcileAsync(ObjectKey key, CancellationToken cancellationToken)
     {
-        V1Job job;
-        try
-        {
-            job = await client.GetAsync<V1Job>(key.Namespace, key.Name, cancellationToken).ConfigureAwait(false);
-        }
-        catch (NotFoundException)
-        {
-            return ReconcileResult.Done;
-        }
-
-        if (job.Metadata.DeletionTimestamp is not null)
+        if (await WorkloadPods.GetLiveAsync<V1Job>(client, key, cancellationToken).ConfigureAwait(false) is not { } job)
         {
             return ReconcileResult.Done;
         }
