@@ -27,7 +27,9 @@ internal static class UpCommand
         var insecure = new Option<bool>("--insecure-http") { Description = "Serve plain HTTP without authentication (local experiments only)." };
         var lease = Durations.Option("--node-lease-duration", "How long a simulated node's Lease holds (renewed every quarter of it).", TimeSpan.FromSeconds(40));
         var grace = Durations.Option("--node-monitor-grace-period", "How long a node may go without renewing its Lease before it is NotReady and tainted.", TimeSpan.FromSeconds(40));
-        var command = new Command("up", "Start a whole cluster in this process.") { dataDir, port, bind, kubeconfig, runtime, nodes, insecure, lease, grace };
+        var clusterCidr = new Option<string>("--cluster-cidr") { Description = "The pod network; each node gets a block of it.", DefaultValueFactory = _ => "10.244.0.0/16" };
+        var nodeMask = new Option<int>("--node-cidr-mask-size") { Description = "The prefix length of each node's block of the pod network (a /16 holds 256 nodes of /24).", DefaultValueFactory = _ => 24 };
+        var command = new Command("up", "Start a whole cluster in this process.") { dataDir, port, bind, kubeconfig, runtime, nodes, insecure, lease, grace, clusterCidr, nodeMask };
         command.SetAction((parse, cancellationToken) => RunAsync(
             Path.GetFullPath(parse.GetValue(dataDir)!),
             parse.GetValue(port),
@@ -37,15 +39,26 @@ internal static class UpCommand
             parse.GetValue(runtime) == "simulated" ? Math.Max(0, parse.GetValue(nodes)) : 0,
             parse.GetValue(lease),
             parse.GetValue(grace),
+            new NodeIpamOptions { ClusterCidr = parse.GetValue(clusterCidr)!, NodeCidrMaskSize = parse.GetValue(nodeMask) },
             cancellationToken));
         return command;
     }
 
-    private static async Task<int> RunAsync(string dataDir, int port, string bindAddress, string? kubeconfigPath, bool insecure, int simulatedNodes, TimeSpan leaseDuration, TimeSpan gracePeriod, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string dataDir, int port, string bindAddress, string? kubeconfigPath, bool insecure, int simulatedNodes, TimeSpan leaseDuration, TimeSpan gracePeriod, NodeIpamOptions ipam, CancellationToken cancellationToken)
     {
         if (!IPAddress.TryParse(bindAddress, out var address))
         {
             await Console.Error.WriteLineAsync($"orch: --bind-address \"{bindAddress}\" is not an IP address").ConfigureAwait(false);
+            return 2;
+        }
+
+        try
+        {
+            _ = NodeIpamController.Blocks(ipam).First();
+        }
+        catch (Exception ex) when (ex is ArgumentException or FormatException)
+        {
+            await Console.Error.WriteLineAsync($"orch: --cluster-cidr {ipam.ClusterCidr} with --node-cidr-mask-size {ipam.NodeCidrMaskSize}: {ex.Message}").ConfigureAwait(false);
             return 2;
         }
 
@@ -66,6 +79,11 @@ internal static class UpCommand
                 // Pods on nodes are stopped by their node agents before they go, as in Kubernetes.
                 services.Configure<Orchestration.Resources.RegistryOptions>(o => o.GracefulPodDeletion = true);
                 services.AddOrchestrationControllers();
+                services.Configure<NodeIpamOptions>(o =>
+                {
+                    o.ClusterCidr = ipam.ClusterCidr;
+                    o.NodeCidrMaskSize = ipam.NodeCidrMaskSize;
+                });
                 services.Configure<NodeLifecycleOptions>(o =>
                 {
                     o.GracePeriod = gracePeriod;

@@ -60,7 +60,9 @@ public sealed partial class ObjectRegistry
     public async IAsyncEnumerable<ObjectEvent<T>> WatchAsync<T>(string? @namespace, WatchOptions? options, [EnumeratorCancellation] CancellationToken cancellationToken)
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
-        await foreach (var evt in WatchAsync(Kinds.For<T>(), @namespace, options, cancellationToken).ConfigureAwait(false))
+        // Shared decoding: the conversion to T reads the tree without changing it, so every typed
+        // watcher of a kind (a node agent each, thousands in one process) shares one decode per change.
+        await foreach (var evt in WatchSharedAsync(Kinds.For<T>(), @namespace, options, cancellationToken).ConfigureAwait(false))
         {
             yield return new ObjectEvent<T>(evt.Type, ObjectConversion.ToObject<T>(evt.Object));
         }
