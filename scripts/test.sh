@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/build-images.sh
 dotnet build Orchestration.sln -c Release -warnaserror -nologo -v quiet
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -6,5 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/build-images.sh >/dev/null
 dotnet build -c Release src/Orchestration.Cli -v quiet -nologo
 exec dotnet src/Orchestration.Cli/bin/Release/net10.0/orch.dll up "$@"
