@@ -263,6 +263,11 @@ internal sealed class PodWorker(
                     ["io.kubernetes.container.name"] = spec.Name,
                 }), cancellationToken).ConfigureAwait(false);
         }
+        catch (ImageNotPresentException ex)
+        {
+            // Nothing is pulled (no registry): kubelet's reason for an image that is not there under pull policy Never.
+            return Failed(record, pod, spec, "ErrImageNeverPull", ex);
+        }
         catch (Exception ex) when (ex is InvalidOperationException or IOException)
         {
             return Failed(record, pod, spec, "CreateContainerError", ex);

@@ -111,6 +111,18 @@ public sealed class NodeAgentRestartTests
         pod.Status.Phase.Should().Be("Pending");
     }
 
+    [Fact]
+    public async Task A_container_whose_image_is_not_on_the_node_waits_with_ErrImageNeverPull()
+    {
+        await using var node = await StartAsync(wrap: runtime => new RefusingRuntime(runtime, "nginx:1.27", imageMissing: true));
+        await node.CreateAsync(Pod("no-image", "Always", new V1Container { Name = "app", Image = "nginx:1.27" }));
+
+        var pod = await node.WaitForAsync("no-image", p => p.Status?.ContainerStatuses?.Single().State.Waiting?.Reason == "ErrImageNeverPull", "a missing image is kubelet's ErrImageNeverPull");
+
+        pod.Status.ContainerStatuses.Single().State.Waiting.Message.Should().StartWith("Container image \"nginx:1.27\" is not present with pull policy of Never");
+        pod.Status.Phase.Should().Be("Pending");
+    }
+
     [Theory]
     [InlineData(10, "10s")]
     [InlineData(80, "1m20s")]
@@ -180,7 +192,7 @@ public sealed class NodeAgentRestartTests
     }
 
     /// <summary>A runtime that refuses to create containers from one image, counting the attempts.</summary>
-    private sealed class RefusingRuntime(SimulatedRuntime inner, string image) : INodeRuntime
+    private sealed class RefusingRuntime(SimulatedRuntime inner, string image, bool imageMissing = false) : INodeRuntime
     {
         private int _attempts;
 
@@ -196,7 +208,7 @@ public sealed class NodeAgentRestartTests
             }
 
             Interlocked.Increment(ref _attempts);
-            throw new InvalidOperationException($"image {image} not found");
+            throw imageMissing ? new ImageNotPresentException(image, "docker.io/library/" + image) : new InvalidOperationException($"image {image} not found");
         }
 
         public Task UpdateRuntimeConfigAsync(string podCidr, CancellationToken cancellationToken) => inner.UpdateRuntimeConfigAsync(podCidr, cancellationToken);

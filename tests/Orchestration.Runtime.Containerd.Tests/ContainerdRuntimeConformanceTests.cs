@@ -1,0 +1,11 @@
+using Orchestration.Testing.Conformance;
+
+namespace Orchestration.Runtime.Containerd.Tests;
+
+/// <summary>containerd keeps the CRI rules the simulated runtime keeps.</summary>
+[Trait("Category", "Integration")]
+[Collection(ContainerdCollection.Name)]
+public sealed class ContainerdRuntimeConformanceTests(ContainerdFixture containerd) : NodeRuntimeConformanceTests
+{
+    protected override INodeRuntime Runtime => containerd.Runtime;
+}
