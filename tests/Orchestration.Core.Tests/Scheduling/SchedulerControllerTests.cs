@@ -110,7 +110,15 @@ public sealed class SchedulerControllerTests : IAsyncLifetime
         }
 
         placed.GroupBy(n => n).Select(g => g.Count()).Should().BeEquivalentTo([2, 2], "no node takes more than its cpu allows, even before the cache shows earlier bindings");
-        var events = (await _client.ListAsync<Corev1Event>("default")).Items;
+
+        // The event follows the binding (the binding cycle records it once the bind is written).
+        IReadOnlyList<Corev1Event> events = [];
+        var recorded = await Orchestration.Testing.Eventually.HoldsAsync(async () =>
+        {
+            events = (await _client.ListAsync<Corev1Event>("default")).Items;
+            return events.Any(e => e.Reason == "Scheduled" && e.InvolvedObject.Name == "a");
+        }, 100, TimeSpan.FromMilliseconds(20));
+        recorded.Should().BeTrue();
         events.Should().Contain(e => e.Reason == "Scheduled" && e.InvolvedObject.Name == "a" && e.Message.StartsWith("Successfully assigned default/a to n", StringComparison.Ordinal));
     }
 
