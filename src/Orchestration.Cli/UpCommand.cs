@@ -21,15 +21,17 @@ internal static class UpCommand
         var port = new Option<int>("--port") { Description = "The API server's HTTPS port.", DefaultValueFactory = _ => 6443 };
         var bind = new Option<string>("--bind-address") { Description = "The address the API server listens on.", DefaultValueFactory = _ => "127.0.0.1" };
         var kubeconfig = new Option<string?>("--kubeconfig") { Description = "Where to write the admin kubeconfig (default <data-dir>/kubeconfig)." };
-        var runtime = new Option<string>("--runtime") { Description = "The node runtime: none (API and controllers only) or simulated (node agents without containers).", DefaultValueFactory = _ => "none" };
-        runtime.AcceptOnlyFromAmong("none", "simulated");
+        var runtime = new Option<string>("--runtime") { Description = "The node runtime: none (API and controllers only), simulated (node agents without containers) or containerd (one node of this machine running real containers).", DefaultValueFactory = _ => "none" };
+        runtime.AcceptOnlyFromAmong("none", "simulated", "containerd");
+        var containerdSocket = new Option<string?>("--containerd-socket") { Description = "With --runtime containerd: use this containerd instead of starting one under the data directory." };
+        var imageArchive = new Option<string?>("--image-archive") { Description = "With --runtime containerd: the image tarball to import (default: artifacts/images/busybox-oci.tar of the checkout, from scripts/build-images.sh)." };
         var nodes = new Option<int>("--nodes") { Description = "How many simulated nodes to run (with --runtime simulated).", DefaultValueFactory = _ => 1 };
         var insecure = new Option<bool>("--insecure-http") { Description = "Serve plain HTTP without authentication (local experiments only)." };
         var lease = Durations.Option("--node-lease-duration", "How long a simulated node's Lease holds (renewed every quarter of it).", TimeSpan.FromSeconds(40));
         var grace = Durations.Option("--node-monitor-grace-period", "How long a node may go without renewing its Lease before it is NotReady and tainted.", TimeSpan.FromSeconds(40));
         var clusterCidr = new Option<string>("--cluster-cidr") { Description = "The pod network; each node gets a block of it.", DefaultValueFactory = _ => "10.244.0.0/16" };
         var nodeMask = new Option<int>("--node-cidr-mask-size") { Description = "The prefix length of each node's block of the pod network (a /16 holds 256 nodes of /24).", DefaultValueFactory = _ => 24 };
-        var command = new Command("up", "Start a whole cluster in this process.") { dataDir, port, bind, kubeconfig, runtime, nodes, insecure, lease, grace, clusterCidr, nodeMask };
+        var command = new Command("up", "Start a whole cluster in this process.") { dataDir, port, bind, kubeconfig, runtime, nodes, insecure, lease, grace, clusterCidr, nodeMask, containerdSocket, imageArchive };
         command.SetAction((parse, cancellationToken) => RunAsync(
             Path.GetFullPath(parse.GetValue(dataDir)!),
             parse.GetValue(port),
@@ -40,11 +42,12 @@ internal static class UpCommand
             parse.GetValue(lease),
             parse.GetValue(grace),
             new NodeIpamOptions { ClusterCidr = parse.GetValue(clusterCidr)!, NodeCidrMaskSize = parse.GetValue(nodeMask) },
+            parse.GetValue(runtime) == "containerd" ? new ContainerdChoice(parse.GetValue(containerdSocket), parse.GetValue(imageArchive) ?? DefaultImageArchive()) : null,
             cancellationToken));
         return command;
     }
 
-    private static async Task<int> RunAsync(string dataDir, int port, string bindAddress, string? kubeconfigPath, bool insecure, int simulatedNodes, TimeSpan leaseDuration, TimeSpan gracePeriod, NodeIpamOptions ipam, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string dataDir, int port, string bindAddress, string? kubeconfigPath, bool insecure, int simulatedNodes, TimeSpan leaseDuration, TimeSpan gracePeriod, NodeIpamOptions ipam, ContainerdChoice? containerd, CancellationToken cancellationToken)
     {
         if (!IPAddress.TryParse(bindAddress, out var address))
         {
@@ -90,6 +93,12 @@ internal static class UpCommand
                     o.CheckInterval = TimeSpan.FromTicks(Math.Min(o.CheckInterval.Ticks, Math.Max(TimeSpan.FromMilliseconds(500).Ticks, gracePeriod.Ticks / 4)));
                 });
                 services.AddOrchestrationScheduler();
+                if (containerd is not null)
+                {
+                    services.AddSingleton(new ContainerdNodeOptions(Environment.MachineName.ToLowerInvariant(), Path.Combine(dataDir, "containerd"), containerd.Socket, containerd.ImageArchive));
+                    services.AddHostedService<ContainerdNode>();
+                }
+
                 if (simulatedNodes > 0)
                 {
                     services.AddSingleton(new SimulatedNodesOptions(simulatedNodes, "sim-node", leaseDuration));
@@ -127,4 +136,25 @@ internal static class UpCommand
         Console.WriteLine("orch: stopped");
         return 0;
     }
+
+    /// <summary>The image tarball scripts/build-images.sh writes, found from where orch runs (the checkout's artifacts/images).</summary>
+    private static string? DefaultImageArchive()
+    {
+        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
+        {
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                var candidate = Path.Combine(dir.FullName, "artifacts", "images", "busybox-oci.tar");
+                if (File.Exists(candidate))
+                {
+                    return candidate;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>How the containerd node is run.</summary>
+    private sealed record ContainerdChoice(string? Socket, string? ImageArchive);
 }
