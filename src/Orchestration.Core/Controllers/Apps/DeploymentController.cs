@@ -90,9 +90,13 @@ public sealed class DeploymentController(IClusterClient client, EventRecorder ev
         }
         else
         {
+            // Recreate: every old pod is gone before the new set gets any (or is even made). The old
+            // sets are scaled down and their pods looked for once per reconcile.
+            var recreate = d.Spec.Strategy?.Type == "Recreate";
+            var oldPodsLeft = recreate && await RecreateScaleDownAsync(d, olds, cancellationToken).ConfigureAwait(false);
             if (newRs is null)
             {
-                if (d.Spec.Strategy?.Type == "Recreate" && await RecreateScaleDownAsync(d, olds, cancellationToken).ConfigureAwait(false))
+                if (oldPodsLeft)
                 {
                     return await StatusAsync(d, null, olds, null, cancellationToken).ConfigureAwait(false);
                 }
@@ -110,13 +114,13 @@ public sealed class DeploymentController(IClusterClient client, EventRecorder ev
                 newRs = await SyncRevisionAsync(d, newRs, olds, cancellationToken).ConfigureAwait(false);
             }
 
-            if (d.Spec.Strategy?.Type == "Recreate")
-            {
-                await RecreateAsync(d, newRs, olds, cancellationToken).ConfigureAwait(false);
-            }
-            else
+            if (!recreate)
             {
                 await RollAsync(d, newRs, olds, cancellationToken).ConfigureAwait(false);
+            }
+            else if (!oldPodsLeft)
+            {
+                await ScaleReplicaSetAsync(d, newRs, d.Spec.Replicas ?? 1, cancellationToken).ConfigureAwait(false);
             }
 
             await CleanUpAsync(d, olds, cancellationToken).ConfigureAwait(false);
@@ -438,16 +442,6 @@ public sealed class DeploymentController(IClusterClient client, EventRecorder ev
         var pods = await client.ListAsync<V1Pod>(d.Metadata.NamespaceProperty, new ListOptions { LabelSelector = LabelSelectors.ToString(d.Spec.Selector) }, cancellationToken).ConfigureAwait(false);
         var oldUids = olds.Select(rs => rs.Metadata.Uid).ToHashSet(StringComparer.Ordinal);
         return pods.Items.Any(p => (p.Metadata.OwnerReferences ?? []).Any(o => o.Controller == true && oldUids.Contains(o.Uid)) && p.Status?.Phase is not ("Succeeded" or "Failed"));
-    }
-
-    private async Task RecreateAsync(V1Deployment d, V1ReplicaSet newRs, List<V1ReplicaSet> olds, CancellationToken cancellationToken)
-    {
-        if (await RecreateScaleDownAsync(d, olds, cancellationToken).ConfigureAwait(false))
-        {
-            return;
-        }
-
-        await ScaleReplicaSetAsync(d, newRs, d.Spec.Replicas ?? 1, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Deletes the oldest empty ReplicaSets beyond <c>revisionHistoryLimit</c>.</summary>
