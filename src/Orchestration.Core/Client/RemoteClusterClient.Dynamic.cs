@@ -38,9 +38,15 @@ public sealed partial class RemoteClusterClient : IDynamicClusterClient
             ("labelSelector", options.LabelSelector),
             ("fieldSelector", options.FieldSelector),
             ("limit", options.Limit > 0 ? options.Limit.ToString(CultureInfo.InvariantCulture) : null),
-            ("continue", options.Continue));
+            ("continue", options.Continue),
+            ("resourceVersion", options.ResourceVersion),
+            ("resourceVersionMatch", options.ResourceVersionMatch));
         var node = await SendForNodeAsync(kind, null, () => new HttpRequestMessage(HttpMethod.Get, CollectionPath(kind, @namespace) + query), cancellationToken).ConfigureAwait(false);
-        var items = (node["items"] as JsonArray ?? []).OfType<JsonObject>().Select(i => (JsonObject)i.DeepClone()).ToList();
+
+        // Emptying the array detaches the items from the response, so each is the caller's own without a copy.
+        var array = node["items"] as JsonArray ?? [];
+        var items = array.OfType<JsonObject>().ToList();
+        array.Clear();
         return new ObjectList<JsonObject>(items, node["metadata"]?["resourceVersion"]?.ToString() ?? "", node["metadata"]?["continue"]?.ToString() is { Length: > 0 } next ? next : null);
     }
 

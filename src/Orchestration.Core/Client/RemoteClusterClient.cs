@@ -68,18 +68,8 @@ public sealed partial class RemoteClusterClient : IClusterClient, IDisposable
     public async Task<ObjectList<T>> ListAsync<T>(string? @namespace, ListOptions? options = null, CancellationToken cancellationToken = default)
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
-        var kind = _kinds.For<T>();
-        options ??= new ListOptions();
-        var query = Query(
-            ("labelSelector", options.LabelSelector),
-            ("fieldSelector", options.FieldSelector),
-            ("limit", options.Limit > 0 ? options.Limit.ToString(CultureInfo.InvariantCulture) : null),
-            ("continue", options.Continue),
-            ("resourceVersion", options.ResourceVersion),
-            ("resourceVersionMatch", options.ResourceVersionMatch));
-        var node = await SendForNodeAsync(kind, null, () => new HttpRequestMessage(HttpMethod.Get, CollectionPath(kind, @namespace) + query), cancellationToken).ConfigureAwait(false);
-        var items = (node["items"] as JsonArray ?? []).OfType<JsonObject>().Select(ObjectConversion.ToObject<T>).ToList();
-        return new ObjectList<T>(items, node["metadata"]?["resourceVersion"]?.ToString() ?? "", node["metadata"]?["continue"]?.ToString() is { Length: > 0 } next ? next : null);
+        var list = await ListAsync(_kinds.For<T>(), @namespace, options, cancellationToken).ConfigureAwait(false);
+        return new ObjectList<T>(list.Items.Select(ObjectConversion.ToObject<T>).ToList(), list.ResourceVersion, list.Continue);
     }
 
     /// <inheritdoc />
