@@ -42,18 +42,7 @@ internal sealed class ContainerdNode(IClusterClient client, ContainerdNodeOption
             await using var runtime = new ContainerdRuntime(Options.Create(runtimeOptions), timeProvider, loggers.CreateLogger<ContainerdRuntime>());
             await runtime.ConnectAsync(TimeSpan.FromSeconds(30), stoppingToken).ConfigureAwait(false);
             var agent = new NodeAgent.NodeAgent(client, runtime, new NodeAgentOptions { NodeName = options.NodeName }, timeProvider, loggers.CreateLogger<NodeAgent.NodeAgent>(), runtime, events);
-            while (!stoppingToken.IsCancellationRequested)
-            {
-                try
-                {
-                    await agent.RunAsync(stoppingToken).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is ClusterApiException or InvalidOperationException or IOException && !stoppingToken.IsCancellationRequested)
-                {
-                    logger.LogWarning(ex, "Node agent {Node} stopped; starting it again", options.NodeName);
-                    await Task.Delay(TimeSpan.FromSeconds(1), timeProvider, stoppingToken).ConfigureAwait(false);
-                }
-            }
+            await agent.RunUntilStoppedAsync(stoppingToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {

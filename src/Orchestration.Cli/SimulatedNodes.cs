@@ -20,30 +20,9 @@ internal sealed class SimulatedNodes(IClusterClient client, SimulatedNodesOption
                 RenewInterval = options.LeaseDuration / 4,
             };
             var agent = new NodeAgent.NodeAgent(client, new SimulatedRuntime(timeProvider), settings, timeProvider, loggers.CreateLogger<NodeAgent.NodeAgent>());
-            return Task.Run(() => RunAsync(agent, stoppingToken), stoppingToken);
+            return Task.Run(() => agent.RunUntilStoppedAsync(stoppingToken), stoppingToken);
         });
         return Task.WhenAll(agents);
-    }
-
-    private async Task RunAsync(NodeAgent.NodeAgent agent, CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await agent.RunAsync(stoppingToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex) when (ex is ClusterApiException or InvalidOperationException or HttpRequestException)
-            {
-                // The API may not be ready at first start: the agent registers again shortly.
-                loggers.CreateLogger<SimulatedNodes>().LogWarning(ex, "Node agent {Node} stopped; starting it again", agent.NodeName);
-                await Task.Delay(TimeSpan.FromSeconds(1), timeProvider, stoppingToken).ConfigureAwait(false);
-            }
-        }
     }
 }
 

@@ -13,7 +13,7 @@ public sealed partial class ContainerdClusterTests
     [Fact]
     public async Task An_httpd_deployment_runs_in_containerd_each_pod_serves_on_its_own_ip_and_delete_leaves_no_container()
     {
-        var archive = ImageArchive();
+        var archive = await ImageArchive.PathAsync();
         await using var orch = await OrchProcess.StartAsync(extraArgs: ["--runtime", "containerd", "--image-archive", archive]);
         try
         {
@@ -70,21 +70,6 @@ public sealed partial class ContainerdClusterTests
 
     [GeneratedRegex(@"network namespace (orch-[0-9a-f]+)")]
     private static partial Regex NamespaceLine();
-
-    private static string ImageArchive()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Orchestration.sln")))
-            {
-                var archive = Path.Combine(dir.FullName, "artifacts", "images", "busybox-oci.tar");
-                File.Exists(archive).Should().BeTrue($"scripts/build-images.sh builds {archive}");
-                return archive;
-            }
-        }
-
-        throw new InvalidOperationException("the checkout's root (Orchestration.sln) was not found above " + AppContext.BaseDirectory);
-    }
 
     private static async Task<string> RunAsync(string file, params string[] args)
     {

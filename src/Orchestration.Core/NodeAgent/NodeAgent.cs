@@ -56,6 +56,38 @@ public sealed class NodeAgent
     /// <summary>The node's name.</summary>
     public string NodeName => _options.NodeName;
 
+    /// <summary>
+    /// Runs the agent until cancelled, starting it again a second after it stops on an error it can
+    /// recover from: the API server not answering yet (at a host's first start), or a runtime that
+    /// went away. What every host of an agent needs, so it is here rather than in each host.
+    /// </summary>
+    public async Task RunUntilStoppedAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await RunAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is ClusterApiException or InvalidOperationException or HttpRequestException or IOException)
+            {
+                _logger.LogWarning(ex, "Node agent {Node} stopped; starting it again", NodeName);
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), _time, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
     /// <summary>Registers the node and runs its pods until cancelled.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {

@@ -1,12 +1,13 @@
 using System.Diagnostics;
 
-namespace Orchestration.Runtime.Containerd.Tests;
+namespace Orchestration.Testing.Daemons;
 
 /// <summary>The local images' tarball (scripts/build-images.sh), built on first use when it is missing.</summary>
-internal static class ImageArchive
+public static class ImageArchive
 {
     private static readonly SemaphoreSlim Build = new(1, 1);
 
+    /// <summary>The path of artifacts/images/busybox-oci.tar in this checkout, built first when it is missing.</summary>
     public static async Task<string> PathAsync()
     {
         var root = RepositoryRoot();
