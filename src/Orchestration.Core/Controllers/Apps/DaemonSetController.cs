@@ -17,9 +17,6 @@ namespace Orchestration.Controllers.Apps;
 /// </summary>
 public sealed class DaemonSetController(IClusterClient client, EventRecorder events, TimeProvider timeProvider, ILogger<DaemonSetController> logger) : IController
 {
-    /// <summary>The label with the hash of the template a pod was made from.</summary>
-    public const string RevisionHashLabel = "controller-revision-hash";
-
     /// <summary>The component name on its events.</summary>
     public const string Component = "daemonset-controller";
 
@@ -105,7 +102,7 @@ public sealed class DaemonSetController(IClusterClient client, EventRecorder eve
         {
             var maxUnavailable = Math.Max(1, WorkloadPods.ScaledValue(ds.Spec.UpdateStrategy?.RollingUpdate?.MaxUnavailable, eligible.Count, roundUp: false, whenUnset: 1));
             var unavailable = toCreate.Count + current.Count(p => !WorkloadPods.IsAvailable(p, ds.Spec.MinReadySeconds ?? 0, timeProvider.GetUtcNow(), out _));
-            foreach (var outdated in current.Where(p => Hash(p) != hash).OrderBy(p => WorkloadPods.IsReady(p) ? 1 : 0))
+            foreach (var outdated in current.Where(p => WorkloadPods.RevisionOf(p) != hash).OrderBy(p => WorkloadPods.IsReady(p) ? 1 : 0))
             {
                 var wasAvailable = WorkloadPods.IsReady(outdated);
                 if (wasAvailable && unavailable >= maxUnavailable)
@@ -148,8 +145,6 @@ public sealed class DaemonSetController(IClusterClient client, EventRecorder eve
         return ReconcileResult.Done;
     }
 
-    private static string? Hash(V1Pod pod) => pod.Metadata.Labels?.TryGetValue(RevisionHashLabel, out var h) == true ? h : null;
-
     private static bool ShouldRun(SchedulingPod pod, V1Node node)
     {
         // The two filters read nothing from the cycle's state: a fresh one per node is enough.
@@ -161,7 +156,7 @@ public sealed class DaemonSetController(IClusterClient client, EventRecorder eve
     private static V1Pod PodFor(V1DaemonSet ds, string node, string hash)
     {
         var pod = WorkloadPods.FromTemplate(ds.Spec.Template, ds.Metadata.NamespaceProperty, WorkloadPods.ControllerReference(ds), generateName: $"{ds.Metadata.Name}-");
-        pod.Metadata.Labels = new Dictionary<string, string>(pod.Metadata.Labels ?? new Dictionary<string, string>()) { [RevisionHashLabel] = hash };
+        pod.Metadata.Labels = new Dictionary<string, string>(pod.Metadata.Labels ?? new Dictionary<string, string>()) { [WorkloadPods.RevisionHashLabel] = hash };
         pod.Spec ??= new V1PodSpec();
         var tolerations = (pod.Spec.Tolerations ?? []).ToList();
         foreach (var toleration in DaemonTolerations)
@@ -201,7 +196,7 @@ public sealed class DaemonSetController(IClusterClient client, EventRecorder eve
             NumberReady = scheduled.Count(WorkloadPods.IsReady),
             NumberAvailable = available,
             NumberUnavailable = Math.Max(0, eligible.Count - available),
-            UpdatedNumberScheduled = scheduled.Count(p => Hash(p) == hash),
+            UpdatedNumberScheduled = scheduled.Count(p => WorkloadPods.RevisionOf(p) == hash),
             ObservedGeneration = ds.Metadata.Generation,
             CollisionCount = ds.Status?.CollisionCount,
             Conditions = ds.Status?.Conditions,
@@ -214,13 +209,6 @@ public sealed class DaemonSetController(IClusterClient client, EventRecorder eve
         }
 
         ds.Status = status;
-        try
-        {
-            await client.UpdateStatusAsync(ds, cancellationToken).ConfigureAwait(false);
-        }
-        catch (ConflictException)
-        {
-            // Changed meanwhile: that change queues another reconcile.
-        }
+        await WorkloadPods.WriteStatusAsync(client, ds, cancellationToken).ConfigureAwait(false);
     }
 }

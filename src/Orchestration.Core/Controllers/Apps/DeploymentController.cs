@@ -535,14 +535,7 @@ public sealed class DeploymentController(IClusterClient client, EventRecorder ev
         if (!SameStatus(d.Status, status))
         {
             d.Status = status;
-            try
-            {
-                await client.UpdateStatusAsync(d, cancellationToken).ConfigureAwait(false);
-            }
-            catch (ConflictException)
-            {
-                // Changed meanwhile: that change queues another reconcile.
-            }
+            await WorkloadPods.WriteStatusAsync(client, d, cancellationToken).ConfigureAwait(false);
         }
 
         return recheck is { } delay ? ReconcileResult.After(delay) : ReconcileResult.Done;

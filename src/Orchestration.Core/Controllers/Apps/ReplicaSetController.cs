@@ -206,14 +206,7 @@ public sealed class ReplicaSetController(IClusterClient client, EventRecorder ev
         }
 
         rs.Status = status;
-        try
-        {
-            await client.UpdateStatusAsync(rs, cancellationToken).ConfigureAwait(false);
-        }
-        catch (ConflictException)
-        {
-            // Changed meanwhile: that change queues another reconcile.
-        }
+        await WorkloadPods.WriteStatusAsync(client, rs, cancellationToken).ConfigureAwait(false);
 
         return result;
     }

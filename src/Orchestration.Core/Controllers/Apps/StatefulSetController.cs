@@ -62,9 +62,6 @@ public sealed class StatefulSetController(IClusterClient client, EventRecorder e
     private static bool IsHealthy(V1Pod pod) =>
         pod.Metadata.DeletionTimestamp is null && pod.Status?.Phase == "Running" && WorkloadPods.IsReady(pod);
 
-    private static string? RevisionOf(V1Pod pod) =>
-        pod.Metadata.Labels?.TryGetValue(DaemonSetController.RevisionHashLabel, out var r) == true ? r : null;
-
     /// <summary>One step toward the wanted pods; with ordering, it stops at the first pod that is not yet healthy.</summary>
     private async Task StepAsync(V1StatefulSet sts, Dictionary<int, V1Pod> pods, int replicas, bool ordered, string revision, CancellationToken cancellationToken)
     {
@@ -134,7 +131,7 @@ public sealed class StatefulSetController(IClusterClient client, EventRecorder e
             return;
         }
 
-        var outdated = pods.Where(p => p.Key >= partition && RevisionOf(p.Value) != revision).OrderByDescending(p => p.Key).Select(p => p.Value).FirstOrDefault();
+        var outdated = pods.Where(p => p.Key >= partition && WorkloadPods.RevisionOf(p.Value) != revision).OrderByDescending(p => p.Key).Select(p => p.Value).FirstOrDefault();
         if (outdated is not null)
         {
             await DeleteAsync(sts, outdated, cancellationToken).ConfigureAwait(false);
@@ -149,7 +146,7 @@ public sealed class StatefulSetController(IClusterClient client, EventRecorder e
         {
             [PodNameLabel] = name,
             [PodIndexLabel] = ordinal.ToString(CultureInfo.InvariantCulture),
-            [DaemonSetController.RevisionHashLabel] = revision,
+            [WorkloadPods.RevisionHashLabel] = revision,
         };
         pod.Spec ??= new V1PodSpec();
         pod.Spec.Hostname = name;
@@ -187,7 +184,7 @@ public sealed class StatefulSetController(IClusterClient client, EventRecorder e
     private async Task UpdateStatusAsync(V1StatefulSet sts, Dictionary<int, V1Pod> pods, int replicas, string revision, CancellationToken cancellationToken)
     {
         var live = pods.Values.Where(p => p.Metadata.DeletionTimestamp is null).ToList();
-        var updated = live.Count(p => RevisionOf(p) == revision);
+        var updated = live.Count(p => WorkloadPods.RevisionOf(p) == revision);
         var currentRevision = updated >= replicas && live.Count == replicas ? revision : sts.Status?.CurrentRevision ?? revision;
         var status = new V1StatefulSetStatus
         {
@@ -195,7 +192,7 @@ public sealed class StatefulSetController(IClusterClient client, EventRecorder e
             Replicas = live.Count,
             ReadyReplicas = live.Count(WorkloadPods.IsReady),
             AvailableReplicas = live.Count(WorkloadPods.IsReady),
-            CurrentReplicas = live.Count(p => RevisionOf(p) == currentRevision),
+            CurrentReplicas = live.Count(p => WorkloadPods.RevisionOf(p) == currentRevision),
             UpdatedReplicas = updated,
             CurrentRevision = currentRevision,
             UpdateRevision = revision,
@@ -210,13 +207,6 @@ public sealed class StatefulSetController(IClusterClient client, EventRecorder e
         }
 
         sts.Status = status;
-        try
-        {
-            await client.UpdateStatusAsync(sts, cancellationToken).ConfigureAwait(false);
-        }
-        catch (ConflictException)
-        {
-            // Changed meanwhile: that change queues another reconcile.
-        }
+        await WorkloadPods.WriteStatusAsync(client, sts, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -15,6 +15,9 @@ namespace Orchestration.Controllers.Apps;
 /// </summary>
 public static class WorkloadPods
 {
+    /// <summary>The label with the revision (template hash) a DaemonSet or StatefulSet pod was made from.</summary>
+    public const string RevisionHashLabel = "controller-revision-hash";
+
     // The alphabet Kubernetes uses for generated suffixes: no vowels (no words), no look-alikes.
     private const string SafeAlphabet = "bcdfghjklmnpqrstvwxz2456789";
 
@@ -31,6 +34,30 @@ public static class WorkloadPods
         catch (NotFoundException)
         {
             return null;
+        }
+    }
+
+    /// <summary>The revision a pod was made from (its <see cref="RevisionHashLabel"/>), or null.</summary>
+    public static string? RevisionOf(V1Pod pod)
+    {
+        ArgumentNullException.ThrowIfNull(pod);
+        return pod.Metadata.Labels?.TryGetValue(RevisionHashLabel, out var revision) == true ? revision : null;
+    }
+
+    /// <summary>
+    /// Writes a workload's status; a conflict is left alone, because the change that caused it
+    /// queues another reconcile, which writes the status again from fresh state.
+    /// </summary>
+    public static async Task WriteStatusAsync<T>(IClusterStatusWriter client, T obj, CancellationToken cancellationToken)
+        where T : class, IKubernetesObject<V1ObjectMeta>
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        try
+        {
+            await client.UpdateStatusAsync(obj, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ConflictException)
+        {
         }
     }
 

@@ -162,14 +162,7 @@ public sealed class JobController(IClusterClient client, EventRecorder events, T
         if (!Same(job.Status, status))
         {
             job.Status = status;
-            try
-            {
-                await client.UpdateStatusAsync(job, cancellationToken).ConfigureAwait(false);
-            }
-            catch (ConflictException)
-            {
-                // Changed meanwhile: that change queues another reconcile.
-            }
+            await WorkloadPods.WriteStatusAsync(client, job, cancellationToken).ConfigureAwait(false);
         }
 
         return recheck is { } delay ? ReconcileResult.After(delay) : ReconcileResult.Done;
