@@ -16,6 +16,10 @@ public static class ObjectConversion
     public static JsonObject ToNode<T>(T obj) =>
         JsonSerializer.SerializeToNode(obj, Options) as JsonObject ?? throw new ArgumentException($"{typeof(T).Name} does not serialize to a JSON object", nameof(obj));
 
+    /// <summary>A deep copy of a model object (through its JSON form), sharing no lists or maps with it.</summary>
+    public static T DeepCopy<T>(T obj)
+        where T : class => ToObject<T>(ToNode(obj));
+
     /// <summary>The model object a JSON tree describes.</summary>
     /// <exception cref="Client.BadRequestException">A field has the wrong type.</exception>
     public static T ToObject<T>(JsonObject node)

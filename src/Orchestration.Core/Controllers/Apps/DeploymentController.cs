@@ -229,10 +229,10 @@ public sealed class DeploymentController(IClusterClient client, EventRecorder ev
         var initial = d.Spec.Strategy?.Type == "Recreate"
             ? replicas
             : Math.Clamp(replicas + surge - olds.Sum(Replicas), 0, replicas);
-        var template = ObjectConversion.ToObject<V1PodTemplateSpec>(ObjectConversion.ToNode(d.Spec.Template ?? new V1PodTemplateSpec()));
+        var template = ObjectConversion.DeepCopy(d.Spec.Template ?? new V1PodTemplateSpec());
         template.Metadata ??= new V1ObjectMeta();
         template.Metadata.Labels = new Dictionary<string, string>(template.Metadata.Labels ?? new Dictionary<string, string>()) { [PodTemplateHashLabel] = hash };
-        var selector = ObjectConversion.ToObject<V1LabelSelector>(ObjectConversion.ToNode(d.Spec.Selector));
+        var selector = ObjectConversion.DeepCopy(d.Spec.Selector);
         selector.MatchLabels = new Dictionary<string, string>(selector.MatchLabels ?? new Dictionary<string, string>()) { [PodTemplateHashLabel] = hash };
         var annotations = CopiedAnnotations(d).ToDictionary(a => a.Key, a => a.Value);
         annotations[RevisionAnnotation] = ((olds.Count == 0 ? 0 : olds.Max(Revision)) + 1).ToString(CultureInfo.InvariantCulture);

@@ -143,7 +143,7 @@ public static class WorkloadPods
         template ??= new V1PodTemplateSpec();
 
         // A round trip through JSON: the pods must not share lists and maps with the template.
-        var pod = ObjectConversion.ToObject<V1Pod>(ObjectConversion.ToNode(new V1Pod { ApiVersion = "v1", Kind = "Pod", Metadata = template.Metadata ?? new V1ObjectMeta(), Spec = template.Spec }));
+        var pod = ObjectConversion.DeepCopy(new V1Pod { ApiVersion = "v1", Kind = "Pod", Metadata = template.Metadata ?? new V1ObjectMeta(), Spec = template.Spec });
         pod.Metadata.Name = name;
         pod.Metadata.GenerateName = name is null ? generateName : null;
         pod.Metadata.NamespaceProperty = @namespace;
