@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Orchestration.Client;
 using Orchestration.Events;
 using Orchestration.NodeAgent;
+using Orchestration.NodeAgent.Server;
 using Orchestration.Runtime.Containerd;
 
 namespace Orchestration.Cli;
@@ -41,7 +42,9 @@ internal sealed class ContainerdNode(IClusterClient client, ContainerdNodeOption
 
             await using var runtime = new ContainerdRuntime(Options.Create(runtimeOptions), timeProvider, loggers.CreateLogger<ContainerdRuntime>());
             await runtime.ConnectAsync(TimeSpan.FromSeconds(30), stoppingToken).ConfigureAwait(false);
-            var agent = new NodeAgent.NodeAgent(client, runtime, new NodeAgentOptions { NodeName = options.NodeName }, timeProvider, loggers.CreateLogger<NodeAgent.NodeAgent>(), runtime, events);
+            await using var server = await NodeAgentServer.StartAsync(runtime, new NodeAgentServerOptions(), timeProvider, loggers.CreateLogger<NodeAgentServer>(), stoppingToken).ConfigureAwait(false);
+            var agentOptions = new NodeAgentOptions { NodeName = options.NodeName, InternalIP = server.EndPoint!.Address.ToString(), ServerPort = server.EndPoint.Port };
+            var agent = new NodeAgent.NodeAgent(client, runtime, agentOptions, timeProvider, loggers.CreateLogger<NodeAgent.NodeAgent>(), runtime, events);
             await agent.RunUntilStoppedAsync(stoppingToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

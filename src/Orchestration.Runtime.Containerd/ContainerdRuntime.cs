@@ -17,7 +17,7 @@ namespace Orchestration.Runtime.Containerd;
 /// <see cref="ImageNotPresentException"/>. Network probes connect from inside containerd's network
 /// namespace (see <see cref="ContainerdRuntimeOptions.NetworkNamespacePath"/>).
 /// </summary>
-public sealed class ContainerdRuntime : INodeRuntime, INetworkProber, IAsyncDisposable, IDisposable
+public sealed class ContainerdRuntime : INodeRuntime, IStreamingRuntime, INetworkProber, IAsyncDisposable, IDisposable
 {
     /// <summary>The annotation that keeps the image as the pod named it, which is what the status reports.</summary>
     private const string ImageAnnotation = "io.orchestration.image";
@@ -346,6 +346,47 @@ public sealed class ContainerdRuntime : INodeRuntime, INetworkProber, IAsyncDisp
     }
 
     /// <inheritdoc />
+    public async Task<Uri> ExecAsync(string containerId, StreamingOptions options, IReadOnlyList<string> command, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(containerId);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(command);
+        var request = new Cri.ExecRequest { ContainerId = containerId, Cmd = { command }, Stdin = options.Stdin, Stdout = options.Stdout, Stderr = options.Stderr && !options.Tty, Tty = options.Tty };
+        var response = await CallAsync("Exec", () => _runtime.ExecAsync(request, Options(cancellationToken))).ConfigureAwait(false);
+        return new Uri(response.Url);
+    }
+
+    /// <inheritdoc />
+    public async Task<Uri> AttachAsync(string containerId, StreamingOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(containerId);
+        ArgumentNullException.ThrowIfNull(options);
+        var request = new Cri.AttachRequest { ContainerId = containerId, Stdin = options.Stdin, Stdout = options.Stdout, Stderr = options.Stderr && !options.Tty, Tty = options.Tty };
+        var response = await CallAsync("Attach", () => _runtime.AttachAsync(request, Options(cancellationToken))).ConfigureAwait(false);
+        return new Uri(response.Url);
+    }
+
+    /// <inheritdoc />
+    public async Task<Uri> PortForwardAsync(string sandboxId, IReadOnlyList<int> ports, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(sandboxId);
+        ArgumentNullException.ThrowIfNull(ports);
+        var request = new Cri.PortForwardRequest { PodSandboxId = sandboxId, Port = { ports } };
+        var response = await CallAsync("PortForward", () => _runtime.PortForwardAsync(request, Options(cancellationToken))).ConfigureAwait(false);
+        return new Uri(response.Url);
+    }
+
+    /// <inheritdoc />
+    public async Task<Stream> OpenStreamAsync(Uri url, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(url);
+
+        // containerd's streaming server listens on 127.0.0.1 inside its network namespace: the socket must be made there.
+        var socket = await _prober.ConnectAsync(url.Host, url.Port, cancellationToken).ConfigureAwait(false);
+        return new NetworkStream(socket, ownsSocket: true);
+    }
+
+    /// <inheritdoc />
     public Task<ProbeResult> ProbeAsync(NetworkProbe probe, TimeSpan timeout, CancellationToken cancellationToken) =>
         _prober.ProbeAsync(probe, timeout, cancellationToken);
 
@@ -452,7 +493,10 @@ public sealed class ContainerdRuntime : INodeRuntime, INetworkProber, IAsyncDisp
             exited ? reason : null,
             (int)(status.Metadata?.Attempt ?? 0),
             status.Labels.ToDictionary(l => l.Key, l => l.Value, StringComparer.Ordinal),
-            Time(status.CreatedAt));
+            Time(status.CreatedAt))
+        {
+            LogPath = string.IsNullOrEmpty(status.LogPath) ? null : status.LogPath,
+        };
     }
 
     // CRI times are nanoseconds since the epoch; zero is "never".

@@ -104,4 +104,11 @@ public enum ContainerState
 /// <param name="Attempt">The attempt it was created as (see <see cref="ContainerConfig.Attempt"/>).</param>
 /// <param name="Labels">The labels it was created with.</param>
 /// <param name="CreatedAt">When it was created: orders the attempts of one container.</param>
-public sealed record ContainerStatus(string Id, string SandboxId, string Name, string Image, ContainerState State, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, int? ExitCode, string? Reason, int Attempt = 0, IReadOnlyDictionary<string, string>? Labels = null, DateTimeOffset? CreatedAt = null);
+public sealed record ContainerStatus(string Id, string SandboxId, string Name, string Image, ContainerState State, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, int? ExitCode, string? Reason, int Attempt = 0, IReadOnlyDictionary<string, string>? Labels = null, DateTimeOffset? CreatedAt = null)
+{
+    /// <summary>
+    /// The file the runtime writes the container's output to, in the CRI log format
+    /// (<c>2016-10-06T00:17:09.669794202Z stdout F text</c>, one line each), or null when it keeps none.
+    /// </summary>
+    public string? LogPath { get; init; }
+}

@@ -202,6 +202,17 @@ public sealed class DiscoveryDocuments(ResourceKindTable kinds)
         {
             yield return ("binding", "", "v1", "Binding", ["create"]);
         }
+
+        // As kube-apiserver lists them: logs are read, the streams are connected to.
+        if (kind.ExtraSubresources.Contains("log"))
+        {
+            yield return ("log", "", "v1", "Pod", ["get"]);
+        }
+
+        foreach (var stream in new[] { "attach", "exec", "portforward" }.Where(kind.ExtraSubresources.Contains))
+        {
+            yield return (stream, "", "v1", stream == "portforward" ? "PodPortForwardOptions" : stream == "exec" ? "PodExecOptions" : "PodAttachOptions", ["create", "get"]);
+        }
     }
 
     private static JsonObject GroupDocument(string group, IReadOnlyList<string> versions)

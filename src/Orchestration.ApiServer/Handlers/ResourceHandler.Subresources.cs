@@ -23,7 +23,9 @@ public sealed partial class ResourceHandler
             ("scale", "PUT" or "PATCH") when kind.HasScale => WriteScaleAsync(context, kind, path.Namespace, name, request),
             ("binding", "POST") when kind.ExtraSubresources.Contains("binding") => BindAsync(context, kind, path.Namespace, name, request),
             ("finalize", "PUT") when kind is { Group: "", Plural: "namespaces" } => UpdateAsync(context, kind, version, null, name, statusOnly: false, request),
-            ("status" or "scale" or "binding" or "finalize", _) when Serves(kind, subresource) => throw ApiErrors.MethodNotAllowed(method, $"{kind.Plural}/{subresource}"),
+            ("log", "GET") when kind.ExtraSubresources.Contains("log") => podConnections.ServeAsync(context, subresource, path.Namespace!, name),
+            ("exec" or "attach" or "portforward", "GET" or "POST") when kind.ExtraSubresources.Contains(subresource) => podConnections.ServeAsync(context, subresource, path.Namespace!, name),
+            ("status" or "scale" or "binding" or "finalize" or "log" or "exec" or "attach" or "portforward", _) when Serves(kind, subresource) => throw ApiErrors.MethodNotAllowed(method, $"{kind.Plural}/{subresource}"),
             _ => throw ApiErrors.UnknownResource(context.Request.Path),
         };
     }

@@ -19,6 +19,7 @@ namespace Orchestration.ApiServer.Handlers;
 public sealed partial class ResourceHandler(
     ObjectRegistry registry,
     TableConverter tables,
+    Proxy.PodConnections podConnections,
     IOptions<ApiServerOptions> options,
     TimeProvider timeProvider,
     ILogger<ResourceHandler> logger)

@@ -37,6 +37,7 @@ public static class ApiServerServiceCollectionExtensions
         services.TryAddSingleton(sp => new DiscoveryDocuments(sp.GetRequiredService<ResourceKindTable>()));
         services.TryAddSingleton(_ => new ModelDescriptions(typeof(V1Pod)));
         services.TryAddSingleton<OpenApiDocuments>();
+        services.TryAddSingleton<Proxy.PodConnections>();
         services.TryAddSingleton<ResourceHandler>();
         services.AddHostedService<CustomResourceKinds>();
         services.AddRouting();

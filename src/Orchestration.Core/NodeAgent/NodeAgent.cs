@@ -320,6 +320,8 @@ public sealed class NodeAgent
         {
             Capacity = resources,
             Allocatable = resources,
+            Addresses = _options.InternalIP is { } ip ? [new V1NodeAddress { Address = ip, Type = "InternalIP" }, new V1NodeAddress { Address = _options.NodeName, Type = "Hostname" }] : null,
+            DaemonEndpoints = _options.ServerPort is { } port ? new V1NodeDaemonEndpoints { KubeletEndpoint = new V1DaemonEndpoint { Port = port } } : null,
             Conditions = [new V1NodeCondition { Type = "Ready", Status = "True", Reason = "KubeletReady", Message = "the node agent is posting ready status", LastHeartbeatTime = now, LastTransitionTime = now }],
             NodeInfo = new V1NodeSystemInfo
             {

@@ -44,4 +44,13 @@ public sealed class NodeAgentOptions
 
     /// <summary>How many events may wait to be written; more are dropped rather than flooding the API.</summary>
     public int EventQueueCapacity { get; set; } = 1000;
+
+    /// <summary>
+    /// The node's InternalIP, where the API server reaches the agent's server (see
+    /// <see cref="Server.NodeAgentServer"/>); none is reported when null.
+    /// </summary>
+    public string? InternalIP { get; set; }
+
+    /// <summary>The port of the agent's server (kubelet's 10250), reported in the Node's <c>status.daemonEndpoints</c>.</summary>
+    public int? ServerPort { get; set; }
 }

@@ -99,7 +99,7 @@ public sealed class ResourceKindTable
     /// <summary>The built-in kinds of the Kubernetes API that this project serves.</summary>
     public static ResourceKindTable CreateDefault() => new ResourceKindTable()
         .Register(ResourceKind.For<V1Namespace>(namespaced: false, hasStatus: true, NameRule.Label, "ns"))
-        .Register(ResourceKind.For<V1Pod>(namespaced: true, hasStatus: true, NameRule.Subdomain, All, "po") with { ExtraSubresources = ["binding"] })
+        .Register(ResourceKind.For<V1Pod>(namespaced: true, hasStatus: true, NameRule.Subdomain, All, "po") with { ExtraSubresources = ["binding", "log", "exec", "attach", "portforward"] })
         .Register(ResourceKind.For<V1Node>(namespaced: false, hasStatus: true, NameRule.Subdomain, "no"))
         .Register(ResourceKind.For<V1Service>(namespaced: true, hasStatus: true, NameRule.Label, All, "svc"))
         .Register(ResourceKind.For<V1Endpoints>(namespaced: true, hasStatus: false, NameRule.Subdomain, "ep"))
