@@ -73,6 +73,7 @@ public static class ApiServerHost
         }
 
         app.UseKubernetesNotFound();
+        app.UseWebSockets();
         app.UseRouting();
         app.MapKubernetesApi();
         return app;

@@ -64,9 +64,22 @@ public sealed class PodConnections(ObjectRegistry registry)
 
         var (host, port) = await AgentOfAsync(nodeName, context.RequestAborted).ConfigureAwait(false);
         var target = new Uri($"http://{host}:{port.ToString(CultureInfo.InvariantCulture)}{path}{context.Request.QueryString}");
+        Func<CancellationToken, Task<Stream>> connect = token => ConnectAsync(host, port, token);
         try
         {
-            await StreamingProxy.ForwardAsync(context, target, token => ConnectAsync(host, port, token)).ConfigureAwait(false);
+            if (subresource is "exec" or "attach" && StreamTranslator.Offers(context, StreamTranslator.ChannelV5))
+            {
+                await StreamTranslator.ExecAsync(context, target, connect, Flag(query, "stdin"), Flag(query, "stdout"), Flag(query, "stderr"), Flag(query, "tty")).ConfigureAwait(false);
+            }
+            else if (subresource == "portforward" && StreamTranslator.Offers(context, StreamTranslator.PortForwardTunnel))
+            {
+                await StreamTranslator.PortForwardAsync(context, target, connect).ConfigureAwait(false);
+            }
+            else
+            {
+                // SPDY (kubectl before 1.30, or its fallback) and older WebSocket protocols go straight through.
+                await StreamingProxy.ForwardAsync(context, target, connect).ConfigureAwait(false);
+            }
         }
         catch (HttpRequestException ex) when (!context.Response.HasStarted)
         {
