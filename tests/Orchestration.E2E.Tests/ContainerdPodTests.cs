@@ -186,8 +186,10 @@ public sealed class ContainerdPodTests(ContainerdPodCluster cluster) : IClassFix
     {
         await cluster.WaitForPodAsync("logger", ContainerdPodCluster.Running, TimeSpan.FromSeconds(60), "runs");
         await cluster.WaitForPodAsync("two", ContainerdPodCluster.Running, TimeSpan.FromSeconds(60), "runs");
-        await Task.Delay(500);
 
+        // containerd writes the log file as the output comes: wait for the last line, then look at all of it.
+        (await Eventually.HoldsAsync(async () => (await Kubectl.RunAsync("logs logger")).Stdout.Contains("to-stderr", StringComparison.Ordinal), 100, TimeSpan.FromMilliseconds(200)))
+            .Should().BeTrue("the container's output reaches its log");
         var all = await Kubectl.RunAsync("logs logger");
         all.ExitCode.Should().Be(0, all.ToString());
         all.Stdout.Should().Be("line 1\nline 2\nline 3\nline 4\nline 5\nto-stderr\n", "stdout and stderr interleave as written");
@@ -340,7 +342,7 @@ public sealed class ContainerdPodTests(ContainerdPodCluster cluster) : IClassFix
         ip.Should().StartWith("10.244.");
         var fetched = await Kubectl.RunAsync(["exec", "web-a", "--", "sh", "-c", $"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {ip} 8080"]);
         fetched.ExitCode.Should().Be(0, fetched.ToString());
-        fetched.Stdout.Should().StartWith("HTTP/1.0 200 OK").And.EndWith("served by web-b\n");
+        fetched.Stdout.Should().StartWith("HTTP/1.1 200 OK").And.EndWith("served by web-b\n");
     }
 
     [Fact]
