@@ -122,9 +122,6 @@ public sealed class ContainerdPodCluster : IAsyncLifetime
         Kubectl = new Kubectl(Kubectl.Versions[0], _orch.Kubeconfig);
         (await Eventually.HoldsAsync(async () => (await Kubectl.RunAsync("get nodes --no-headers")).Stdout.Contains(" Ready ", StringComparison.Ordinal), 300, TimeSpan.FromMilliseconds(100)))
             .Should().BeTrue($"the containerd node registers:\n{_orch.Output}");
-
-        // The default service account is made by a controller: pods wait for it as with kube-apiserver.
-        await Eventually.HoldsAsync(async () => (await Kubectl.RunAsync("get serviceaccount default")).ExitCode == 0, 100, TimeSpan.FromMilliseconds(100));
         var applied = await Kubectl.RunAsync(["apply", "-f", "-"], Pods);
         applied.ExitCode.Should().Be(0, applied.ToString());
     }

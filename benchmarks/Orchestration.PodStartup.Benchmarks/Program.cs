@@ -1,0 +1,222 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+using k8s.Models;
+using Microsoft.Extensions.Options;
+using Orchestration.Client;
+using Orchestration.Resources;
+using Orchestration.Runtime;
+using Orchestration.Runtime.Containerd;
+
+// Pod start latency on real containerd. `orch up --runtime containerd` runs as its own process; a
+// batch of N pods is created through the API at once and each pod's latency is the time from its
+// create call to the API reporting it Running (scheduler, node agent, sandbox, container, status).
+// Beside it, in the same run and against the same containerd, the same starts are made with raw CRI
+// calls (RunPodSandbox, CreateContainer, StartContainer) at the node agent's parallelism: the floor
+// the cluster is compared to. Rounds alternate so that neither side gets a warmer containerd.
+var pods = Arg("--pods", 30);
+var rounds = Arg("--rounds", 2);
+var parallelism = Arg("--parallelism", 4);
+var archive = ArgText("--image-archive") ?? FindArchive();
+var dataDir = Directory.CreateTempSubdirectory("orch-podstart-").FullName;
+int port;
+using (var probe = new TcpListener(IPAddress.Loopback, 0))
+{
+    probe.Start();
+    port = ((IPEndPoint)probe.LocalEndpoint).Port;
+}
+
+var output = new ConcurrentQueue<string>();
+var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "orch.dll"), "up", "--data-dir", dataDir, "--port", port.ToString(CultureInfo.InvariantCulture), "--runtime", "containerd", "--image-archive", archive })
+{
+    start.ArgumentList.Add(arg);
+}
+
+using var orch = Process.Start(start) ?? throw new InvalidOperationException("orch did not start");
+orch.OutputDataReceived += (_, e) => output.Enqueue(e.Data ?? "");
+orch.ErrorDataReceived += (_, e) => output.Enqueue(e.Data ?? "");
+orch.BeginOutputReadLine();
+orch.BeginErrorReadLine();
+try
+{
+    var kubeconfig = Path.Combine(dataDir, "kubeconfig");
+    var clock = Stopwatch.StartNew();
+    while (!File.Exists(kubeconfig) && clock.Elapsed < TimeSpan.FromSeconds(60))
+    {
+        await Task.Delay(200);
+    }
+
+    using var client = new RemoteClusterClient(RemoteClusterClientOptions.FromKubeconfig(kubeconfig), ResourceKindTable.CreateDefault());
+    await WaitAsync(async () => (await client.ListAsync<V1Node>(null)).Items.Any(n => n.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") == true), TimeSpan.FromSeconds(120), "the containerd node to be Ready");
+    var netns = output.Select(l => Regex.Match(l, "network namespace (orch-[0-9a-f]+)")).FirstOrDefault(m => m.Success)?.Groups[1].Value
+        ?? throw new InvalidOperationException("orch did not say which network namespace its containerd runs in");
+    await using var raw = new ContainerdRuntime(Options.Create(new ContainerdRuntimeOptions
+    {
+        SocketPath = Path.Combine(dataDir, "containerd", "containerd.sock"),
+        NetworkNamespacePath = $"/var/run/netns/{netns}",
+    }));
+    await raw.ConnectAsync(TimeSpan.FromSeconds(30), CancellationToken.None);
+
+    Console.WriteLine($"pod start latency: {pods} pods per round, {rounds} rounds, on {raw.Version}; raw CRI at the node agent's parallelism of {parallelism}");
+
+    // A first pod each way unpacks the image and warms both paths; it is not counted.
+    await RunClusterAsync(client, 1, "warm");
+    await RunRawAsync(raw, 1, parallelism, "warm");
+
+    var cluster = new List<double>();
+    var direct = new List<double>();
+    for (var round = 1; round <= rounds; round++)
+    {
+        var rawRound = await RunRawAsync(raw, pods, parallelism, $"r{round}");
+        var clusterRound = await RunClusterAsync(client, pods, $"r{round}");
+        Console.WriteLine($"  round {round}: raw CRI p50 {P(rawRound, 50):F0} ms p99 {P(rawRound, 99):F0} ms | orch apply-to-Running p50 {P(clusterRound, 50):F0} ms p99 {P(clusterRound, 99):F0} ms");
+        direct.AddRange(rawRound);
+        cluster.AddRange(clusterRound);
+    }
+
+    Console.WriteLine($"raw CRI (sandbox + container start): p50 {P(direct, 50):F0} ms, p99 {P(direct, 99):F0} ms");
+    Console.WriteLine($"orch (create to Running):           p50 {P(cluster, 50):F0} ms, p99 {P(cluster, 99):F0} ms");
+    var ratio50 = P(cluster, 50) / P(direct, 50);
+    var ratio99 = P(cluster, 99) / P(direct, 99);
+    Console.WriteLine($"ratio orch/raw CRI: p50 {ratio50:F2}x, p99 {ratio99:F2}x (target <= 1.2x); p99 {P(cluster, 99) / 1000:F2} s (SLO < 5 s)");
+    return 0;
+}
+finally
+{
+    using (var stop = Process.Start("kill", ["-TERM", orch.Id.ToString(CultureInfo.InvariantCulture)]))
+    {
+        await stop.WaitForExitAsync();
+    }
+
+    if (!orch.WaitForExit(TimeSpan.FromSeconds(60)))
+    {
+        orch.Kill(entireProcessTree: true);
+    }
+
+    Directory.Delete(dataDir, recursive: true);
+}
+
+// Creates the pods at once, then watches the API until each is Running; returns each pod's latency in ms.
+async Task<List<double>> RunClusterAsync(RemoteClusterClient client, int count, string tag)
+{
+    var names = Enumerable.Range(0, count).Select(i => $"bench-{tag}-{i}").ToList();
+    var created = new ConcurrentDictionary<string, long>();
+    var running = new Dictionary<string, long>();
+    var clock = Stopwatch.StartNew();
+    await Parallel.ForEachAsync(names, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (name, token) =>
+    {
+        created[name] = clock.ElapsedTicks;
+        await client.CreateAsync(new V1Pod
+        {
+            Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = "default", Labels = new Dictionary<string, string> { ["bench"] = tag } },
+            Spec = new V1PodSpec { TerminationGracePeriodSeconds = 0, Containers = [new V1Container { Name = "main", Image = "busybox", Command = ["sleep", "3600"] }] },
+        }, token);
+    });
+    while (running.Count < count && clock.Elapsed < TimeSpan.FromMinutes(3))
+    {
+        var list = await client.ListAsync<V1Pod>("default", new ListOptions { LabelSelector = $"bench={tag}" });
+        var now = clock.ElapsedTicks;
+        foreach (var pod in list.Items.Where(p => p.Status?.Phase == "Running" && !running.ContainsKey(p.Metadata.Name)))
+        {
+            running[pod.Metadata.Name] = now;
+        }
+
+        await Task.Delay(20);
+    }
+
+    if (running.Count < count)
+    {
+        throw new InvalidOperationException($"only {running.Count} of {count} pods ran within 3 minutes");
+    }
+
+    foreach (var name in names)
+    {
+        await client.DeleteAsync<V1Pod>("default", name);
+    }
+
+    await WaitAsync(async () => (await client.ListAsync<V1Pod>("default", new ListOptions { LabelSelector = $"bench={tag}" })).Items.Count == 0, TimeSpan.FromMinutes(2), "the pods to go");
+    return names.Select(n => (running[n] - created[n]) * 1000.0 / Stopwatch.Frequency).ToList();
+}
+
+// The same starts straight over CRI: sandbox, then container create and start, per pod.
+async Task<List<double>> RunRawAsync(ContainerdRuntime runtime, int count, int workers, string tag)
+{
+    var latencies = new ConcurrentBag<double>();
+    var sandboxes = new ConcurrentBag<string>();
+    var clock = Stopwatch.StartNew();
+    await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = workers }, async (i, token) =>
+    {
+        var sandbox = await runtime.RunPodSandboxAsync(new PodSandboxConfig("bench-raw", $"raw-{tag}-{i}", Guid.NewGuid().ToString()), token);
+        sandboxes.Add(sandbox.Id);
+        var id = await runtime.CreateContainerAsync(sandbox.Id, new ContainerConfig("main", "busybox", ["sleep", "3600"], [], new Dictionary<string, string>()), token);
+        await runtime.StartContainerAsync(id, token);
+        latencies.Add(clock.Elapsed.TotalMilliseconds);
+    });
+    foreach (var id in sandboxes)
+    {
+        await runtime.StopPodSandboxAsync(id, CancellationToken.None);
+        await runtime.RemovePodSandboxAsync(id, CancellationToken.None);
+    }
+
+    return [.. latencies];
+}
+
+static double P(IReadOnlyCollection<double> values, int percentile)
+{
+    var sorted = values.Order().ToList();
+    var index = (int)Math.Ceiling(percentile / 100.0 * sorted.Count) - 1;
+    return sorted[Math.Clamp(index, 0, sorted.Count - 1)];
+}
+
+static async Task WaitAsync(Func<Task<bool>> condition, TimeSpan within, string what)
+{
+    var clock = Stopwatch.StartNew();
+    while (clock.Elapsed < within)
+    {
+        try
+        {
+            if (await condition())
+            {
+                return;
+            }
+        }
+        catch (Exception ex) when (ex is HttpRequestException or ClusterApiException)
+        {
+            // Still starting.
+        }
+
+        await Task.Delay(100);
+    }
+
+    throw new TimeoutException($"waited {within} for {what}");
+}
+
+static string FindArchive()
+{
+    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+    {
+        var candidate = Path.Combine(dir.FullName, "artifacts", "images", "busybox-oci.tar");
+        if (File.Exists(candidate))
+        {
+            return candidate;
+        }
+    }
+
+    throw new FileNotFoundException("artifacts/images/busybox-oci.tar is missing: run scripts/build-images.sh, or pass --image-archive");
+}
+
+int Arg(string name, int fallback)
+{
+    var index = Array.IndexOf(args, name);
+    return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], CultureInfo.InvariantCulture) : fallback;
+}
+
+string? ArgText(string name)
+{
+    var index = Array.IndexOf(args, name);
+    return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
+}
