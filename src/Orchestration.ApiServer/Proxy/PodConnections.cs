@@ -78,7 +78,7 @@ public sealed class PodConnections(ObjectRegistry registry)
             else
             {
                 // SPDY (kubectl before 1.30, or its fallback) and older WebSocket protocols go straight through.
-                await StreamingProxy.ForwardAsync(context, target, connect).ConfigureAwait(false);
+                await StreamingProxy.ForwardAsync(context, target, connect, Refused).ConfigureAwait(false);
             }
         }
         catch (HttpRequestException ex) when (!context.Response.HasStarted)
@@ -86,6 +86,14 @@ public sealed class PodConnections(ObjectRegistry registry)
             throw new ClusterApiException(503, "ServiceUnavailable", $"the node agent of {nodeName} at {host}:{port} does not answer: {ex.Message}", innerException: ex);
         }
     }
+
+    /// <summary>The node agent's refusal, as a Status kubectl shows.</summary>
+    private static ClusterApiException Refused(int code, string message) => code switch
+    {
+        404 => new ClusterApiException(404, "NotFound", message),
+        >= 500 => new ClusterApiException(code, "InternalError", message),
+        _ => new BadRequestException(message),
+    };
 
     private static async Task<Stream> ConnectAsync(string host, int port, CancellationToken cancellationToken)
     {

@@ -28,7 +28,11 @@ public static class StreamingProxy
     /// <param name="context">The client's request; its response is written.</param>
     /// <param name="target">The backend URL (only its path and query are sent; the host is informative).</param>
     /// <param name="connect">Opens a connection to the backend.</param>
-    public static async Task ForwardAsync(HttpContext context, Uri target, Func<CancellationToken, Task<Stream>> connect)
+    /// <param name="refusal">
+    /// Turns a backend's error answer (its status code and text) into the exception the caller
+    /// reports in its own shape; without it the answer is relayed as it is.
+    /// </param>
+    public static async Task ForwardAsync(HttpContext context, Uri target, Func<CancellationToken, Task<Stream>> connect, Func<int, string, Exception>? refusal = null)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(target);
@@ -77,6 +81,12 @@ public static class StreamingProxy
                 var clientStream = await upgrade!.UpgradeAsync().ConfigureAwait(false);
                 await PipeAsync(clientStream, body).ConfigureAwait(false);
                 return;
+            }
+
+            if (refusal is not null && (int)response.StatusCode >= 400)
+            {
+                using var reader = new StreamReader(body);
+                throw refusal((int)response.StatusCode, await reader.ReadToEndAsync(cancellationToken).ConfigureAwait(false));
             }
 
             context.Response.StatusCode = (int)response.StatusCode;
