@@ -44,4 +44,19 @@ public sealed class NodeAgentOptions
 
     /// <summary>How many events may wait to be written; more are dropped rather than flooding the API.</summary>
     public int EventQueueCapacity { get; set; } = 1000;
+
+    /// <summary>
+    /// Where the agent keeps pods' files on the node (kubelet's <c>--root-dir</c>, /var/lib/kubelet):
+    /// volumes under <c>pods/&lt;uid&gt;/volumes</c>. Null: <c>orchestration-node-agent/&lt;NodeName&gt;</c>
+    /// under the temporary directory. The runtime must see the same paths (containerd in the same
+    /// mount namespace does).
+    /// </summary>
+    public string? RootDirectory { get; set; }
+
+    /// <summary>The node's IP (kubelet's <c>--node-ip</c>), which <c>status.hostIP</c> gives containers' env; null: the first IPv4 address of an interface that is up and not loopback.</summary>
+    public string? NodeIp { get; set; }
+
+    /// <summary>The directory holding a directory per pod (its volumes).</summary>
+    internal string PodsDirectory =>
+        Path.Combine(RootDirectory ?? Path.Combine(Path.GetTempPath(), "orchestration-node-agent", NodeName), "pods");
 }
