@@ -42,7 +42,7 @@ internal static class AtomicVolumeWriter
         var temporaryLink = Path.Combine(directory, DataLink + "_tmp");
         File.Delete(temporaryLink);
         File.CreateSymbolicLink(temporaryLink, version);
-        File.Move(temporaryLink, dataLink, overwrite: true);
+        AtomicRename.Replace(temporaryLink, dataLink);
 
         var visible = files.Keys.Select(TopLevel).ToHashSet(StringComparer.Ordinal);
         foreach (var name in visible)
