@@ -170,8 +170,3 @@ internal sealed partial class ContainerEnvironment(IClusterClient client, Func<s
     [GeneratedRegex("^[-._a-zA-Z][-._a-zA-Z0-9]*$", RegexOptions.CultureInvariant)]
     private static partial Regex EnvVarName();
 }
-
-/// <summary>A container's environment, and what kubelet would warn about while building it (InvalidEnvironmentVariableNames events).</summary>
-/// <param name="Variables">The variables, in the order they were first defined.</param>
-/// <param name="Warnings">Messages of skipped envFrom keys.</param>
-internal sealed record ResolvedEnvironment(IReadOnlyDictionary<string, string> Variables, IReadOnlyList<string> Warnings);

@@ -296,8 +296,3 @@ internal sealed class PodVolumes(IClusterClient client, string podsDirectory, Re
     private static bool IsPlainName(string name) =>
         !string.IsNullOrEmpty(name) && name is not ("." or "..") && !name.Contains('/', StringComparison.Ordinal) && !name.Contains('\0', StringComparison.Ordinal);
 }
-
-/// <summary>A pod volume on the node.</summary>
-/// <param name="HostPath">Its path on the node.</param>
-/// <param name="ReadOnly">Whether every mount of it is read-only (configMap, secret and downwardAPI volumes).</param>
-internal sealed record PodVolume(string HostPath, bool ReadOnly);

@@ -404,7 +404,8 @@ internal sealed class PodWorker(
     {
         logger.LogWarning(ex, "Node {Node}: container {Container} of pod {Pod} did not start", options.NodeName, spec.Name, record.Key);
 
-        // Retried with the crash-loop back-off (10 s, 20 s, ...), whatever syncs the pod meanwhile.
+        // Not tried again before the retry time, whatever syncs the pod meanwhile; by default that is
+        // the crash-loop back-off (10 s, 20 s, ...).
         var now = time.GetUtcNow();
         var wait = retryAfter ?? TimeSpan.Zero;
         if (retryAfter is null)
