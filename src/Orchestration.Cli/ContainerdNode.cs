@@ -43,7 +43,7 @@ internal sealed class ContainerdNode(IClusterClient client, ContainerdNodeOption
             await using var runtime = new ContainerdRuntime(Options.Create(runtimeOptions), timeProvider, loggers.CreateLogger<ContainerdRuntime>());
             await runtime.ConnectAsync(TimeSpan.FromSeconds(30), stoppingToken).ConfigureAwait(false);
             await using var server = await NodeAgentServer.StartAsync(runtime, new NodeAgentServerOptions(), timeProvider, loggers.CreateLogger<NodeAgentServer>(), stoppingToken).ConfigureAwait(false);
-            var agentOptions = new NodeAgentOptions { NodeName = options.NodeName, InternalIP = server.EndPoint!.Address.ToString(), ServerPort = server.EndPoint.Port };
+            var agentOptions = new NodeAgentOptions { NodeName = options.NodeName, RootDirectory = Path.Combine(options.DataDirectory, "kubelet"), InternalIP = server.EndPoint!.Address.ToString(), ServerPort = server.EndPoint.Port };
             var agent = new NodeAgent.NodeAgent(client, runtime, agentOptions, timeProvider, loggers.CreateLogger<NodeAgent.NodeAgent>(), runtime, events);
             await agent.RunUntilStoppedAsync(stoppingToken).ConfigureAwait(false);
         }
@@ -62,7 +62,7 @@ internal sealed class ContainerdNode(IClusterClient client, ContainerdNodeOption
 
 /// <summary>The containerd node of <c>orch up</c>.</summary>
 /// <param name="NodeName">The node's name.</param>
-/// <param name="DataDirectory">Where its containerd keeps root, state, socket and pod logs.</param>
+/// <param name="DataDirectory">Where its containerd keeps root, state, socket and pod logs, and its agent the pods' volumes (<c>kubelet/</c>).</param>
 /// <param name="Socket">An existing containerd's socket to use instead of starting one.</param>
 /// <param name="ImageArchive">The image tarball to import into a started containerd.</param>
 internal sealed record ContainerdNodeOptions(string NodeName, string DataDirectory, string? Socket, string? ImageArchive);

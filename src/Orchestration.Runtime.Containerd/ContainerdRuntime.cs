@@ -203,9 +203,27 @@ public sealed class ContainerdRuntime : INodeRuntime, IStreamingRuntime, INetwor
             Command = { config.Command },
             Args = { config.Args },
             Envs = { config.Environment.Select(e => new Cri.KeyValue { Key = e.Key, Value = e.Value }) },
+            WorkingDir = config.WorkingDirectory ?? "",
+
+            // containerd shares the node's mount namespace, so the agent's volume paths are the paths it binds.
+            Mounts = { config.Mounts.Select(m => new Cri.Mount { ContainerPath = m.ContainerPath, HostPath = m.HostPath, Readonly = m.ReadOnly }) },
             // CRI's status carries neither the sandbox id nor the image as the pod named it.
             Annotations = { [ImageAnnotation] = config.Image, [SandboxAnnotation] = sandboxId },
         };
+        if (config.Resources is { } resources)
+        {
+            container.Linux = new Cri.LinuxContainerConfig
+            {
+                Resources = new Cri.LinuxContainerResources
+                {
+                    CpuPeriod = resources.CpuPeriod,
+                    CpuQuota = resources.CpuQuota,
+                    CpuShares = resources.CpuShares,
+                    MemoryLimitInBytes = resources.MemoryLimitInBytes,
+                },
+            };
+        }
+
         if (config.Labels is not null)
         {
             foreach (var (key, value) in config.Labels)
@@ -419,6 +437,9 @@ public sealed class ContainerdRuntime : INodeRuntime, IStreamingRuntime, INetwor
                 [PodLabels.Uid] = config.Uid,
             },
             Linux = new Cri.LinuxPodSandboxConfig(),
+
+            // containerd hands these to the CNI portmap plugin (the host's CNI config asks for portMappings).
+            PortMappings = { config.PortMappings.Select(p => new Cri.PortMapping { Protocol = Protocol(p.Protocol), ContainerPort = p.ContainerPort, HostPort = p.HostPort, HostIp = p.HostIp ?? "" }) },
         };
         if (_options.PodLogDirectory is { } logs)
         {
@@ -427,6 +448,13 @@ public sealed class ContainerdRuntime : INodeRuntime, IStreamingRuntime, INetwor
 
         return sandbox;
     }
+
+    private static Cri.Protocol Protocol(string protocol) => protocol.ToUpperInvariant() switch
+    {
+        "UDP" => Cri.Protocol.Udp,
+        "SCTP" => Cri.Protocol.Sctp,
+        _ => Cri.Protocol.Tcp,
+    };
 
     private async Task<PodSandbox> SandboxStatusAsync(string sandboxId, CancellationToken cancellationToken)
     {

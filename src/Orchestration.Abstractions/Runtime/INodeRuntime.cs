@@ -56,7 +56,11 @@ public sealed record ExecResult(int ExitCode, string Output);
 /// <param name="Namespace">The pod's namespace.</param>
 /// <param name="Name">The pod's name.</param>
 /// <param name="Uid">The pod's uid: sandboxes are matched to pods by it.</param>
-public sealed record PodSandboxConfig(string Namespace, string Name, string Uid);
+public sealed record PodSandboxConfig(string Namespace, string Name, string Uid)
+{
+    /// <summary>The pod's host ports (CRI's port_mappings): the runtime's network exposes each on the node.</summary>
+    public IReadOnlyList<PortMapping> PortMappings { get; init; } = [];
+}
 
 /// <summary>A pod sandbox.</summary>
 /// <param name="Id">The runtime's id.</param>
@@ -76,7 +80,17 @@ public sealed record PodSandbox(string Id, PodSandboxConfig Config, string Ip, b
 /// pod's restart count, kept by the runtime so a restarted node agent does not reset it.
 /// </param>
 /// <param name="Labels">Labels the runtime keeps with the container and reports back (CRI's container labels).</param>
-public sealed record ContainerConfig(string Name, string Image, IReadOnlyList<string> Command, IReadOnlyList<string> Args, IReadOnlyDictionary<string, string> Environment, int Attempt = 0, IReadOnlyDictionary<string, string>? Labels = null);
+public sealed record ContainerConfig(string Name, string Image, IReadOnlyList<string> Command, IReadOnlyList<string> Args, IReadOnlyDictionary<string, string> Environment, int Attempt = 0, IReadOnlyDictionary<string, string>? Labels = null)
+{
+    /// <summary>The directory the process starts in (CRI's working_dir), or null for the image's.</summary>
+    public string? WorkingDirectory { get; init; }
+
+    /// <summary>Node paths bound into the container (CRI's mounts): the pod's volumes.</summary>
+    public IReadOnlyList<ContainerMount> Mounts { get; init; } = [];
+
+    /// <summary>The cgroup limits of the container (CRI's linux resources), or null for none.</summary>
+    public ContainerResources? Resources { get; init; }
+}
 
 /// <summary>The state of a container, as the CRI reports it.</summary>
 public enum ContainerState

@@ -117,7 +117,7 @@ public sealed class NodeAgent
             RenewLeaseAsync(cancellationToken),
             RelistAsync(informer, worker, prober, events, queue, cancellationToken),
             events.RunAsync(cancellationToken),
-            CleanUpOrphansAsync(informer, queue, cancellationToken),
+            CleanUpOrphansAsync(informer, worker, queue, cancellationToken),
         };
 
         tasks.AddRange(Enumerable.Range(0, _options.Workers).Select(_ => WorkAsync(informer, worker, queue, cancellationToken)));
@@ -156,13 +156,15 @@ public sealed class NodeAgent
 
     /// <summary>
     /// After a restart, the sandboxes of pods deleted while the agent was away get no API event:
-    /// once the pod list is known, each sandbox's pod is synced, which removes those without a pod.
+    /// once the pod list is known, each sandbox's pod is synced, which removes those without a pod,
+    /// and the volume directories of pods that are gone are removed.
     /// </summary>
-    private async Task CleanUpOrphansAsync(Informer<V1Pod> informer, WorkQueue<ObjectKey> queue, CancellationToken cancellationToken)
+    private async Task CleanUpOrphansAsync(Informer<V1Pod> informer, PodWorker worker, WorkQueue<ObjectKey> queue, CancellationToken cancellationToken)
     {
         try
         {
             await informer.WaitForSyncAsync(cancellationToken).ConfigureAwait(false);
+            worker.RemoveOrphanedVolumes(() => informer.Cache.List().Select(p => p.Metadata.Uid));
             foreach (var sandbox in await _runtime.ListPodSandboxesAsync(cancellationToken).ConfigureAwait(false))
             {
                 queue.Add(new ObjectKey(sandbox.Config.Namespace, sandbox.Config.Name));

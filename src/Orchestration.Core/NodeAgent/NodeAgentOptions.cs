@@ -47,10 +47,26 @@ public sealed class NodeAgentOptions
 
     /// <summary>
     /// The node's InternalIP, where the API server reaches the agent's server (see
-    /// <see cref="Server.NodeAgentServer"/>); none is reported when null.
+    /// <see cref="Server.NodeAgentServer"/>); none is reported when null. It is where the server
+    /// listens, which may be loopback, unlike <see cref="NodeIp"/>, the address containers are told.
     /// </summary>
     public string? InternalIP { get; set; }
 
     /// <summary>The port of the agent's server (kubelet's 10250), reported in the Node's <c>status.daemonEndpoints</c>.</summary>
     public int? ServerPort { get; set; }
+
+    /// <summary>
+    /// Where the agent keeps pods' files on the node (kubelet's <c>--root-dir</c>, /var/lib/kubelet):
+    /// volumes under <c>pods/&lt;uid&gt;/volumes</c>. Null: <c>orchestration-node-agent/&lt;NodeName&gt;</c>
+    /// under the temporary directory. The runtime must see the same paths (containerd in the same
+    /// mount namespace does).
+    /// </summary>
+    public string? RootDirectory { get; set; }
+
+    /// <summary>The node's IP (kubelet's <c>--node-ip</c>), which <c>status.hostIP</c> gives containers' env; null: the first IPv4 address of an interface that is up and not loopback.</summary>
+    public string? NodeIp { get; set; }
+
+    /// <summary>The directory holding a directory per pod (its volumes).</summary>
+    internal string PodsDirectory =>
+        Path.Combine(RootDirectory ?? Path.Combine(Path.GetTempPath(), "orchestration-node-agent", NodeName), "pods");
 }

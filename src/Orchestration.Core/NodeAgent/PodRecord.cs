@@ -33,6 +33,9 @@ internal sealed class PodRecord(ObjectKey key, string uid)
     /// <summary>The pod's IP.</summary>
     public string? PodIp { get; set; }
 
+    /// <summary>The pod's volumes on the node by name, once set up (kept for its container restarts).</summary>
+    public IReadOnlyDictionary<string, PodVolume>? Volumes { get; set; }
+
     /// <summary>The containers' runtime states as last seen, folded into one number the relist compares.</summary>
     public int Fingerprint { get; set; }
 

@@ -17,8 +17,12 @@ internal static class PodStatusBuilder
     /// <summary>The waiting reason of containers not created yet.</summary>
     public const string ContainerCreating = "ContainerCreating";
 
-    /// <summary>Builds the status; <paramref name="final"/> is the last one of a pod being deleted, when nothing restarts any more.</summary>
-    public static V1PodStatus Build(V1Pod pod, PodRecord record, string podIp, IReadOnlyList<ContainerStatus> containers, string runtimeName, DateTimeOffset now, bool final = false)
+    /// <summary>
+    /// Builds the status; <paramref name="podIp"/> is null while the pod has no sandbox (its volumes
+    /// are not set up), <paramref name="final"/> marks the last status of a pod being deleted, when
+    /// nothing restarts any more.
+    /// </summary>
+    public static V1PodStatus Build(V1Pod pod, PodRecord record, string? podIp, IReadOnlyList<ContainerStatus> containers, string runtimeName, DateTimeOffset now, bool final = false)
     {
         var attempts = containers
             .GroupBy(c => c.Name, StringComparer.Ordinal)
@@ -60,7 +64,7 @@ internal static class PodStatusBuilder
         {
             Phase = phase,
             PodIP = podIp,
-            PodIPs = [new V1PodIP { Ip = podIp }],
+            PodIPs = podIp is null ? null : [new V1PodIP { Ip = podIp }],
             HostIP = pod.Status?.HostIP,
             StartTime = pod.Status?.StartTime ?? time,
             QosClass = pod.Status?.QosClass ?? "BestEffort",

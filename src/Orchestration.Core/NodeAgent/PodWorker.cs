@@ -5,6 +5,7 @@ using Orchestration.Controllers;
 using Microsoft.Extensions.Logging;
 using Orchestration.Client;
 using Orchestration.Runtime;
+using Orchestration.Scheduling;
 
 namespace Orchestration.NodeAgent;
 
@@ -15,6 +16,9 @@ namespace Orchestration.NodeAgent;
 /// containers that failed their liveness or startup probe are killed; a pod being deleted has its
 /// containers stopped within its grace period and is then deleted for good. Restart counts live in
 /// the runtime (each container's attempt), so a new agent over the same runtime adopts what runs.
+/// Each container's config is built from the spec as kubelet builds it: env (<see cref="ContainerEnvironment"/>),
+/// volumes (<see cref="PodVolumes"/>, set up before the sandbox), mounts, working directory, cgroup
+/// limits and host ports.
 /// </summary>
 internal sealed class PodWorker(
     IClusterClient client,
@@ -31,6 +35,8 @@ internal sealed class PodWorker(
     private const string Warning = "Warning";
     private readonly ConcurrentDictionary<ObjectKey, PodRecord> _records = new();
     private readonly string _runtimeName = runtime.Version.Split(':')[0];
+    private readonly PodVolumes _volumes = new(client, options.PodsDirectory, Allocatable(options), time, logger);
+    private readonly ContainerEnvironment _environment = new(client, HostIp(options), Allocatable(options));
 
     /// <summary>Whether the agent runs no pod: the relist then has nothing to look at.</summary>
     public bool Idle => _records.IsEmpty;
@@ -53,6 +59,13 @@ internal sealed class PodWorker(
             await StopSandboxAsync(stale.Id, grace, null, cancellationToken).ConfigureAwait(false);
             await runtime.RemovePodSandboxAsync(stale.Id, cancellationToken).ConfigureAwait(false);
             backOff.Forget(BackOffPrefix(ns, key.Name, stale.Config.Uid));
+            _volumes.Remove(stale.Config.Uid);
+        }
+
+        if (record is not null && (pod is null || record.Uid != pod.Metadata.Uid))
+        {
+            // Volumes set up for a pod that never got a sandbox have none to go with.
+            _volumes.Remove(record.Uid);
         }
 
         if (pod is null)
@@ -87,10 +100,19 @@ internal sealed class PodWorker(
         }
 
         var running = mine.FirstOrDefault(s => s.Ready);
+        if (!await SetUpVolumesAsync(record, pod, running is not null, cancellationToken).ConfigureAwait(false))
+        {
+            // As kubelet: no sandbox before the volumes are there; the containers wait in ContainerCreating.
+            record.Waiting.Clear();
+            await ReportAsync(pod, PodStatusBuilder.Build(pod, record, null, [], _runtimeName, time.GetUtcNow()), cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         if (running is null)
         {
             await ensurePodCidr(cancellationToken).ConfigureAwait(false);
-            running = await runtime.RunPodSandboxAsync(new PodSandboxConfig(ns, key.Name, pod.Metadata.Uid), cancellationToken).ConfigureAwait(false);
+            var sandboxConfig = new PodSandboxConfig(ns, key.Name, pod.Metadata.Uid) { PortMappings = PodPortMappings.Of(pod) };
+            running = await runtime.RunPodSandboxAsync(sandboxConfig, cancellationToken).ConfigureAwait(false);
         }
 
         record.SandboxId = running.Id;
@@ -109,6 +131,37 @@ internal sealed class PodWorker(
         record.Fingerprint = PodRecord.FingerprintOf(containers);
         record.TrackProbes(pod, containers);
         await ReportAsync(pod, PodStatusBuilder.Build(pod, record, running.Ip, containers, _runtimeName, time.GetUtcNow()), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Removes the volume directories of pods that are neither in <paramref name="knownUids"/> (asked after the directories are listed) nor run here.</summary>
+    public void RemoveOrphanedVolumes(Func<IEnumerable<string>> knownUids) =>
+        _volumes.RemoveOrphans(() => knownUids().Concat(_records.Values.Select(r => r.Uid)).ToHashSet(StringComparer.Ordinal));
+
+    /// <summary>
+    /// Sets up the pod's volumes once per record (again after an agent restart, which keeps emptyDir
+    /// content and rewrites what changed). False when they are not there and the pod has no sandbox
+    /// yet: a FailedMount event says why and the pod is tried again later. A pod whose sandbox runs
+    /// goes on with the volumes it has, as kubelet's reconstructed volumes do.
+    /// </summary>
+    private async Task<bool> SetUpVolumesAsync(PodRecord record, V1Pod pod, bool sandboxRuns, CancellationToken cancellationToken)
+    {
+        if (record.Volumes is not null)
+        {
+            return true;
+        }
+
+        try
+        {
+            record.Volumes = await _volumes.SetUpAsync(pod, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (VolumeSetUpException ex)
+        {
+            logger.LogWarning("Node {Node}: pod {Pod}: {Message}", options.NodeName, record.Key, ex.Message);
+            events.Post(pod, Warning, "FailedMount", ex.Message);
+            requeueAfter(record.Key, options.BackOffInitial);
+            return sandboxRuns;
+        }
     }
 
     /// <summary>Starts what should run now: the next init container, or the app containers once all init containers completed.</summary>
@@ -245,23 +298,22 @@ internal sealed class PodWorker(
         }
 
         events.Post(pod, Normal, "Pulled", $"Container image \"{spec.Image}\" already present on machine");
+        ContainerConfig config;
+        try
+        {
+            config = await ConfigOfAsync(record, pod, sandbox, spec, attempt, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ContainerConfigException ex)
+        {
+            // kubelet retries these at its pod sync period (10 s) without a growing back-off: the
+            // ConfigMap or Secret may appear at any time.
+            return Failed(record, pod, spec, "CreateContainerConfigError", ex, options.BackOffInitial);
+        }
+
         string id;
         try
         {
-            id = await runtime.CreateContainerAsync(sandbox.Id, new ContainerConfig(
-                spec.Name,
-                spec.Image,
-                spec.Command?.ToList() ?? [],
-                spec.Args?.ToList() ?? [],
-                (spec.Env ?? []).Where(e => e.Value is not null).ToDictionary(e => e.Name, e => e.Value),
-                attempt,
-                new Dictionary<string, string>
-                {
-                    ["io.kubernetes.pod.name"] = pod.Metadata.Name,
-                    ["io.kubernetes.pod.namespace"] = pod.Metadata.NamespaceProperty ?? "default",
-                    ["io.kubernetes.pod.uid"] = pod.Metadata.Uid,
-                    ["io.kubernetes.container.name"] = spec.Name,
-                }), cancellationToken).ConfigureAwait(false);
+            id = await runtime.CreateContainerAsync(sandbox.Id, config, cancellationToken).ConfigureAwait(false);
         }
         catch (ImageNotPresentException ex)
         {
@@ -275,6 +327,39 @@ internal sealed class PodWorker(
 
         events.Post(pod, Normal, "Created", $"Created container: {spec.Name}");
         return await StartCreatedAsync(record, pod, spec, id, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The container's config from its spec: env, command and args with $(VAR) expanded, mounts, working directory, cgroup limits.</summary>
+    /// <exception cref="ContainerConfigException">What kubelet reports as CreateContainerConfigError.</exception>
+    private async Task<ContainerConfig> ConfigOfAsync(PodRecord record, V1Pod pod, PodSandbox sandbox, V1Container spec, int attempt, CancellationToken cancellationToken)
+    {
+        var environment = await _environment.BuildAsync(pod, spec, sandbox.Ip, cancellationToken).ConfigureAwait(false);
+        foreach (var warning in environment.Warnings)
+        {
+            events.Post(pod, Warning, "InvalidEnvironmentVariableNames", warning);
+        }
+
+        var variables = environment.Variables;
+        string Expand(string text) => VariableExpansion.Expand(text, name => variables.TryGetValue(name, out var value) ? value : null);
+        return new ContainerConfig(
+            spec.Name,
+            spec.Image,
+            spec.Command?.Select(Expand).ToList() ?? [],
+            spec.Args?.Select(Expand).ToList() ?? [],
+            variables,
+            attempt,
+            new Dictionary<string, string>
+            {
+                ["io.kubernetes.pod.name"] = pod.Metadata.Name,
+                ["io.kubernetes.pod.namespace"] = pod.Metadata.NamespaceProperty ?? "default",
+                ["io.kubernetes.pod.uid"] = pod.Metadata.Uid,
+                ["io.kubernetes.container.name"] = spec.Name,
+            })
+        {
+            WorkingDirectory = string.IsNullOrEmpty(spec.WorkingDir) ? null : spec.WorkingDir,
+            Mounts = ContainerMounts.For(spec, record.Volumes ?? _volumes.PathsOf(pod), variables),
+            Resources = CgroupResources.For(spec),
+        };
     }
 
     private Task<bool> StartCreatedAsync(PodRecord record, V1Pod pod, V1Container spec, ContainerStatus created, CancellationToken cancellationToken) =>
@@ -314,15 +399,22 @@ internal sealed class PodWorker(
         return true;
     }
 
-    private bool Failed(PodRecord record, V1Pod pod, V1Container spec, string reason, Exception ex)
+    /// <summary>Records a container that could not be created or started; it is retried after <paramref name="retryAfter"/>, else after the crash-loop back-off.</summary>
+    private bool Failed(PodRecord record, V1Pod pod, V1Container spec, string reason, Exception ex, TimeSpan? retryAfter = null)
     {
         logger.LogWarning(ex, "Node {Node}: container {Container} of pod {Pod} did not start", options.NodeName, spec.Name, record.Key);
 
-        // Retried with the crash-loop back-off (10 s, 20 s, ...), whatever syncs the pod meanwhile.
-        var key = BackOffPrefix(pod.Metadata.NamespaceProperty ?? "default", pod.Metadata.Name, pod.Metadata.Uid) + spec.Name + "/start";
+        // Not tried again before the retry time, whatever syncs the pod meanwhile; by default that is
+        // the crash-loop back-off (10 s, 20 s, ...).
         var now = time.GetUtcNow();
-        backOff.Restarted(key, now);
-        var (wait, _) = backOff.Remaining(key, now);
+        var wait = retryAfter ?? TimeSpan.Zero;
+        if (retryAfter is null)
+        {
+            var key = BackOffPrefix(pod.Metadata.NamespaceProperty ?? "default", pod.Metadata.Name, pod.Metadata.Uid) + spec.Name + "/start";
+            backOff.Restarted(key, now);
+            (wait, _) = backOff.Remaining(key, now);
+        }
+
         record.StartFailures[spec.Name] = (now + wait, reason, ex.Message);
         record.Waiting[spec.Name] = (reason, ex.Message);
         events.Post(pod, Warning, "Failed", $"Error: {ex.Message}");
@@ -414,6 +506,16 @@ internal sealed class PodWorker(
         {
             // A newer pod or none: its own event brings it back.
         }
+    }
+
+    private static ResourceAmounts Allocatable(NodeAgentOptions options) =>
+        ResourceAmounts.From(new Dictionary<string, ResourceQuantity> { ["cpu"] = new(options.Cpu), ["memory"] = new(options.Memory) });
+
+    /// <summary>The node's IP for <c>status.hostIP</c>, looked up once and only when a container asks for it.</summary>
+    private static Func<string> HostIp(NodeAgentOptions options)
+    {
+        var detected = new Lazy<string>(() => options.NodeIp ?? NodeIpAddress.Detect());
+        return () => detected.Value;
     }
 
     private static TimeSpan GraceOf(V1Pod? pod) => TimeSpan.FromSeconds(pod?.Spec?.TerminationGracePeriodSeconds ?? 30);

@@ -65,6 +65,14 @@ public sealed class SimulatedRuntime(TimeProvider? timeProvider = null) : INodeR
     public void SetHealth(string @namespace, string podName, string containerName, bool healthy) =>
         _health[HealthKey(@namespace, podName, containerName)] = healthy;
 
+    /// <summary>
+    /// The config a container was created with (its env, mounts, working directory, limits), as a
+    /// real runtime would apply it; null when there is no such container. Nothing is mounted or
+    /// limited here: the config is only kept.
+    /// </summary>
+    public ContainerConfig? ConfigOf(string containerId) =>
+        _containers.TryGetValue(containerId, out var container) ? container.Config : null;
+
     /// <inheritdoc />
     public Task<PodSandbox> RunPodSandboxAsync(PodSandboxConfig config, CancellationToken cancellationToken)
     {

@@ -33,6 +33,9 @@ internal sealed class NodeAgentHarness : IAsyncDisposable
 
     public SimulatedRuntime Runtime { get; }
 
+    /// <summary>The agent's root directory (pods' volumes), a fresh one per harness so parallel tests never sweep each other's.</summary>
+    public string RootDirectory { get; } = Directory.CreateTempSubdirectory("orch-agent-").FullName;
+
     public LocalClusterClient Client { get; }
 
     public static async Task<NodeAgentHarness> StartAsync(Action<NodeAgentOptions>? configure = null, bool gracefulPodDeletion = false, Func<SimulatedRuntime, INodeRuntime>? wrap = null)
@@ -51,7 +54,7 @@ internal sealed class NodeAgentHarness : IAsyncDisposable
     /// <summary>Starts a node agent (again) over the same runtime and store.</summary>
     public async Task StartAgentAsync()
     {
-        var options = new NodeAgentOptions { NodeName = "n1", Cpu = "2", Memory = "4Gi" };
+        var options = new NodeAgentOptions { NodeName = "n1", Cpu = "2", Memory = "4Gi", RootDirectory = RootDirectory };
         _configure?.Invoke(options);
         _stop = new CancellationTokenSource();
         var agent = new Orchestration.NodeAgent.NodeAgent(Client, _wrap?.Invoke(Runtime) ?? Runtime, options, Time);
@@ -177,5 +180,6 @@ internal sealed class NodeAgentHarness : IAsyncDisposable
         }
 
         await _store.DisposeAsync();
+        Directory.Delete(RootDirectory, recursive: true);
     }
 }

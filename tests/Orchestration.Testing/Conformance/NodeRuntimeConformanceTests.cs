@@ -202,6 +202,33 @@ public abstract class NodeRuntimeConformanceTests : IAsyncLifetime
         (await Runtime.ListContainersAsync(null, CancellationToken.None)).Should().NotContain(c => c.Id == id);
     }
 
+    [Fact]
+    public async Task A_container_with_a_working_dir_mounts_limits_and_a_host_port_runs()
+    {
+        var node = Directory.CreateTempSubdirectory("orch-conformance-").FullName;
+        try
+        {
+            var config = new PodSandboxConfig("conformance", "configured", Guid.NewGuid().ToString()) { PortMappings = [new PortMapping("TCP", 8080, 18081)] };
+            var sandbox = await Runtime.RunPodSandboxAsync(config, CancellationToken.None);
+            _sandboxes.Add(sandbox.Id);
+            var container = Container("app", ["sleep", "3600"]) with
+            {
+                WorkingDirectory = "/data",
+                Mounts = [new ContainerMount("/data", node), new ContainerMount("/config", node, ReadOnly: true)],
+                Resources = new ContainerResources(CpuPeriod: 100_000, CpuQuota: 50_000, CpuShares: 256, MemoryLimitInBytes: 64 * 1024 * 1024),
+            };
+
+            var id = await Runtime.CreateContainerAsync(sandbox.Id, container, CancellationToken.None);
+            await Runtime.StartContainerAsync(id, CancellationToken.None);
+
+            (await WaitForAsync(id, s => s.State != ContainerState.Created)).State.Should().Be(ContainerState.Running);
+        }
+        finally
+        {
+            Directory.Delete(node, recursive: true);
+        }
+    }
+
     /// <summary>Runs a sandbox for a pod named <paramref name="name"/> with a fresh uid; it is removed after the test.</summary>
     protected async Task<PodSandbox> RunSandboxAsync(string name)
     {

@@ -1,0 +1,298 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+using Orchestration.Client;
+using Orchestration.Scheduling;
+
+namespace Orchestration.NodeAgent;
+
+/// <summary>
+/// Puts a pod's volumes on the node's disk, laid out as kubelet lays them out under its root
+/// directory (<c>pods/&lt;uid&gt;/volumes/kubernetes.io~empty-dir/&lt;name&gt;</c>): an emptyDir is a
+/// directory that lives as long as the pod (so it outlives container restarts); a hostPath is the
+/// node's own path after its type check; a configMap, secret or downwardAPI volume is a directory
+/// of files, one per key or item, written atomically. The runtime then binds these paths into the
+/// containers. A pod's directory goes when its sandbox is removed, and directories of pods that no
+/// longer exist are swept when the agent starts. Nothing is written for a pod without volumes.
+/// </summary>
+internal sealed class PodVolumes(IClusterClient client, string podsDirectory, ResourceAmounts allocatable, TimeProvider time, ILogger logger)
+{
+    private const UnixFileMode DefaultFileMode = (UnixFileMode)420; // 0644, the API's default defaultMode
+    private const UnixFileMode WorldWritable = (UnixFileMode)511; // 0777: kubelet's emptyDir
+
+    /// <summary>The directory holding every pod's directory.</summary>
+    public string PodsDirectory { get; } = podsDirectory;
+
+    /// <summary>The directory of the pod with <paramref name="uid"/>.</summary>
+    public string PodDirectory(string uid)
+    {
+        // A uid becomes a path: it must stay one name under the pods directory.
+        if (!IsPlainName(uid))
+        {
+            throw new ArgumentException($"pod uid \"{uid}\" cannot name a directory", nameof(uid));
+        }
+
+        return Path.Combine(PodsDirectory, uid);
+    }
+
+    /// <summary>Sets up every volume of <paramref name="pod"/>; returns each volume's path on the node by name.</summary>
+    /// <exception cref="VolumeSetUpException">A volume could not be set up; the message is kubelet's FailedMount message.</exception>
+    public async Task<IReadOnlyDictionary<string, PodVolume>> SetUpAsync(V1Pod pod, CancellationToken cancellationToken)
+    {
+        var volumes = pod.Spec.Volumes ?? [];
+        var result = new Dictionary<string, PodVolume>(StringComparer.Ordinal);
+        if (volumes.Count == 0)
+        {
+            return result;
+        }
+
+        var sources = new ConfigMapSecretReader(client, pod.Metadata.NamespaceProperty ?? "default");
+        foreach (var volume in volumes)
+        {
+            try
+            {
+                result[volume.Name] = await SetUpAsync(pod, volume, sources, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is ContainerConfigException or ClusterApiException or HttpRequestException or IOException or UnauthorizedAccessException)
+            {
+                throw new VolumeSetUpException(volume.Name, ex.Message);
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Where each volume of <paramref name="pod"/> is on the node, without touching the disk (for a pod whose volumes were set up before).</summary>
+    public IReadOnlyDictionary<string, PodVolume> PathsOf(V1Pod pod)
+    {
+        var result = new Dictionary<string, PodVolume>(StringComparer.Ordinal);
+        foreach (var volume in pod.Spec.Volumes ?? [])
+        {
+            if (volume.HostPath is { } hostPath)
+            {
+                result[volume.Name] = new PodVolume(hostPath.Path, ReadOnly: false);
+            }
+            else if (PluginOf(volume) is { } plugin && IsPlainName(volume.Name))
+            {
+                result[volume.Name] = new PodVolume(Path.Combine(PodDirectory(pod.Metadata.Uid), "volumes", plugin.Directory, volume.Name), plugin.ReadOnly);
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Removes the directory of the pod with <paramref name="uid"/> and every volume in it (never a hostPath's content).</summary>
+    public void Remove(string uid)
+    {
+        var directory = PodDirectory(uid);
+        try
+        {
+            if (Directory.Exists(directory))
+            {
+                // Links in it (a configMap's, or one a container made) are removed, not followed.
+                Directory.Delete(directory, recursive: true);
+                logger.LogDebug("Removed the volumes of pod {Uid}", uid);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            logger.LogWarning(ex, "Could not remove the volumes of pod {Uid} under {Directory}", uid, directory);
+        }
+    }
+
+    /// <summary>
+    /// Removes the directories of pods not in <paramref name="knownUids"/> (deleted while no agent
+    /// ran). The directories are listed first: a pod whose volumes were set up by then is known by
+    /// the time the set is asked for.
+    /// </summary>
+    public void RemoveOrphans(Func<IReadOnlySet<string>> knownUids)
+    {
+        if (!Directory.Exists(PodsDirectory))
+        {
+            return;
+        }
+
+        var uids = Directory.GetDirectories(PodsDirectory).Select(Path.GetFileName).OfType<string>().Where(IsPlainName).ToList();
+        if (uids.Count == 0)
+        {
+            return;
+        }
+
+        var known = knownUids();
+        foreach (var uid in uids.Where(u => !known.Contains(u)))
+        {
+            Remove(uid);
+        }
+    }
+
+    private async Task<PodVolume> SetUpAsync(V1Pod pod, V1Volume volume, ConfigMapSecretReader sources, CancellationToken cancellationToken)
+    {
+        if (volume.HostPath is { } hostPath)
+        {
+            HostPathType.Check(hostPath.Path, hostPath.Type);
+            return new PodVolume(hostPath.Path, ReadOnly: false);
+        }
+
+        if (PluginOf(volume) is not { } plugin)
+        {
+            throw new ContainerConfigException($"volume type {TypeOf(volume)} is not supported by this node agent (emptyDir, hostPath, configMap, secret and downwardAPI are)");
+        }
+
+        if (!IsPlainName(volume.Name))
+        {
+            throw new ContainerConfigException($"volume name \"{volume.Name}\" cannot name a directory");
+        }
+
+        var directory = PathsOf(pod)[volume.Name].HostPath;
+        if (volume.EmptyDir is not null)
+        {
+            // What the containers wrote stays: the directory is only created once.
+            CreateDirectory(directory, WorldWritable);
+            return new PodVolume(directory, ReadOnly: false);
+        }
+
+        var files = volume switch
+        {
+            { ConfigMap: { } configMap } => await ConfigMapFilesAsync(configMap, sources, cancellationToken).ConfigureAwait(false),
+            { Secret: { } secret } => await SecretFilesAsync(secret, sources, cancellationToken).ConfigureAwait(false),
+            { DownwardAPI: { } downward } => DownwardApiFiles(pod, downward),
+            _ => throw new InvalidOperationException($"volume {volume.Name} has no source"),
+        };
+        CreateDirectory(directory, WorldWritable);
+        AtomicVolumeWriter.Write(directory, files, time);
+        return new PodVolume(directory, ReadOnly: true);
+    }
+
+    private static async Task<IReadOnlyDictionary<string, VolumeFile>> ConfigMapFilesAsync(V1ConfigMapVolumeSource source, ConfigMapSecretReader sources, CancellationToken cancellationToken)
+    {
+        var configMap = await sources.ConfigMapAsync(source.Name, cancellationToken).ConfigureAwait(false);
+        if (configMap is null && source.Optional != true)
+        {
+            throw new ContainerConfigException(ConfigMapSecretReader.ConfigMapNotFound(source.Name));
+        }
+
+        var entries = configMap is null ? [] : ConfigMapSecretReader.Entries(configMap).ToDictionary(e => e.Key, e => e.Value, StringComparer.Ordinal);
+        return Project(entries, source.Items, source.DefaultMode, source.Optional == true, key => $"configmap references non-existent config key: {key}");
+    }
+
+    private static async Task<IReadOnlyDictionary<string, VolumeFile>> SecretFilesAsync(V1SecretVolumeSource source, ConfigMapSecretReader sources, CancellationToken cancellationToken)
+    {
+        var secret = await sources.SecretAsync(source.SecretName, cancellationToken).ConfigureAwait(false);
+        if (secret is null && source.Optional != true)
+        {
+            throw new ContainerConfigException(ConfigMapSecretReader.SecretNotFound(source.SecretName));
+        }
+
+        // The API carries Secret data base64-encoded; the model holds the decoded bytes, which the files get.
+        var entries = (secret?.Data ?? new Dictionary<string, byte[]>()).ToDictionary(e => e.Key, e => e.Value ?? [], StringComparer.Ordinal);
+        return Project(entries, source.Items, source.DefaultMode, source.Optional == true, key => $"references non-existent secret key: {key}");
+    }
+
+    private IReadOnlyDictionary<string, VolumeFile> DownwardApiFiles(V1Pod pod, V1DownwardAPIVolumeSource source)
+    {
+        var files = new Dictionary<string, VolumeFile>(StringComparer.Ordinal);
+        foreach (var item in source.Items ?? [])
+        {
+            string value;
+            if (item.FieldRef is { } field)
+            {
+                value = DownwardApi.PodField(pod, field.FieldPath, "", () => "");
+            }
+            else if (item.ResourceFieldRef is { } resource)
+            {
+                var container = pod.Spec.Containers?.FirstOrDefault(c => c.Name == resource.ContainerName)
+                    ?? throw new ContainerConfigException($"container {resource.ContainerName} not found in pod {pod.Metadata.Name}");
+                value = DownwardApi.ContainerResource(resource, container, allocatable);
+            }
+            else
+            {
+                continue;
+            }
+
+            files[CheckedPath(item.Path)] = new VolumeFile(Encoding.UTF8.GetBytes(value), ModeOf(item.Mode, source.DefaultMode));
+        }
+
+        return files;
+    }
+
+    /// <summary>kubelet's payload: every key under its own name, or only the listed items under their paths.</summary>
+    private static Dictionary<string, VolumeFile> Project(Dictionary<string, byte[]> entries, IList<V1KeyToPath>? items, int? defaultMode, bool optional, Func<string, string> missingKey)
+    {
+        var files = new Dictionary<string, VolumeFile>(StringComparer.Ordinal);
+        if (items is not { Count: > 0 })
+        {
+            foreach (var (key, content) in entries)
+            {
+                files[CheckedPath(key)] = new VolumeFile(content, ModeOf(null, defaultMode));
+            }
+
+            return files;
+        }
+
+        foreach (var item in items)
+        {
+            if (!entries.TryGetValue(item.Key, out var content))
+            {
+                if (optional)
+                {
+                    continue;
+                }
+
+                throw new ContainerConfigException(missingKey(item.Key));
+            }
+
+            files[CheckedPath(item.Path)] = new VolumeFile(content, ModeOf(item.Mode, defaultMode));
+        }
+
+        return files;
+    }
+
+    private static UnixFileMode ModeOf(int? itemMode, int? defaultMode) =>
+        itemMode is { } mode ? (UnixFileMode)(mode & 511) : defaultMode is { } fallback ? (UnixFileMode)(fallback & 511) : DefaultFileMode;
+
+    // Validation refuses such paths already; the check keeps a file from landing outside its volume all the same.
+    private static string CheckedPath(string path)
+    {
+        if (string.IsNullOrEmpty(path) || path.StartsWith('/') || path.Split('/').Any(part => part is ".." or "" || part.StartsWith("..", StringComparison.Ordinal)))
+        {
+            throw new ContainerConfigException($"invalid path \"{path}\": must be relative, without '..' or empty parts");
+        }
+
+        return path;
+    }
+
+    private static void CreateDirectory(string directory, UnixFileMode mode)
+    {
+        if (Directory.Exists(directory))
+        {
+            return;
+        }
+
+        Directory.CreateDirectory(directory);
+        if (!OperatingSystem.IsWindows())
+        {
+            // Not through CreateDirectory's mode, which the umask would narrow.
+            File.SetUnixFileMode(directory, mode);
+        }
+    }
+
+    private static (string Directory, bool ReadOnly)? PluginOf(V1Volume volume) => volume switch
+    {
+        // configMap, secret and downwardAPI volumes are always mounted read-only, as kubelet's plugins ask.
+        { EmptyDir: not null } => ("kubernetes.io~empty-dir", false),
+        { ConfigMap: not null } => ("kubernetes.io~configmap", true),
+        { Secret: not null } => ("kubernetes.io~secret", true),
+        { DownwardAPI: not null } => ("kubernetes.io~downward-api", true),
+        _ => null,
+    };
+
+    // The source's field name as the manifest spells it (persistentVolumeClaim, projected, ...).
+    private static string TypeOf(V1Volume volume) =>
+        JsonNode.Parse(k8s.KubernetesJson.Serialize(volume)) is JsonObject json && json.Select(p => p.Key).FirstOrDefault(k => k != "name") is { } key
+            ? key
+            : "(none)";
+
+    private static bool IsPlainName(string name) =>
+        !string.IsNullOrEmpty(name) && name is not ("." or "..") && !name.Contains('/', StringComparison.Ordinal) && !name.Contains('\0', StringComparison.Ordinal);
+}
