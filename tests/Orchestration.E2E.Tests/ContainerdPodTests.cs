@@ -95,6 +95,25 @@ public sealed class ContainerdPodCluster : IAsyncLifetime
         ---
         apiVersion: v1
         kind: Pod
+        metadata: {name: hungry}
+        spec:
+          restartPolicy: Never
+          containers:
+          - name: main
+            image: busybox
+            command: ["sh", "-c", "x=$(yes | head -c 100000000); echo survived"]
+            resources: {limits: {memory: 20Mi}}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: pull-image}
+        spec:
+          containers:
+          - name: main
+            image: orchestration.local/not-here:2
+        ---
+        apiVersion: v1
+        kind: Pod
         metadata: {name: missing-image}
         spec:
           containers:
@@ -396,6 +415,28 @@ public sealed class ContainerdPodTests(ContainerdPodCluster cluster) : IClassFix
         var logs = await Kubectl.RunAsync("logs missing-image");
         logs.ExitCode.Should().NotBe(0);
         logs.Stderr.Should().Contain("is waiting to start: ErrImageNeverPull");
+    }
+
+    [Fact]
+    public async Task An_image_that_would_be_pulled_but_is_not_on_the_node_backs_off_with_ImagePullBackOff()
+    {
+        var pod = await cluster.WaitForPodAsync(
+            "pull-image",
+            p => p.GetProperty("status").TryGetProperty("containerStatuses", out _) && ContainerdPodCluster.Container(p).GetProperty("state").TryGetProperty("waiting", out var w) && w.GetProperty("reason").GetString() == "ImagePullBackOff",
+            TimeSpan.FromSeconds(60),
+            "backs off pulling");
+        ContainerdPodCluster.Container(pod).GetProperty("state").GetProperty("waiting").GetProperty("message").GetString().Should().Be("Back-off pulling image \"orchestration.local/not-here:2\"");
+    }
+
+    [Fact]
+    public async Task A_container_over_its_memory_limit_is_OOMKilled()
+    {
+        var pod = await cluster.WaitForPodAsync("hungry", p => p.GetProperty("status").GetProperty("phase").GetString() is "Failed" or "Succeeded", TimeSpan.FromSeconds(60), "ends");
+        pod.GetProperty("status").GetProperty("phase").GetString().Should().Be("Failed");
+        var terminated = ContainerdPodCluster.Container(pod).GetProperty("state").GetProperty("terminated");
+        terminated.GetProperty("reason").GetString().Should().Be("OOMKilled", "the cgroup's 20Mi limit killed it");
+        terminated.GetProperty("exitCode").GetInt32().Should().Be(137);
+        (await Kubectl.RunAsync("logs hungry")).Stdout.Should().NotContain("survived");
     }
 
     [Fact]

@@ -297,7 +297,6 @@ internal sealed class PodWorker(
             return false;
         }
 
-        events.Post(pod, Normal, "Pulled", $"Container image \"{spec.Image}\" already present on machine");
         ContainerConfig config;
         try
         {
@@ -315,16 +314,23 @@ internal sealed class PodWorker(
         {
             id = await runtime.CreateContainerAsync(sandbox.Id, config, cancellationToken).ConfigureAwait(false);
         }
+        catch (ImageNotPresentException ex) when (PullPolicy(spec) == "Never")
+        {
+            return Failed(record, pod, spec, "ErrImageNeverPull", ex);
+        }
         catch (ImageNotPresentException ex)
         {
-            // Nothing is pulled (no registry): kubelet's reason for an image that is not there under pull policy Never.
-            return Failed(record, pod, spec, "ErrImageNeverPull", ex);
+            // Under IfNotPresent or Always kubelet would pull; no registry is reachable, so the pull
+            // fails as one that cannot reach its registry does: ErrImagePull, then ImagePullBackOff
+            // while the back-off runs (see StillFailing).
+            return Failed(record, pod, spec, ErrImagePull, new InvalidOperationException($"failed to pull image \"{spec.Image}\": it is not on the node and this runtime pulls from no registry (looked up as {ex.ResolvedImage}); import it into the node's runtime", ex));
         }
         catch (Exception ex) when (ex is InvalidOperationException or IOException)
         {
             return Failed(record, pod, spec, "CreateContainerError", ex);
         }
 
+        events.Post(pod, Normal, "Pulled", $"Container image \"{spec.Image}\" already present on machine");
         events.Post(pod, Normal, "Created", $"Created container: {spec.Name}");
         return await StartCreatedAsync(record, pod, spec, id, cancellationToken).ConfigureAwait(false);
     }
@@ -388,6 +394,8 @@ internal sealed class PodWorker(
     }
 
     /// <summary>Whether a container the runtime failed to create or start waits for its retry time yet (it keeps its waiting reason meanwhile).</summary>
+    private const string ErrImagePull = "ErrImagePull";
+
     private bool StillFailing(PodRecord record, V1Container spec)
     {
         if (!record.StartFailures.TryGetValue(spec.Name, out var failure) || failure.RetryAt <= time.GetUtcNow())
@@ -395,8 +403,25 @@ internal sealed class PodWorker(
             return false;
         }
 
-        record.Waiting[spec.Name] = (failure.Reason, failure.Message);
+        record.Waiting[spec.Name] = failure.Reason == ErrImagePull
+            ? ("ImagePullBackOff", $"Back-off pulling image \"{spec.Image}\"")
+            : (failure.Reason, failure.Message);
         return true;
+    }
+
+    /// <summary>The pull policy in effect: as given, else Always for an untagged or <c>:latest</c> image and IfNotPresent otherwise.</summary>
+    private static string PullPolicy(V1Container spec)
+    {
+        if (!string.IsNullOrEmpty(spec.ImagePullPolicy))
+        {
+            return spec.ImagePullPolicy;
+        }
+
+        var image = spec.Image ?? "";
+        var name = image.Contains('@', StringComparison.Ordinal) ? image[..image.IndexOf('@', StringComparison.Ordinal)] : image;
+        var tagAt = name.LastIndexOf(':');
+        var tagged = tagAt > name.LastIndexOf('/');
+        return image.Contains('@', StringComparison.Ordinal) || (tagged && name[(tagAt + 1)..] != "latest") ? "IfNotPresent" : "Always";
     }
 
     /// <summary>Records a container that could not be created or started; it is retried after <paramref name="retryAfter"/>, else after the crash-loop back-off.</summary>

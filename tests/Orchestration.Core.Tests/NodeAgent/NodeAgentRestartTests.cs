@@ -112,14 +112,29 @@ public sealed class NodeAgentRestartTests
     }
 
     [Fact]
-    public async Task A_container_whose_image_is_not_on_the_node_waits_with_ErrImageNeverPull()
+    public async Task A_container_whose_image_is_not_on_the_node_with_pull_policy_Never_waits_with_ErrImageNeverPull()
     {
         await using var node = await StartAsync(wrap: runtime => new RefusingRuntime(runtime, "nginx:1.27", imageMissing: true));
-        await node.CreateAsync(Pod("no-image", "Always", new V1Container { Name = "app", Image = "nginx:1.27" }));
+        await node.CreateAsync(Pod("no-image", "Always", new V1Container { Name = "app", Image = "nginx:1.27", ImagePullPolicy = "Never" }));
 
         var pod = await node.WaitForAsync("no-image", p => p.Status?.ContainerStatuses?.Single().State.Waiting?.Reason == "ErrImageNeverPull", "a missing image is kubelet's ErrImageNeverPull");
 
         pod.Status.ContainerStatuses.Single().State.Waiting.Message.Should().StartWith("Container image \"nginx:1.27\" is not present with pull policy of Never");
+        pod.Status.Phase.Should().Be("Pending");
+    }
+
+    [Fact]
+    public async Task A_missing_image_that_would_be_pulled_reports_ErrImagePull_then_ImagePullBackOff()
+    {
+        await using var node = await StartAsync(wrap: runtime => new RefusingRuntime(runtime, "nginx:1.27", imageMissing: true));
+        await node.CreateAsync(Pod("pull", "Always", new V1Container { Name = "app", Image = "nginx:1.27" }));
+
+        // The pull's own failure is reported first (a later sync in the same instant may already show the back-off).
+        await EventuallyAsync(async () => (await node.EventsAsync("pull")).Any(e => e.Reason == "Failed" && e.Message.StartsWith("Error: failed to pull image \"nginx:1.27\"", StringComparison.Ordinal)), "IfNotPresent tries a pull, which cannot succeed");
+
+        await node.AdvanceAsync(2);
+        var pod = await node.WaitForAsync("pull", p => p.Status?.ContainerStatuses?.Single().State.Waiting?.Reason == "ImagePullBackOff", "the back-off shows while it waits");
+        pod.Status.ContainerStatuses.Single().State.Waiting.Message.Should().Be("Back-off pulling image \"nginx:1.27\"");
         pod.Status.Phase.Should().Be("Pending");
     }
 
