@@ -47,7 +47,7 @@ public sealed class NodeAgentOptions
 
     /// <summary>
     /// The node's InternalIP, where the API server reaches the agent's server (see
-    /// <see cref="Server.NodeAgentServer"/>); none is reported when null. It is where the server
+    /// <c>Orchestration.NodeAgent.Server.NodeAgentServer</c>); none is reported when null. It is where the server
     /// listens, which may be loopback, unlike <see cref="NodeIp"/>, the address containers are told.
     /// </summary>
     public string? InternalIP { get; set; }
