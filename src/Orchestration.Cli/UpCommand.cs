@@ -126,6 +126,9 @@ internal static class UpCommand
         {
             await Console.Error.WriteLineAsync($"orch: {ex.Message}").ConfigureAwait(false);
             await Console.Error.WriteLineAsync("orch: --runtime containerd (the default) runs real containers: it needs root and containerd (scripts/install-deps.sh). --runtime simulated runs nodes without containers, --runtime none the control plane alone.").ConfigureAwait(false);
+
+            // The services that started before the node (controllers, scheduler) stop before their store closes.
+            await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
             if (app.Services.GetService<IStateStore>() is { } opened)
             {
                 await opened.DisposeAsync().ConfigureAwait(false);

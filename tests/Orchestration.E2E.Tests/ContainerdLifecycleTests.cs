@@ -166,6 +166,35 @@ public sealed class ContainerdLifecycleTests
         }
     }
 
+    [Fact]
+    public async Task Orch_up_whose_containerd_node_cannot_start_exits_1_with_the_reason_and_the_runtimes_that_need_no_containerd()
+    {
+        var dataDir = Directory.CreateTempSubdirectory("orch-nonode-").FullName;
+        try
+        {
+            var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "orch.dll"), "up", "--data-dir", dataDir, "--port", FreePorts.Next().ToString(CultureInfo.InvariantCulture), "--image-archive", "/nonexistent/busybox-oci.tar" })
+            {
+                start.ArgumentList.Add(arg);
+            }
+
+            using var process = System.Diagnostics.Process.Start(start)!;
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            var stdout = process.StandardOutput.ReadToEndAsync(limit.Token);
+            var stderr = await process.StandardError.ReadToEndAsync(limit.Token);
+            await process.WaitForExitAsync(limit.Token);
+
+            process.ExitCode.Should().Be(1, await stdout + stderr);
+            stderr.Should().Contain("orch: the containerd node could not start: The image tarball /nonexistent/busybox-oci.tar does not exist")
+                .And.Contain("--runtime simulated").And.Contain("--runtime none");
+            (await stdout).Should().NotContain("serving at", "a cluster whose node cannot run does not start serving");
+        }
+        finally
+        {
+            DeleteQuietly(dataDir);
+        }
+    }
+
     private static async Task<List<PodView>> PodsAsync(Kubectl kubectl)
     {
         var result = await kubectl.RunAsync(["get", "pods", "-l", "app=sleeper", "-o", "json"]);
