@@ -447,16 +447,20 @@ public sealed class ContainerdHost : IAsyncDisposable
 
     private async Task RemovePodsAsync(CancellationToken cancellationToken)
     {
+        // A containerd that hangs must not hold the stop for its 2-minute call timeout: what it does
+        // not remove in time is killed below with the shims.
+        using var limit = new CancellationTokenSource(_options.StopTimeout * 3, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, limit.Token);
         try
         {
             using var runtime = new ContainerdRuntime(Options.Create(RuntimeOptions), _time);
-            foreach (var sandbox in await runtime.ListPodSandboxesAsync(cancellationToken).ConfigureAwait(false))
+            foreach (var sandbox in await runtime.ListPodSandboxesAsync(linked.Token).ConfigureAwait(false))
             {
-                await runtime.StopPodSandboxAsync(sandbox.Id, cancellationToken).ConfigureAwait(false);
-                await runtime.RemovePodSandboxAsync(sandbox.Id, cancellationToken).ConfigureAwait(false);
+                await runtime.StopPodSandboxAsync(sandbox.Id, linked.Token).ConfigureAwait(false);
+                await runtime.RemovePodSandboxAsync(sandbox.Id, linked.Token).ConfigureAwait(false);
             }
         }
-        catch (Exception ex) when (ex is InvalidOperationException or IOException)
+        catch (Exception ex) when (ex is InvalidOperationException or IOException || (ex is OperationCanceledException && limit.IsCancellationRequested))
         {
             _logger.LogWarning(ex, "Could not remove every pod sandbox before stopping containerd; leftover shims and their containers are killed instead");
         }
