@@ -108,6 +108,3 @@ internal sealed class ContainerdNode(IClusterClient client, ContainerdNodeOption
 /// <param name="Socket">An existing containerd's socket to use instead of starting one.</param>
 /// <param name="ImageArchive">The image tarball to import into a started containerd.</param>
 internal sealed record ContainerdNodeOptions(string NodeName, string DataDirectory, string? Socket, string? ImageArchive);
-
-/// <summary>The node of <c>orch up</c> could not start; the message says why and <c>orch</c> exits with it.</summary>
-internal sealed class NodeStartException(string message, Exception inner) : Exception(message, inner);
