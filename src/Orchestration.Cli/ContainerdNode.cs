@@ -10,38 +10,90 @@ using Orchestration.Runtime.Containerd;
 namespace Orchestration.Cli;
 
 /// <summary>
-/// <c>orch up --runtime containerd</c>: one node of this machine whose agent runs real containers,
-/// over a containerd of its own (in its own network namespace, under the data directory) or one
-/// given by socket. Stopping <c>orch</c> stops what it started.
+/// <c>orch up --runtime containerd</c> (the default): one node of this machine whose agent runs real
+/// containers, over a containerd of its own (in its own network namespace, under the data directory)
+/// or one given by socket. A containerd left running by an <c>orch</c> that was killed is adopted with
+/// its containers; stopping <c>orch</c> (Ctrl-C, SIGTERM) stops what it started or adopted.
 /// </summary>
 internal sealed class ContainerdNode(IClusterClient client, ContainerdNodeOptions options, EventRecorder events, TimeProvider timeProvider, ILoggerFactory loggers) : BackgroundService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    private readonly ILogger _logger = loggers.CreateLogger<ContainerdNode>();
+    private ContainerdHost? _host;
+    private ContainerdRuntimeOptions? _runtimeOptions;
+
+    /// <summary>
+    /// Starts (or adopts) containerd before the cluster serves, so that a node that cannot run fails
+    /// <c>orch up</c> with the reason instead of leaving a cluster without its node.
+    /// </summary>
+    public override async Task StartAsync(CancellationToken cancellationToken)
     {
-        var logger = loggers.CreateLogger<ContainerdNode>();
-        ContainerdHost? host = null;
-        try
+        if (options.Socket is { } socket)
         {
-            ContainerdRuntimeOptions runtimeOptions;
-            if (options.Socket is { } socket)
+            _runtimeOptions = new ContainerdRuntimeOptions { SocketPath = socket, PodLogDirectory = Path.Combine(options.DataDirectory, "pods") };
+        }
+        else
+        {
+            var hostOptions = new ContainerdHostOptions { DataDirectory = options.DataDirectory };
+            if (options.ImageArchive is { } archive)
             {
-                runtimeOptions = new ContainerdRuntimeOptions { SocketPath = socket, PodLogDirectory = Path.Combine(options.DataDirectory, "pods") };
+                hostOptions.ImageArchives.Add(archive);
             }
             else
             {
-                var hostOptions = new ContainerdHostOptions { DataDirectory = options.DataDirectory };
-                if (options.ImageArchive is { } archive)
-                {
-                    hostOptions.ImageArchives.Add(archive);
-                }
-
-                host = await ContainerdHost.StartAsync(Options.Create(hostOptions), timeProvider, loggers.CreateLogger<ContainerdHost>(), stoppingToken).ConfigureAwait(false);
-                runtimeOptions = host.RuntimeOptions;
-                logger.LogInformation("containerd runs in network namespace {Namespace} with its socket at {Socket}", host.NetworkNamespace, host.SocketPath);
+                _logger.LogWarning("No image tarball given and none built in this checkout (artifacts/images/busybox-oci.tar): containerd holds only the images it already has, and pod sandboxes need orchestration.local/sandbox:1. Run scripts/build-images.sh or pass --image-archive");
             }
 
-            await using var runtime = new ContainerdRuntime(Options.Create(runtimeOptions), timeProvider, loggers.CreateLogger<ContainerdRuntime>());
-            await runtime.ConnectAsync(TimeSpan.FromSeconds(30), stoppingToken).ConfigureAwait(false);
+            try
+            {
+                _host = await ContainerdHost.StartAsync(Options.Create(hostOptions), timeProvider, loggers.CreateLogger<ContainerdHost>(), cancellationToken).ConfigureAwait(false);
+            }
+            catch (InvalidOperationException ex)
+            {
+                throw new NodeStartException($"the containerd node could not start: {ex.Message}", ex);
+            }
+
+            _runtimeOptions = _host.RuntimeOptions;
+            _logger.LogInformation(
+                _host.Adopted ? "containerd (pid {Pid}) of the previous run is adopted with its containers, in network namespace {Namespace} with its socket at {Socket}" : "containerd (pid {Pid}) runs in network namespace {Namespace} with its socket at {Socket}",
+                _host.ProcessId,
+                _host.NetworkNamespace,
+                _host.SocketPath);
+        }
+
+        await base.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Stops the node agent, then containerd with its containers.</summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (_host is not null)
+            {
+                await _host.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await using var runtime = new ContainerdRuntime(Options.Create(_runtimeOptions!), timeProvider, loggers.CreateLogger<ContainerdRuntime>());
+            try
+            {
+                await runtime.ConnectAsync(TimeSpan.FromSeconds(10), stoppingToken).ConfigureAwait(false);
+            }
+            catch (IOException ex)
+            {
+                // Not fatal: the node registers NotReady ("container runtime is down") and turns Ready when containerd answers.
+                _logger.LogError("{Message} The node is NotReady until it answers.", ex.Message);
+            }
+
             await using var server = await NodeAgentServer.StartAsync(runtime, new NodeAgentServerOptions(), timeProvider, loggers.CreateLogger<NodeAgentServer>(), stoppingToken).ConfigureAwait(false);
             var agentOptions = new NodeAgentOptions { NodeName = options.NodeName, RootDirectory = Path.Combine(options.DataDirectory, "kubelet"), InternalIP = server.EndPoint!.Address.ToString(), ServerPort = server.EndPoint.Port };
             var agent = new NodeAgent.NodeAgent(client, runtime, agentOptions, timeProvider, loggers.CreateLogger<NodeAgent.NodeAgent>(), runtime, events);
@@ -49,13 +101,6 @@ internal sealed class ContainerdNode(IClusterClient client, ContainerdNodeOption
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
-        }
-        finally
-        {
-            if (host is not null)
-            {
-                await host.DisposeAsync().ConfigureAwait(false);
-            }
         }
     }
 }

@@ -12,7 +12,7 @@ using Orchestration.State.Sqlite;
 
 namespace Orchestration.Cli;
 
-/// <summary><c>orch up</c>: store, API server (and, with later runtimes, the rest) in one process.</summary>
+/// <summary><c>orch up</c>: store, API server, controllers, scheduler and a node (by default one running real containers in containerd) in one process.</summary>
 internal static class UpCommand
 {
     public static Command Create()
@@ -21,7 +21,7 @@ internal static class UpCommand
         var port = new Option<int>("--port") { Description = "The API server's HTTPS port.", DefaultValueFactory = _ => 6443 };
         var bind = new Option<string>("--bind-address") { Description = "The address the API server listens on.", DefaultValueFactory = _ => "127.0.0.1" };
         var kubeconfig = new Option<string?>("--kubeconfig") { Description = "Where to write the admin kubeconfig (default <data-dir>/kubeconfig)." };
-        var runtime = new Option<string>("--runtime") { Description = "The node runtime: none (API and controllers only), simulated (node agents without containers) or containerd (one node of this machine running real containers).", DefaultValueFactory = _ => "none" };
+        var runtime = new Option<string>("--runtime") { Description = "The node runtime: containerd (one node of this machine running real containers; needs root), simulated (node agents without containers) or none (API, controllers and scheduler only).", DefaultValueFactory = _ => "containerd" };
         runtime.AcceptOnlyFromAmong("none", "simulated", "containerd");
         var containerdSocket = new Option<string?>("--containerd-socket") { Description = "With --runtime containerd: use this containerd instead of starting one under the data directory." };
         var imageArchive = new Option<string?>("--image-archive") { Description = "With --runtime containerd: the image tarball to import (default: artifacts/images/busybox-oci.tar of the checkout, from scripts/build-images.sh)." };
@@ -118,7 +118,25 @@ internal static class UpCommand
             File.SetUnixFileMode(kubeconfigPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         }
 
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (NodeStartException ex)
+        {
+            await Console.Error.WriteLineAsync($"orch: {ex.Message}").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync("orch: --runtime containerd (the default) runs real containers: it needs root and containerd (scripts/install-deps.sh). --runtime simulated runs nodes without containers, --runtime none the control plane alone.").ConfigureAwait(false);
+
+            // The services that started before the node (controllers, scheduler) stop before their store closes.
+            await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            if (app.Services.GetService<IStateStore>() is { } opened)
+            {
+                await opened.DisposeAsync().ConfigureAwait(false);
+            }
+
+            return 1;
+        }
+
         Console.WriteLine($"orch: the API server is serving at {server}");
         Console.WriteLine($"orch: export KUBECONFIG={kubeconfigPath}; kubectl get namespaces");
         try

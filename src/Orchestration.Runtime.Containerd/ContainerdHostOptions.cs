@@ -9,7 +9,11 @@ public sealed class ContainerdHostOptions
     /// </summary>
     public string DataDirectory { get; set; } = "";
 
-    /// <summary>The network namespace containerd and its pods run in, created at start and deleted at dispose; null picks a fresh name.</summary>
+    /// <summary>
+    /// The network namespace containerd and its pods run in, created at start and deleted at dispose;
+    /// null picks a fresh name. A host that adopts a running containerd takes the namespace recorded
+    /// with it in the data directory instead.
+    /// </summary>
     public string? NetworkNamespace { get; set; }
 
     /// <summary>OCI image tarballs to import (as <c>scripts/build-images.sh</c> builds them); there is no registry to pull from.</summary>
@@ -36,9 +40,12 @@ public sealed class ContainerdHostOptions
     /// <summary>How long containerd may take to exit after SIGTERM before it is killed.</summary>
     public TimeSpan StopTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Whether disposing also stops and removes every pod sandbox containerd holds (so no shim or container outlives it).</summary>
+    /// <summary>
+    /// Whether disposing also stops and removes every pod sandbox containerd holds through CRI (so their
+    /// network is torn down by CNI); shims and containers that still outlive containerd are killed either way.
+    /// </summary>
     public bool RemovePodsOnDispose { get; set; } = true;
 
-    /// <summary>Whether disposing deletes <see cref="DataDirectory"/> (tests; a node keeps it to adopt its pods after a restart).</summary>
+    /// <summary>Whether disposing deletes <see cref="DataDirectory"/> (tests; a node keeps it, with the imported images).</summary>
     public bool DeleteDataOnDispose { get; set; }
 }

@@ -17,7 +17,7 @@ namespace Orchestration.Runtime.Containerd;
 /// <see cref="ImageNotPresentException"/>. Network probes connect from inside containerd's network
 /// namespace (see <see cref="ContainerdRuntimeOptions.NetworkNamespacePath"/>).
 /// </summary>
-public sealed class ContainerdRuntime : INodeRuntime, IStreamingRuntime, INetworkProber, IAsyncDisposable, IDisposable
+public sealed class ContainerdRuntime : INodeRuntime, IStreamingRuntime, INetworkProber, IRuntimeConditions, IAsyncDisposable, IDisposable
 {
     /// <summary>The annotation that keeps the image as the pod named it, which is what the status reports.</summary>
     private const string ImageAnnotation = "io.orchestration.image";
@@ -36,7 +36,8 @@ public sealed class ContainerdRuntime : INodeRuntime, IStreamingRuntime, INetwor
     // Statuses of running and exited containers only change by leaving that state, so the 1 s relist
     // asks containerd for one list and fetches a status only for containers whose state moved.
     private readonly ConcurrentDictionary<string, ContainerStatus> _statuses = new(StringComparer.Ordinal);
-    private string _version = "containerd://unknown";
+    private const string UnknownVersion = "containerd://unknown";
+    private string _version = UnknownVersion;
 
     /// <summary>Creates a client of the containerd at <see cref="ContainerdRuntimeOptions.SocketPath"/>; it connects on first use.</summary>
     public ContainerdRuntime(IOptions<ContainerdRuntimeOptions> options, TimeProvider? timeProvider = null, ILogger<ContainerdRuntime>? logger = null)
@@ -102,11 +103,21 @@ public sealed class ContainerdRuntime : INodeRuntime, IStreamingRuntime, INetwor
         }
     }
 
-    /// <summary>The runtime's conditions (RuntimeReady, NetworkReady) with the reasons containerd gives for the ones that are false.</summary>
-    public async Task<IReadOnlyDictionary<string, (bool Status, string Message)>> StatusAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// The runtime's conditions (RuntimeReady, NetworkReady) as CRI <c>Status</c> reports them; a
+    /// containerd that was not answering when <see cref="ConnectAsync"/> ran gives its version here.
+    /// </summary>
+    /// <exception cref="IOException">containerd does not answer on its socket.</exception>
+    public async Task<IReadOnlyList<RuntimeCondition>> GetConditionsAsync(CancellationToken cancellationToken)
     {
         var response = await CallAsync("Status", () => _runtime.StatusAsync(new Cri.StatusRequest(), Options(cancellationToken))).ConfigureAwait(false);
-        return response.Status.Conditions.ToDictionary(c => c.Type, c => (c.Status, $"{c.Reason} {c.Message}".Trim()), StringComparer.Ordinal);
+        if (_version == UnknownVersion)
+        {
+            var version = await CallAsync("Version", () => _runtime.VersionAsync(new Cri.VersionRequest { Version = "v1" }, Options(cancellationToken))).ConfigureAwait(false);
+            _version = $"{version.RuntimeName}://{version.RuntimeVersion.TrimStart('v')}";
+        }
+
+        return response.Status.Conditions.Select(c => new RuntimeCondition(c.Type, c.Status, c.Reason, c.Message)).ToList();
     }
 
     /// <summary>The images containerd holds for CRI, by every tag they carry.</summary>

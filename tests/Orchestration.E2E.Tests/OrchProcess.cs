@@ -4,7 +4,11 @@ using Orchestration.Testing.Daemons;
 
 namespace Orchestration.E2E.Tests;
 
-/// <summary>The real <c>orch up</c>, started as a process on a loopback port and stopped with SIGINT, as Ctrl-C would.</summary>
+/// <summary>
+/// The real <c>orch up</c>, started as a process on a loopback port and stopped with SIGINT, as Ctrl-C
+/// would. Without <c>--runtime</c> among the extra arguments it runs with <c>--runtime none</c> (no
+/// node): the control-plane tests need neither root nor the second a containerd takes to start.
+/// </summary>
 public sealed class OrchProcess : IAsyncDisposable
 {
     private readonly Process _process;
@@ -84,6 +88,15 @@ public sealed class OrchProcess : IAsyncDisposable
         using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await _process.WaitForExitAsync(limit.Token);
         return _process.ExitCode;
+    }
+
+    /// <summary>Kills orch with SIGKILL, as a crash or the OOM killer would: nothing of its own shutdown runs.</summary>
+    public async Task KillAsync()
+    {
+        // Only orch itself: whatever it started (containerd) is left as a crash leaves it.
+        _process.Kill(entireProcessTree: false);
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await _process.WaitForExitAsync(limit.Token);
     }
 
     public async ValueTask DisposeAsync()

@@ -43,7 +43,10 @@ public sealed class ContainerdFixture : IAsyncLifetime
     }
 
     /// <summary>Starts a containerd in a fresh temporary directory, deleted when it is disposed.</summary>
-    public static async Task<ContainerdHost> StartHostAsync()
+    public static async Task<ContainerdHost> StartHostAsync() => await ContainerdHost.StartAsync(Options.Create(await HostOptionsAsync()));
+
+    /// <summary>Options of a containerd in a fresh temporary directory, deleted when its host is disposed, with the local images.</summary>
+    public static async Task<ContainerdHostOptions> HostOptionsAsync()
     {
         var options = new ContainerdHostOptions
         {
@@ -51,7 +54,7 @@ public sealed class ContainerdFixture : IAsyncLifetime
             DeleteDataOnDispose = true,
         };
         options.ImageArchives.Add(await ImageArchive.PathAsync());
-        return await ContainerdHost.StartAsync(Options.Create(options));
+        return options;
     }
 }
 

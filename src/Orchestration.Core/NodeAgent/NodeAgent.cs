@@ -91,7 +91,10 @@ public sealed class NodeAgent
     /// <summary>Registers the node and runs its pods until cancelled.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        await RegisterAsync(cancellationToken).ConfigureAwait(false);
+        // The node registers with what its runtime says now: one that is down registers NotReady.
+        var readiness = new NodeReadiness(_client, _runtime, _options, _time, _logger);
+        await readiness.CheckRuntimeAsync(cancellationToken).ConfigureAwait(false);
+        await RegisterAsync(readiness, cancellationToken).ConfigureAwait(false);
         var informer = new Informer<V1Pod>(_client, new InformerOptions { FieldSelector = $"spec.nodeName={_options.NodeName}" }, _time, _logger);
         using var queue = new WorkQueue<ObjectKey>(new WorkQueueOptions { BaseDelay = TimeSpan.FromMilliseconds(200) }, _time);
         var events = new PodEventQueue(_events ?? new EventRecorder(_client, _time), _options.NodeName, _options.RecordEvents ? _options.EventQueueCapacity : 0, _logger);
@@ -115,7 +118,18 @@ public sealed class NodeAgent
         {
             informer.RunAsync(cancellationToken),
             RenewLeaseAsync(cancellationToken),
-            RelistAsync(informer, worker, prober, events, queue, cancellationToken),
+            RelistAsync(informer, worker, prober, events, queue, readiness, cancellationToken),
+            readiness.RunAsync(
+                (again, ct) =>
+                {
+                    if (again)
+                    {
+                        _podCidr = null;
+                    }
+
+                    return EnsurePodCidrAsync(ct);
+                },
+                cancellationToken),
             events.RunAsync(cancellationToken),
             CleanUpOrphansAsync(informer, worker, queue, cancellationToken),
         };
@@ -165,9 +179,23 @@ public sealed class NodeAgent
         {
             await informer.WaitForSyncAsync(cancellationToken).ConfigureAwait(false);
             worker.RemoveOrphanedVolumes(() => informer.Cache.List().Select(p => p.Metadata.Uid));
-            foreach (var sandbox in await _runtime.ListPodSandboxesAsync(cancellationToken).ConfigureAwait(false))
+            while (true)
             {
-                queue.Add(new ObjectKey(sandbox.Config.Namespace, sandbox.Config.Name));
+                try
+                {
+                    foreach (var sandbox in await _runtime.ListPodSandboxesAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        queue.Add(new ObjectKey(sandbox.Config.Namespace, sandbox.Config.Name));
+                    }
+
+                    return;
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // A runtime that is down now is asked again until it answers (the node is NotReady meanwhile).
+                    _logger.LogWarning("Node {Node}: listing the runtime's sandboxes failed ({Message}); trying again", _options.NodeName, ex.Message);
+                    await Task.Delay(_options.RuntimeStatusInterval, _time, cancellationToken).ConfigureAwait(false);
+                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -179,9 +207,10 @@ public sealed class NodeAgent
     /// kubelet's PLEG and prober in one loop: each tick lists the runtime's containers once, queues
     /// the pods whose containers changed state, and runs the probes that are due.
     /// </summary>
-    private async Task RelistAsync(Informer<V1Pod> informer, PodWorker worker, ContainerProber prober, PodEventQueue events, WorkQueue<ObjectKey> queue, CancellationToken cancellationToken)
+    private async Task RelistAsync(Informer<V1Pod> informer, PodWorker worker, ContainerProber prober, PodEventQueue events, WorkQueue<ObjectKey> queue, NodeReadiness readiness, CancellationToken cancellationToken)
     {
         using var timer = new PeriodicTimer(_options.ResyncInterval, _time);
+        var failing = false;
         try
         {
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
@@ -189,10 +218,18 @@ public sealed class NodeAgent
                 try
                 {
                     await RelistOnceAsync(informer, worker, prober, events, queue, cancellationToken).ConfigureAwait(false);
+                    readiness.Relisted();
+                    failing = false;
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    _logger.LogWarning(ex, "Node {Node}: relisting the runtime failed", _options.NodeName);
+                    // Once per outage, not every second: the node's Ready condition carries it meanwhile.
+                    if (!failing)
+                    {
+                        _logger.LogWarning(ex, "Node {Node}: relisting the runtime failed; retrying every {Interval}", _options.NodeName, _options.ResyncInterval);
+                    }
+
+                    failing = true;
                 }
             }
         }
@@ -298,7 +335,7 @@ public sealed class NodeAgent
         _podCidr = cidr;
     }
 
-    private async Task RegisterAsync(CancellationToken cancellationToken)
+    private async Task RegisterAsync(NodeReadiness readiness, CancellationToken cancellationToken)
     {
         var labels = new Dictionary<string, string>(_options.Labels)
         {
@@ -318,13 +355,14 @@ public sealed class NodeAgent
 
         var resources = new Dictionary<string, ResourceQuantity> { ["cpu"] = new(_options.Cpu), ["memory"] = new(_options.Memory), ["pods"] = new(_options.MaxPods.ToString(System.Globalization.CultureInfo.InvariantCulture)) };
         var now = _time.GetUtcNow().UtcDateTime;
+        var ready = readiness.Condition(now, node.Status?.Conditions?.FirstOrDefault(c => c.Type == "Ready"));
         node.Status = new V1NodeStatus
         {
             Capacity = resources,
             Allocatable = resources,
             Addresses = _options.InternalIP is { } ip ? [new V1NodeAddress { Address = ip, Type = "InternalIP" }, new V1NodeAddress { Address = _options.NodeName, Type = "Hostname" }] : null,
             DaemonEndpoints = _options.ServerPort is { } port ? new V1NodeDaemonEndpoints { KubeletEndpoint = new V1DaemonEndpoint { Port = port } } : null,
-            Conditions = [new V1NodeCondition { Type = "Ready", Status = "True", Reason = "KubeletReady", Message = "the node agent is posting ready status", LastHeartbeatTime = now, LastTransitionTime = now }],
+            Conditions = [ready],
             NodeInfo = new V1NodeSystemInfo
             {
                 KubeletVersion = "v1.33.0-orchestration",
@@ -340,6 +378,7 @@ public sealed class NodeAgent
             },
         };
         await _client.UpdateStatusAsync(node, cancellationToken).ConfigureAwait(false);
+        readiness.Registered(ready);
         _logger.LogInformation("Node {Node} registered", _options.NodeName);
     }
 

@@ -33,6 +33,19 @@ public sealed class NodeAgentOptions
     /// </summary>
     public TimeSpan ResyncInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How often the agent asks its runtime whether it is up (kubelet's 5 s runtime status check); while
+    /// the node is not ready it asks every <see cref="ResyncInterval"/>, so it is Ready again soon after
+    /// the runtime returns. A check that takes longer than this counts as the runtime being down.
+    /// </summary>
+    public TimeSpan RuntimeStatusInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long the relist may go without succeeding before the node is not ready with kubelet's
+    /// <c>PLEG is not healthy</c> (kubelet's 3 min).
+    /// </summary>
+    public TimeSpan RelistThreshold { get; set; } = TimeSpan.FromMinutes(3);
+
     /// <summary>The first crash-loop back-off before a failed container restarts (kubelet's 10 s); it doubles on each crash.</summary>
     public TimeSpan BackOffInitial { get; set; } = TimeSpan.FromSeconds(10);
 
