@@ -73,7 +73,11 @@ public sealed class NodeAgentServer : IAsyncDisposable
         var previous = Flag(query, "previous");
         var containers = await ContainersAsync(ns, pod, container, context.RequestAborted).ConfigureAwait(false);
         var current = containers.FirstOrDefault();
-        var chosen = previous ? containers.Skip(1).FirstOrDefault(c => c.State == ContainerState.Exited) : current;
+        // The API server names the instance from the pod's status (kubelet's rule); without it, the
+        // newest, or with previous the exited one before it.
+        var chosen = query["containerId"].ToString() is { Length: > 0 } wanted
+            ? containers.FirstOrDefault(c => c.Id == wanted)
+            : previous ? containers.Skip(1).FirstOrDefault(c => c.State == ContainerState.Exited) : current;
         if (chosen is null)
         {
             await ErrorAsync(context, 400, previous

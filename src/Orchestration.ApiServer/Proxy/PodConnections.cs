@@ -33,10 +33,13 @@ public sealed class PodConnections(ObjectRegistry registry)
         }
 
         string path;
+        string? extraQuery = null;
         switch (subresource)
         {
             case "log":
-                path = $"/containerLogs/{ns}/{name}/{ContainerOf(pod, name, query["container"].ToString(), forLogs: true)}";
+                var logged = ContainerOf(pod, name, query["container"].ToString(), forLogs: true);
+                path = $"/containerLogs/{ns}/{name}/{logged}";
+                extraQuery = LoggedContainerId(pod, name, logged, Flag(query, "previous")) is { } id ? $"containerId={Uri.EscapeDataString(id)}" : null;
                 break;
             case "exec" or "attach":
                 var container = ContainerOf(pod, name, query["container"].ToString(), forLogs: false);
@@ -63,7 +66,8 @@ public sealed class PodConnections(ObjectRegistry registry)
         }
 
         var (host, port) = await AgentOfAsync(nodeName, context.RequestAborted).ConfigureAwait(false);
-        var target = new Uri($"http://{host}:{port.ToString(CultureInfo.InvariantCulture)}{path}{context.Request.QueryString}");
+        var queryString = context.Request.QueryString.Add(extraQuery is null ? QueryString.Empty : new QueryString("?" + extraQuery));
+        var target = new Uri($"http://{host}:{port.ToString(CultureInfo.InvariantCulture)}{path}{queryString}");
         Func<CancellationToken, Task<Stream>> connect = token => ConnectAsync(host, port, token);
         try
         {
@@ -147,13 +151,42 @@ public sealed class PodConnections(ObjectRegistry registry)
         return requested;
     }
 
+    /// <summary>
+    /// The container instance whose log is asked for, by kubelet's rule on the pod's status: with
+    /// <c>previous</c> the last terminated one (<c>lastState</c>), else the running one, else the
+    /// terminated one, else the last terminated one (a container waiting to restart). Its id goes to
+    /// the node, which otherwise picks by its own list.
+    /// </summary>
+    private static string? LoggedContainerId(JsonObject pod, string podName, string container, bool previous)
+    {
+        var status = Statuses(pod).FirstOrDefault(s => s["name"]?.ToString() == container);
+        var last = status?["lastState"]?["terminated"]?["containerID"]?.ToString();
+        if (previous)
+        {
+            return string.IsNullOrEmpty(last)
+                ? throw new BadRequestException($"previous terminated container \"{container}\" in pod \"{podName}\" not found")
+                : WithoutScheme(last);
+        }
+
+        var chosen = status?["state"]?["running"] is not null || status?["state"]?["terminated"] is not null
+            ? status["containerID"]?.ToString()
+            : last;
+        return string.IsNullOrEmpty(chosen) ? null : WithoutScheme(chosen);
+    }
+
+    // containerd://abc → abc
+    private static string WithoutScheme(string containerId) =>
+        containerId.Contains("://", StringComparison.Ordinal) ? containerId[(containerId.IndexOf("://", StringComparison.Ordinal) + 3)..] : containerId;
+
+    private static IEnumerable<JsonObject> Statuses(JsonObject pod) =>
+        (pod["status"]?["containerStatuses"] as JsonArray ?? [])
+            .Concat(pod["status"]?["initContainerStatuses"] as JsonArray ?? [])
+            .OfType<JsonObject>();
+
     /// <summary>Why a container that never ran is waiting, from the pod's status; null once it ran.</summary>
     private static string? Waiting(JsonObject pod, string container)
     {
-        var statuses = (pod["status"]?["containerStatuses"] as JsonArray ?? [])
-            .Concat(pod["status"]?["initContainerStatuses"] as JsonArray ?? [])
-            .OfType<JsonObject>()
-            .FirstOrDefault(s => s["name"]?.ToString() == container);
+        var statuses = Statuses(pod).FirstOrDefault(s => s["name"]?.ToString() == container);
         if (statuses is null)
         {
             return "ContainerCreating";
