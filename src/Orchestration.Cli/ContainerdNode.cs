@@ -79,6 +79,13 @@ internal sealed class ContainerdNode(IClusterClient client, ContainerdNodeOption
         }
     }
 
+    /// <summary>
+    /// Pods synced at once. kubelet gives every pod its own worker; a real node waits mostly on
+    /// containerd and the API, so more than the library's default of 4 (sized for thousands of
+    /// simulated agents in one process) lets a burst of pods start side by side.
+    /// </summary>
+    private const int RealNodeWorkers = 16;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         try
@@ -95,7 +102,7 @@ internal sealed class ContainerdNode(IClusterClient client, ContainerdNodeOption
             }
 
             await using var server = await NodeAgentServer.StartAsync(runtime, new NodeAgentServerOptions(), timeProvider, loggers.CreateLogger<NodeAgentServer>(), stoppingToken).ConfigureAwait(false);
-            var agentOptions = new NodeAgentOptions { NodeName = options.NodeName, RootDirectory = Path.Combine(options.DataDirectory, "kubelet"), InternalIP = server.EndPoint!.Address.ToString(), ServerPort = server.EndPoint.Port };
+            var agentOptions = new NodeAgentOptions { NodeName = options.NodeName, Workers = RealNodeWorkers, RootDirectory = Path.Combine(options.DataDirectory, "kubelet"), InternalIP = server.EndPoint!.Address.ToString(), ServerPort = server.EndPoint.Port };
             var agent = new NodeAgent.NodeAgent(client, runtime, agentOptions, timeProvider, loggers.CreateLogger<NodeAgent.NodeAgent>(), runtime, events);
             await agent.RunUntilStoppedAsync(stoppingToken).ConfigureAwait(false);
         }

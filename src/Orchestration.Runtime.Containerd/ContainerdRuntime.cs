@@ -36,6 +36,9 @@ public sealed class ContainerdRuntime : INodeRuntime, IStreamingRuntime, INetwor
     // Statuses of running and exited containers only change by leaving that state, so the 1 s relist
     // asks containerd for one list and fetches a status only for containers whose state moved.
     private readonly ConcurrentDictionary<string, ContainerStatus> _statuses = new(StringComparer.Ordinal);
+
+    // A sandbox keeps its IP for life: remembered, so that a list is one CRI call, not one per sandbox.
+    private readonly ConcurrentDictionary<string, string> _sandboxIps = new(StringComparer.Ordinal);
     private const string UnknownVersion = "containerd://unknown";
     private string _version = UnknownVersion;
 
@@ -182,6 +185,7 @@ public sealed class ContainerdRuntime : INodeRuntime, IStreamingRuntime, INetwor
     {
         ArgumentException.ThrowIfNullOrEmpty(sandboxId);
         await CallAsync("RemovePodSandbox", () => _runtime.RemovePodSandboxAsync(new Cri.RemovePodSandboxRequest { PodSandboxId = sandboxId }, Options(cancellationToken)), $"sandbox {sandboxId}", ignoreNotFound: true).ConfigureAwait(false);
+        _sandboxIps.TryRemove(sandboxId, out _);
         foreach (var status in _statuses.Values.Where(s => s.SandboxId == sandboxId))
         {
             _statuses.TryRemove(status.Id, out _);
@@ -471,7 +475,13 @@ public sealed class ContainerdRuntime : INodeRuntime, IStreamingRuntime, INetwor
     {
         var response = await CallAsync("PodSandboxStatus", () => _runtime.PodSandboxStatusAsync(new Cri.PodSandboxStatusRequest { PodSandboxId = sandboxId }, Options(cancellationToken)), $"sandbox {sandboxId}").ConfigureAwait(false);
         var status = response.Status;
-        return new PodSandbox(status.Id, ToConfig(status.Metadata), status.Network?.Ip ?? "", status.State == Cri.PodSandboxState.SandboxReady);
+        var ready = status.State == Cri.PodSandboxState.SandboxReady;
+        if (ready && !string.IsNullOrEmpty(status.Network?.Ip))
+        {
+            _sandboxIps[status.Id] = status.Network.Ip;
+        }
+
+        return new PodSandbox(status.Id, ToConfig(status.Metadata), status.Network?.Ip ?? "", ready);
     }
 
     private async Task<IReadOnlyList<PodSandbox>> ListSandboxesAsync(Cri.PodSandboxFilter? filter, CancellationToken cancellationToken)
@@ -483,7 +493,7 @@ public sealed class ContainerdRuntime : INodeRuntime, IStreamingRuntime, INetwor
         {
             // The list carries no IP; ready sandboxes need theirs (the agent reports it as podIP).
             var ip = "";
-            if (item.State == Cri.PodSandboxState.SandboxReady)
+            if (item.State == Cri.PodSandboxState.SandboxReady && !_sandboxIps.TryGetValue(item.Id, out ip!))
             {
                 try
                 {
@@ -495,7 +505,16 @@ public sealed class ContainerdRuntime : INodeRuntime, IStreamingRuntime, INetwor
                 }
             }
 
-            list.Add(new PodSandbox(item.Id, ToConfig(item.Metadata), ip, item.State == Cri.PodSandboxState.SandboxReady));
+            list.Add(new PodSandbox(item.Id, ToConfig(item.Metadata), ip ?? "", item.State == Cri.PodSandboxState.SandboxReady));
+        }
+
+        if (filter is null)
+        {
+            var present = response.Items.Select(i => i.Id).ToHashSet(StringComparer.Ordinal);
+            foreach (var gone in _sandboxIps.Keys.Where(id => !present.Contains(id)))
+            {
+                _sandboxIps.TryRemove(gone, out _);
+            }
         }
 
         return list;
