@@ -18,6 +18,7 @@ internal sealed class SimulatedNodes(IClusterClient client, SimulatedNodesOption
                 NodeName = options.Count == 1 && !options.NumberSingle ? options.NamePrefix : $"{options.NamePrefix}-{i}",
                 LeaseDuration = options.LeaseDuration,
                 RenewInterval = options.LeaseDuration / 4,
+                OsImage = "Orchestration simulated node",
             };
             var agent = new NodeAgent.NodeAgent(client, new SimulatedRuntime(timeProvider), settings, timeProvider, loggers.CreateLogger<NodeAgent.NodeAgent>());
             return Task.Run(() => agent.RunUntilStoppedAsync(stoppingToken), stoppingToken);

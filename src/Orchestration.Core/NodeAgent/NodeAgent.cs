@@ -369,7 +369,7 @@ public sealed class NodeAgent
                 ContainerRuntimeVersion = _runtime.Version,
                 OperatingSystem = "linux",
                 Architecture = "amd64",
-                OsImage = "Orchestration simulated node",
+                OsImage = _options.OsImage ?? MachineOsImage.Value,
                 KernelVersion = Environment.OSVersion.Version.ToString(),
                 MachineID = _options.NodeName,
                 SystemUUID = _options.NodeName,
@@ -417,6 +417,20 @@ public sealed class NodeAgent
             }
         }
     }
+
+    /// <summary>The machine's PRETTY_NAME from /etc/os-release, read once.</summary>
+    private static readonly Lazy<string> MachineOsImage = new(() =>
+    {
+        try
+        {
+            var line = File.ReadLines("/etc/os-release").FirstOrDefault(l => l.StartsWith("PRETTY_NAME=", StringComparison.Ordinal));
+            return line is null ? Environment.OSVersion.VersionString : line["PRETTY_NAME=".Length..].Trim('"');
+        }
+        catch (IOException)
+        {
+            return Environment.OSVersion.VersionString;
+        }
+    });
 
     private static ObjectKey KeyOf(V1Pod pod) => new(pod.Metadata.NamespaceProperty, pod.Metadata.Name);
 }

@@ -79,6 +79,13 @@ public sealed class NodeAgentOptions
     /// <summary>The node's IP (kubelet's <c>--node-ip</c>), which <c>status.hostIP</c> gives containers' env; null: the first IPv4 address of an interface that is up and not loopback.</summary>
     public string? NodeIp { get; set; }
 
+    /// <summary>
+    /// The operating system the Node reports (<c>status.nodeInfo.osImage</c>, kubectl's OS-IMAGE
+    /// column). Null: <c>PRETTY_NAME</c> of the machine's /etc/os-release, as kubelet reports it.
+    /// Simulated nodes set their own.
+    /// </summary>
+    public string? OsImage { get; set; }
+
     /// <summary>The directory holding a directory per pod (its volumes).</summary>
     internal string PodsDirectory =>
         Path.Combine(RootDirectory ?? Path.Combine(Path.GetTempPath(), "orchestration-node-agent", NodeName), "pods");
