@@ -108,6 +108,7 @@ internal sealed class PodWorker(
             return;
         }
 
+        var fresh = running is null;
         if (running is null)
         {
             await ensurePodCidr(cancellationToken).ConfigureAwait(false);
@@ -117,15 +118,22 @@ internal sealed class PodWorker(
 
         record.SandboxId = running.Id;
         record.PodIp = running.Ip;
-        var containers = await runtime.ListContainersAsync(running.Id, cancellationToken).ConfigureAwait(false);
+
+        // A sandbox made just now holds nothing yet: one runtime call fewer per new pod in a burst.
+        var containers = fresh ? [] : await runtime.ListContainersAsync(running.Id, cancellationToken).ConfigureAwait(false);
         if (await KillUnhealthyAsync(record, pod, containers, cancellationToken).ConfigureAwait(false)
             | await StartContainersAsync(record, pod, running, containers, cancellationToken).ConfigureAwait(false))
         {
             containers = await runtime.ListContainersAsync(running.Id, cancellationToken).ConfigureAwait(false);
 
-            // What was just started or killed may already have exited (a crash at start): look again
-            // at once instead of waiting for the relist, which would see no change from this list.
-            requeueAfter(key, TimeSpan.Zero);
+            // What was just started or killed may already have exited (a crash at start), or still be
+            // on its way: look again at once instead of waiting for the relist, which would see no
+            // change from this list. Containers that all run need no second look: the relist sees
+            // them exit, and a burst of new pods is not synced twice.
+            if (containers.Any(c => c.State != ContainerState.Running))
+            {
+                requeueAfter(key, TimeSpan.Zero);
+            }
         }
 
         record.Fingerprint = PodRecord.FingerprintOf(containers);
