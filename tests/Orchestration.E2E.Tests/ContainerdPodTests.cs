@@ -20,7 +20,7 @@ public sealed class ContainerdPodCluster : IAsyncLifetime
           containers:
           - name: main
             image: busybox
-            command: ["sh", "-c", "for i in 1 2 3 4 5; do echo line $i; done; echo to-stderr >&2; sleep 3600"]
+            command: ["sh", "-c", "for i in 1 2 3 4 5; do echo line $i; done; sleep 1; echo to-stderr >&2; sleep 3600"]
         ---
         apiVersion: v1
         kind: Pod
@@ -208,7 +208,7 @@ public sealed class ContainerdPodTests(ContainerdPodCluster cluster) : IClassFix
             .Should().BeTrue("the container's output reaches its log");
         var all = await Kubectl.RunAsync("logs logger");
         all.ExitCode.Should().Be(0, all.ToString());
-        all.Stdout.Should().Be("line 1\nline 2\nline 3\nline 4\nline 5\nto-stderr\n", "stdout and stderr interleave as written");
+        all.Stdout.Should().Be("line 1\nline 2\nline 3\nline 4\nline 5\nto-stderr\n", "stdout and stderr share the log, in the order written (a second apart: the runtime reads the two pipes side by side)");
 
         var tail = await Kubectl.RunAsync("logs logger --tail=2 --timestamps");
         var lines = tail.Stdout.TrimEnd('\n').Split('\n');
