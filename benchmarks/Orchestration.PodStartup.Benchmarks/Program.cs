@@ -19,7 +19,7 @@ using Orchestration.Runtime.Containerd;
 // the cluster is compared to. Rounds alternate so that neither side gets a warmer containerd.
 var pods = Arg("--pods", 30);
 var rounds = Arg("--rounds", 2);
-var parallelism = Arg("--parallelism", 4);
+var parallelism = Arg("--parallelism", 16); // the containerd node of orch up syncs 16 pods at once
 var archive = ArgText("--image-archive") ?? FindArchive();
 var dataDir = Directory.CreateTempSubdirectory("orch-podstart-").FullName;
 int port;
