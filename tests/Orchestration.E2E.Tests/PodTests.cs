@@ -6,10 +6,11 @@ using Orchestration.Testing.Daemons;
 namespace Orchestration.E2E.Tests;
 
 /// <summary>
-/// One <c>orch up --runtime containerd</c> for the pod tests below, with their pods created up front
-/// so that the slow ones (crash-loop back-off, probes) run their course side by side.
+/// One <c>orch up</c> on a real runtime for the pod tests of <see cref="PodTests{TCluster}"/>, with
+/// their pods created up front so that the slow ones (crash-loop back-off, probes) run their course
+/// side by side. Each runtime says how orch starts it and how to look behind the node agent's back.
 /// </summary>
-public sealed class ContainerdPodCluster : IAsyncLifetime
+public abstract class PodCluster : IAsyncLifetime
 {
     /// <summary>The pods every test looks at, created once.</summary>
     private const string Pods = """
@@ -133,11 +134,20 @@ public sealed class ContainerdPodCluster : IAsyncLifetime
     /// <summary>A kubectl of a given path against the cluster.</summary>
     public Kubectl KubectlOf(string binary) => new(binary, Orch.Kubeconfig);
 
+    /// <summary>The runtime's name in container IDs (<c>containerd://...</c>).</summary>
+    public abstract string RuntimeName { get; }
+
+    /// <summary>The <c>orch up</c> arguments that choose the runtime.</summary>
+    protected abstract string[] RuntimeArguments(string imageArchive);
+
+    /// <summary>Whether the runtime no longer holds the container, asked of the runtime itself.</summary>
+    public abstract Task<bool> ContainerGoneAsync(string containerId);
+
     /// <inheritdoc />
     public async Task InitializeAsync()
     {
         var archive = await ImageArchive.PathAsync();
-        _orch = await OrchProcess.StartAsync(extraArgs: ["--runtime", "containerd", "--image-archive", archive]);
+        _orch = await OrchProcess.StartAsync(extraArgs: RuntimeArguments(archive));
         Kubectl = new Kubectl(Kubectl.Versions[0], _orch.Kubeconfig);
         (await Eventually.HoldsAsync(async () => (await Kubectl.RunAsync("get nodes --no-headers")).Stdout.Contains(" Ready ", StringComparison.Ordinal), 300, TimeSpan.FromMilliseconds(100)))
             .Should().BeTrue($"the containerd node registers:\n{_orch.Output}");
@@ -190,18 +200,18 @@ public sealed class ContainerdPodCluster : IAsyncLifetime
 
 /// <summary>
 /// Real containers through the real kubectl: logs, exec, cp, port-forward, the pod network, restarts
-/// and probes, on <c>orch up --runtime containerd</c>.
+/// and probes. One definition for every real runtime; each runtime's class binds it to its cluster.
 /// </summary>
-[Trait("Category", "E2E")]
-public sealed class ContainerdPodTests(ContainerdPodCluster cluster) : IClassFixture<ContainerdPodCluster>
+public abstract class PodTests<TCluster>(TCluster cluster)
+    where TCluster : PodCluster
 {
     private Kubectl Kubectl => cluster.Kubectl;
 
     [Fact]
     public async Task Logs_show_the_containers_output_with_tail_timestamps_and_the_chosen_container()
     {
-        await cluster.WaitForPodAsync("logger", ContainerdPodCluster.Running, TimeSpan.FromSeconds(60), "runs");
-        await cluster.WaitForPodAsync("two", ContainerdPodCluster.Running, TimeSpan.FromSeconds(60), "runs");
+        await cluster.WaitForPodAsync("logger", PodCluster.Running, TimeSpan.FromSeconds(60), "runs");
+        await cluster.WaitForPodAsync("two", PodCluster.Running, TimeSpan.FromSeconds(60), "runs");
 
         // containerd writes the log file as the output comes: wait for the last line, then look at all of it.
         (await Eventually.HoldsAsync(async () => (await Kubectl.RunAsync("logs logger")).Stdout.Contains("to-stderr", StringComparison.Ordinal), 100, TimeSpan.FromMilliseconds(200)))
@@ -244,7 +254,7 @@ public sealed class ContainerdPodTests(ContainerdPodCluster cluster) : IClassFix
     [InlineData("/usr/bin/kubectl")]
     public async Task Exec_runs_a_command_in_the_container_and_returns_its_output_and_exit_code(string kubectl)
     {
-        await cluster.WaitForPodAsync("logger", ContainerdPodCluster.Running, TimeSpan.FromSeconds(60), "runs");
+        await cluster.WaitForPodAsync("logger", PodCluster.Running, TimeSpan.FromSeconds(60), "runs");
         var exec = cluster.KubectlOf(kubectl);
         var ok = await exec.RunAsync(["exec", "logger", "--", "sh", "-c", "echo in $(hostname); echo oops >&2"]);
         ok.ExitCode.Should().Be(0, ok.ToString());
@@ -262,7 +272,7 @@ public sealed class ContainerdPodTests(ContainerdPodCluster cluster) : IClassFix
     [Fact]
     public async Task Kubectl_1_33_execs_and_port_forwards_over_websocket_without_falling_back_to_spdy()
     {
-        await cluster.WaitForPodAsync("logger", ContainerdPodCluster.Running, TimeSpan.FromSeconds(60), "runs");
+        await cluster.WaitForPodAsync("logger", PodCluster.Running, TimeSpan.FromSeconds(60), "runs");
         var kubectl = cluster.KubectlOf("/usr/lib/google-cloud-sdk/bin/kubectl.1.33");
         var exec = await kubectl.RunAsync(["exec", "-i", "-v=7", "logger", "--", "sh", "-c", "cat; echo stdin closed"], stdin: "over v5\n");
         exec.ExitCode.Should().Be(0, exec.ToString());
@@ -273,7 +283,7 @@ public sealed class ContainerdPodTests(ContainerdPodCluster cluster) : IClassFix
     [Fact]
     public async Task Exec_with_a_terminal_gives_the_command_a_tty()
     {
-        await cluster.WaitForPodAsync("logger", ContainerdPodCluster.Running, TimeSpan.FromSeconds(60), "runs");
+        await cluster.WaitForPodAsync("logger", PodCluster.Running, TimeSpan.FromSeconds(60), "runs");
 
         // script(1) gives kubectl a terminal of its own, as an interactive user has.
         var start = new ProcessStartInfo("script") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
@@ -295,7 +305,7 @@ public sealed class ContainerdPodTests(ContainerdPodCluster cluster) : IClassFix
     [Fact]
     public async Task Cp_copies_a_file_into_a_container_and_back()
     {
-        await cluster.WaitForPodAsync("logger", ContainerdPodCluster.Running, TimeSpan.FromSeconds(60), "runs");
+        await cluster.WaitForPodAsync("logger", PodCluster.Running, TimeSpan.FromSeconds(60), "runs");
         var dir = Directory.CreateTempSubdirectory("orch-cp-").FullName;
         try
         {
@@ -321,7 +331,7 @@ public sealed class ContainerdPodTests(ContainerdPodCluster cluster) : IClassFix
     [InlineData("/usr/lib/google-cloud-sdk/bin/kubectl.1.33")]
     public async Task Port_forward_reaches_a_port_of_the_pod(string kubectl)
     {
-        await cluster.WaitForPodAsync("web-a", ContainerdPodCluster.Running, TimeSpan.FromSeconds(60), "runs");
+        await cluster.WaitForPodAsync("web-a", PodCluster.Running, TimeSpan.FromSeconds(60), "runs");
         var local = FreePorts.Next();
         using var forward = cluster.KubectlOf(kubectl).Start("port-forward", "pod/web-a", $"{local}:8080", "--address", "127.0.0.1");
         try
@@ -352,8 +362,8 @@ public sealed class ContainerdPodTests(ContainerdPodCluster cluster) : IClassFix
     [Fact]
     public async Task One_pod_reaches_another_by_ip_across_the_bridge()
     {
-        await cluster.WaitForPodAsync("web-a", ContainerdPodCluster.Running, TimeSpan.FromSeconds(60), "runs");
-        var b = await cluster.WaitForPodAsync("web-b", ContainerdPodCluster.Running, TimeSpan.FromSeconds(60), "runs");
+        await cluster.WaitForPodAsync("web-a", PodCluster.Running, TimeSpan.FromSeconds(60), "runs");
+        var b = await cluster.WaitForPodAsync("web-b", PodCluster.Running, TimeSpan.FromSeconds(60), "runs");
         var ip = b.GetProperty("status").GetProperty("podIP").GetString();
         ip.Should().StartWith("10.244.");
         var fetched = await Kubectl.RunAsync(["exec", "web-a", "--", "sh", "-c", $"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {ip} 8080"]);
@@ -367,12 +377,12 @@ public sealed class ContainerdPodTests(ContainerdPodCluster cluster) : IClassFix
         var pod = await cluster.WaitForPodAsync(
             "crasher",
             p => p.GetProperty("status").TryGetProperty("containerStatuses", out _)
-                && ContainerdPodCluster.Container(p).GetProperty("restartCount").GetInt32() >= 2
-                && ContainerdPodCluster.Container(p).GetProperty("state").TryGetProperty("waiting", out var waiting)
+                && PodCluster.Container(p).GetProperty("restartCount").GetInt32() >= 2
+                && PodCluster.Container(p).GetProperty("state").TryGetProperty("waiting", out var waiting)
                 && waiting.GetProperty("reason").GetString() == "CrashLoopBackOff",
             TimeSpan.FromSeconds(90),
             "crash-loops with at least two restarts");
-        var status = ContainerdPodCluster.Container(pod);
+        var status = PodCluster.Container(pod);
         status.GetProperty("lastState").GetProperty("terminated").GetProperty("exitCode").GetInt32().Should().Be(1);
         status.GetProperty("lastState").GetProperty("terminated").GetProperty("reason").GetString().Should().Be("Error");
         status.GetProperty("state").GetProperty("waiting").GetProperty("message").GetString().Should().StartWith("back-off ");
@@ -389,8 +399,8 @@ public sealed class ContainerdPodTests(ContainerdPodCluster cluster) : IClassFix
     [Fact]
     public async Task A_failing_liveness_probe_restarts_the_container()
     {
-        var pod = await cluster.WaitForPodAsync("liveness", p => p.GetProperty("status").TryGetProperty("containerStatuses", out _) && ContainerdPodCluster.Container(p).GetProperty("restartCount").GetInt32() >= 1, TimeSpan.FromSeconds(60), "is restarted by its liveness probe");
-        ContainerdPodCluster.Container(pod).GetProperty("lastState").GetProperty("terminated").GetProperty("exitCode").GetInt32().Should().NotBe(0, "the probe killed it");
+        var pod = await cluster.WaitForPodAsync("liveness", p => p.GetProperty("status").TryGetProperty("containerStatuses", out _) && PodCluster.Container(p).GetProperty("restartCount").GetInt32() >= 1, TimeSpan.FromSeconds(60), "is restarted by its liveness probe");
+        PodCluster.Container(pod).GetProperty("lastState").GetProperty("terminated").GetProperty("exitCode").GetInt32().Should().NotBe(0, "the probe killed it");
         var events = await Kubectl.RunAsync("get events --field-selector involvedObject.name=liveness");
         events.Stdout.Should().Contain("Unhealthy").And.Contain("Liveness probe failed");
     }
@@ -398,13 +408,13 @@ public sealed class ContainerdPodTests(ContainerdPodCluster cluster) : IClassFix
     [Fact]
     public async Task A_failing_readiness_probe_keeps_the_pod_running_but_not_ready()
     {
-        var pod = await cluster.WaitForPodAsync("unready", ContainerdPodCluster.Running, TimeSpan.FromSeconds(60), "runs");
+        var pod = await cluster.WaitForPodAsync("unready", PodCluster.Running, TimeSpan.FromSeconds(60), "runs");
         await Task.Delay(3000);
-        pod = await cluster.WaitForPodAsync("unready", ContainerdPodCluster.Running, TimeSpan.FromSeconds(5), "still runs");
-        ContainerdPodCluster.Container(pod).GetProperty("ready").GetBoolean().Should().BeFalse();
+        pod = await cluster.WaitForPodAsync("unready", PodCluster.Running, TimeSpan.FromSeconds(5), "still runs");
+        PodCluster.Container(pod).GetProperty("ready").GetBoolean().Should().BeFalse();
         pod.GetProperty("status").GetProperty("conditions").EnumerateArray()
             .Single(c => c.GetProperty("type").GetString() == "Ready").GetProperty("status").GetString().Should().Be("False");
-        ContainerdPodCluster.Container(pod).GetProperty("restartCount").GetInt32().Should().Be(0, "readiness never restarts");
+        PodCluster.Container(pod).GetProperty("restartCount").GetInt32().Should().Be(0, "readiness never restarts");
     }
 
     [Fact]
@@ -412,10 +422,10 @@ public sealed class ContainerdPodTests(ContainerdPodCluster cluster) : IClassFix
     {
         var pod = await cluster.WaitForPodAsync(
             "missing-image",
-            p => p.GetProperty("status").TryGetProperty("containerStatuses", out _) && ContainerdPodCluster.Container(p).GetProperty("state").TryGetProperty("waiting", out var w) && w.GetProperty("reason").GetString() == "ErrImageNeverPull",
+            p => p.GetProperty("status").TryGetProperty("containerStatuses", out _) && PodCluster.Container(p).GetProperty("state").TryGetProperty("waiting", out var w) && w.GetProperty("reason").GetString() == "ErrImageNeverPull",
             TimeSpan.FromSeconds(60),
             "waits with ErrImageNeverPull");
-        ContainerdPodCluster.Container(pod).GetProperty("state").GetProperty("waiting").GetProperty("message").GetString().Should().Contain("orchestration.local/not-here:1");
+        PodCluster.Container(pod).GetProperty("state").GetProperty("waiting").GetProperty("message").GetString().Should().Contain("orchestration.local/not-here:1");
         var logs = await Kubectl.RunAsync("logs missing-image");
         logs.ExitCode.Should().NotBe(0);
         logs.Stderr.Should().Contain("is waiting to start: ErrImageNeverPull");
@@ -426,10 +436,10 @@ public sealed class ContainerdPodTests(ContainerdPodCluster cluster) : IClassFix
     {
         var pod = await cluster.WaitForPodAsync(
             "pull-image",
-            p => p.GetProperty("status").TryGetProperty("containerStatuses", out _) && ContainerdPodCluster.Container(p).GetProperty("state").TryGetProperty("waiting", out var w) && w.GetProperty("reason").GetString() == "ImagePullBackOff",
+            p => p.GetProperty("status").TryGetProperty("containerStatuses", out _) && PodCluster.Container(p).GetProperty("state").TryGetProperty("waiting", out var w) && w.GetProperty("reason").GetString() == "ImagePullBackOff",
             TimeSpan.FromSeconds(60),
             "backs off pulling");
-        ContainerdPodCluster.Container(pod).GetProperty("state").GetProperty("waiting").GetProperty("message").GetString().Should().Be("Back-off pulling image \"orchestration.local/not-here:2\"");
+        PodCluster.Container(pod).GetProperty("state").GetProperty("waiting").GetProperty("message").GetString().Should().Be("Back-off pulling image \"orchestration.local/not-here:2\"");
     }
 
     [Fact]
@@ -437,7 +447,7 @@ public sealed class ContainerdPodTests(ContainerdPodCluster cluster) : IClassFix
     {
         var pod = await cluster.WaitForPodAsync("hungry", p => p.GetProperty("status").GetProperty("phase").GetString() is "Failed" or "Succeeded", TimeSpan.FromSeconds(60), "ends");
         pod.GetProperty("status").GetProperty("phase").GetString().Should().Be("Failed");
-        var terminated = ContainerdPodCluster.Container(pod).GetProperty("state").GetProperty("terminated");
+        var terminated = PodCluster.Container(pod).GetProperty("state").GetProperty("terminated");
         terminated.GetProperty("reason").GetString().Should().Be("OOMKilled", "the cgroup's 20Mi limit killed it");
         terminated.GetProperty("exitCode").GetInt32().Should().Be(137);
         (await Kubectl.RunAsync("logs hungry")).Stdout.Should().NotContain("survived");
@@ -458,8 +468,8 @@ public sealed class ContainerdPodTests(ContainerdPodCluster cluster) : IClassFix
                 command: ["sh", "-c", "trap '' TERM; while true; do sleep 1; done"]
             """;
         (await Kubectl.RunAsync(["apply", "-f", "-"], stubborn)).ExitCode.Should().Be(0);
-        var pod = await cluster.WaitForPodAsync("stubborn", ContainerdPodCluster.Running, TimeSpan.FromSeconds(60), "runs");
-        var id = ContainerdPodCluster.Container(pod).GetProperty("containerID").GetString()!.Replace("containerd://", "", StringComparison.Ordinal);
+        var pod = await cluster.WaitForPodAsync("stubborn", PodCluster.Running, TimeSpan.FromSeconds(60), "runs");
+        var id = PodCluster.Container(pod).GetProperty("containerID").GetString()!.Replace($"{cluster.RuntimeName}://", "", StringComparison.Ordinal);
 
         var watch = Stopwatch.StartNew();
         var deleted = await Kubectl.RunAsync(["delete", "pod", "stubborn", "--wait=true", "--timeout=30s"], timeout: TimeSpan.FromSeconds(40));
@@ -467,11 +477,28 @@ public sealed class ContainerdPodTests(ContainerdPodCluster cluster) : IClassFix
         deleted.ExitCode.Should().Be(0, deleted.ToString());
         watch.Elapsed.Should().BeGreaterThan(TimeSpan.FromSeconds(2.5), "a process that ignores SIGTERM keeps its grace period").And.BeLessThan(TimeSpan.FromSeconds(12), "then it is killed");
 
-        var socket = Path.Combine(cluster.Orch.DataDir, "containerd", "containerd.sock");
-        var gone = await Eventually.HoldsAsync(async () => !(await Ctr.RunAsync(socket, "containers", "ls", "-q")).Contains(id, StringComparison.Ordinal), 50, TimeSpan.FromMilliseconds(200));
+        var gone = await Eventually.HoldsAsync(() => cluster.ContainerGoneAsync(id), 50, TimeSpan.FromMilliseconds(200));
         gone.Should().BeTrue("the container is removed with its pod");
     }
 }
+
+/// <summary><c>orch up --runtime containerd</c> for the shared pod tests.</summary>
+public sealed class ContainerdPodCluster : PodCluster
+{
+    /// <inheritdoc />
+    public override string RuntimeName => "containerd";
+
+    /// <inheritdoc />
+    public override async Task<bool> ContainerGoneAsync(string containerId) =>
+        !(await Ctr.RunAsync(Path.Combine(Orch.DataDir, "containerd", "containerd.sock"), "containers", "ls", "-q")).Contains(containerId, StringComparison.Ordinal);
+
+    /// <inheritdoc />
+    protected override string[] RuntimeArguments(string imageArchive) => ["--runtime", "containerd", "--image-archive", imageArchive];
+}
+
+/// <summary>The shared pod tests on real containerd.</summary>
+[Trait("Category", "E2E")]
+public sealed class ContainerdPodTests(ContainerdPodCluster cluster) : PodTests<ContainerdPodCluster>(cluster), IClassFixture<ContainerdPodCluster>;
 
 /// <summary>containerd's own client, to look behind the node agent's back.</summary>
 internal static class Ctr
