@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Orchestration.Client;
+using Orchestration.NodeAgent.Server.Spdy;
 using Orchestration.Runtime;
 using Orchestration.Streaming;
 
@@ -122,24 +123,44 @@ public sealed class NodeAgentServer : IAsyncDisposable
         return all.Any(c => c.Id == containerId && c.State == ContainerState.Running);
     }
 
-    private Task ExecAsync(HttpContext context, string ns, string pod, string container) =>
-        StreamAsync(context, ns, pod, container, async (streaming, id, options, token) =>
-        {
-            var command = context.Request.Query["command"].Where(c => c is not null).Select(c => c!).ToList();
-            if (command.Count == 0)
-            {
-                throw new BadRequestException("you must specify at least one command for the container");
-            }
-
-            return await streaming.ExecAsync(id, options, command, token).ConfigureAwait(false);
-        });
+    private Task ExecAsync(HttpContext context, string ns, string pod, string container)
+    {
+        var command = context.Request.Query["command"].Where(c => c is not null).Select(c => c!).ToList();
+        return StreamAsync(
+            context,
+            ns,
+            pod,
+            container,
+            (streaming, id, options, token) => command.Count == 0
+                ? throw new BadRequestException("you must specify at least one command for the container")
+                : streaming.ExecAsync(id, options, command, token),
+            async (streams, id, wired, token) => command.Count == 0
+                ? throw new BadRequestException("you must specify at least one command for the container")
+                : await streams.ExecAsync(id, command, wired, token).ConfigureAwait(false));
+    }
 
     private Task AttachAsync(HttpContext context, string ns, string pod, string container) =>
-        StreamAsync(context, ns, pod, container, (streaming, id, options, token) => streaming.AttachAsync(id, options, token));
+        StreamAsync(
+            context,
+            ns,
+            pod,
+            container,
+            (streaming, id, options, token) => streaming.AttachAsync(id, options, token),
+            (streams, id, wired, token) => streams.AttachAsync(id, wired, token));
 
-    private async Task StreamAsync(HttpContext context, string ns, string pod, string container, Func<IStreamingRuntime, string, StreamingOptions, CancellationToken, Task<Uri>> prepare)
+    /// <summary>
+    /// Exec or attach: piped to the runtime's streaming server when it has one (containerd), else
+    /// served here over SPDY on the runtime's plain streams (Docker).
+    /// </summary>
+    private async Task StreamAsync(
+        HttpContext context,
+        string ns,
+        string pod,
+        string container,
+        Func<IStreamingRuntime, string, StreamingOptions, CancellationToken, Task<Uri>> prepare,
+        Func<IContainerStreams, string, ContainerStreams, CancellationToken, Task<int?>> run)
     {
-        if (_runtime is not IStreamingRuntime streaming)
+        if (_runtime is not IStreamingRuntime and not IContainerStreams)
         {
             await ErrorAsync(context, 501, $"the runtime {_runtime.Version} does not stream").ConfigureAwait(false);
             return;
@@ -154,6 +175,19 @@ public sealed class NodeAgentServer : IAsyncDisposable
 
         var query = context.Request.Query;
         var options = new StreamingOptions(Flag(query, "stdin"), Flag(query, "stdout"), Flag(query, "stderr"), Flag(query, "tty"));
+        if (_runtime is not IStreamingRuntime streaming)
+        {
+            if (!query["command"].Any() && context.Request.Path.StartsWithSegments("/exec", StringComparison.Ordinal))
+            {
+                await ErrorAsync(context, 400, "you must specify at least one command for the container").ConfigureAwait(false);
+                return;
+            }
+
+            var streams = (IContainerStreams)_runtime;
+            await SpdyStreamServer.ExecAsync(context, options, (wired, token) => run(streams, running.Id, wired, token)).ConfigureAwait(false);
+            return;
+        }
+
         Uri url;
         try
         {
@@ -170,7 +204,7 @@ public sealed class NodeAgentServer : IAsyncDisposable
 
     private async Task PortForwardAsync(HttpContext context, string ns, string pod)
     {
-        if (_runtime is not IStreamingRuntime streaming)
+        if (_runtime is not IStreamingRuntime and not IContainerStreams)
         {
             await ErrorAsync(context, 501, $"the runtime {_runtime.Version} does not stream").ConfigureAwait(false);
             return;
@@ -183,6 +217,14 @@ public sealed class NodeAgentServer : IAsyncDisposable
             await ErrorAsync(context, 400, $"pod {pod} is not running on this node").ConfigureAwait(false);
             return;
         }
+
+        if (_runtime is IContainerStreams own and not IStreamingRuntime)
+        {
+            await SpdyStreamServer.PortForwardAsync(context, (port, token) => own.ConnectToPodAsync(sandbox.Id, port, token)).ConfigureAwait(false);
+            return;
+        }
+
+        var streaming = (IStreamingRuntime)_runtime;
 
         // kubectl names its ports in the streams it opens; the query's list is what CRI wants up front.
         var ports = context.Request.Query["ports"]

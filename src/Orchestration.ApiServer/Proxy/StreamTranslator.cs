@@ -5,6 +5,7 @@ using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Orchestration.Client;
+using Orchestration.NodeAgent.Server.Spdy;
 
 namespace Orchestration.ApiServer.Proxy;
 
@@ -45,7 +46,7 @@ internal static class StreamTranslator
 
         // The node is asked first: a refusal (no such container, not running) is still an ordinary HTTP error.
         var transport = await UpgradeAsync(target, connect, "v4.channel.k8s.io", cancellationToken).ConfigureAwait(false);
-        await using var session = new SpdySession(transport);
+        await using var session = new SpdyConnection(transport, isServer: false);
         using var socket = await context.WebSockets.AcceptWebSocketAsync(ChannelV5).ConfigureAwait(false);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var reading = session.RunAsync(stop.Token);
@@ -177,7 +178,7 @@ internal static class StreamTranslator
         return await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static Task<SpdyStream> Open(SpdySession session, string type, CancellationToken cancellationToken) =>
+    private static Task<SpdyStream> Open(SpdyConnection session, string type, CancellationToken cancellationToken) =>
         session.OpenStreamAsync(new Dictionary<string, string> { ["streamtype"] = type }, cancellationToken);
 
     private static async Task CopyToSocketAsync(SpdyStream from, byte channel, WebSocket socket, SemaphoreSlim sendLock, CancellationToken cancellationToken)
