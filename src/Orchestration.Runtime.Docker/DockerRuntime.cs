@@ -112,6 +112,39 @@ public sealed class DockerRuntime : INodeRuntime, INetworkProber, IRuntimeCondit
         return inspected is not null;
     }
 
+    /// <summary>
+    /// Loads an image tarball (as <c>docker load</c> takes it: a Docker-style <c>manifest.json</c>,
+    /// which the tarballs of scripts/build-images.sh carry beside their OCI layout).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">dockerd refused the tarball.</exception>
+    public async Task LoadImageAsync(string archivePath, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(archivePath);
+        var errors = new List<string>();
+        var progress = new Progress(message =>
+        {
+            if (!string.IsNullOrEmpty(message.ErrorMessage))
+            {
+                lock (errors)
+                {
+                    errors.Add(message.ErrorMessage);
+                }
+            }
+        });
+        await using (var archive = File.OpenRead(archivePath))
+        {
+            await CallAsync("image load", cancellationToken, ct => _client.Images.LoadImageAsync(new ImageLoadParameters { Quiet = true }, archive, progress, ct), archivePath).ConfigureAwait(false);
+        }
+
+        lock (errors)
+        {
+            if (errors.Count > 0)
+            {
+                throw new InvalidOperationException($"dockerd did not load {archivePath}: {string.Join("; ", errors)}");
+            }
+        }
+    }
+
     /// <inheritdoc />
     /// <remarks>
     /// Creates the bridge network <see cref="DockerRuntimeOptions.NetworkName"/> with the CIDR as its
@@ -672,6 +705,13 @@ public sealed class DockerRuntime : INodeRuntime, INetworkProber, IRuntimeCondit
         }
 
         return ex.ResponseBody.Trim();
+    }
+
+    // Docker.DotNet reports a load's messages, errors among them, through a progress callback; this
+    // one runs inline, so they are all in once the call returns (System.Progress posts them later).
+    private sealed class Progress(Action<JSONMessage> report) : IProgress<JSONMessage>
+    {
+        public void Report(JSONMessage value) => report(value);
     }
 
     /// <summary>
