@@ -394,6 +394,21 @@ public sealed class DockerRuntime : INodeRuntime, INetworkProber, IRuntimeCondit
 
         // dockerd counts whole seconds; round up so a short grace is never turned into an instant kill.
         var seconds = (uint)Math.Ceiling(Math.Max(0, gracePeriod.TotalSeconds));
+        if (seconds == 0)
+        {
+            // The client leaves a zero timeout out of the request, and dockerd then waits its default 10 s: kill outright.
+            try
+            {
+                await CallAsync("container kill", cancellationToken, ct => _client.Containers.KillContainerAsync(containerId, new ContainerKillParameters { Signal = "SIGKILL" }, ct), $"container {containerId}", ignoreNotFound: true).ConfigureAwait(false);
+            }
+            catch (InvalidOperationException ex) when (ex.InnerException is DockerApiException { StatusCode: HttpStatusCode.Conflict })
+            {
+                // Not running: stopped already.
+            }
+
+            return;
+        }
+
         await CallAsync(
             "container stop",
             cancellationToken,
