@@ -12,9 +12,8 @@ namespace Orchestration.Cli;
 /// <summary>
 /// <c>orch up --runtime docker</c>: one node of this machine whose agent runs real containers
 /// through the Docker Engine API, over a dockerd of its own (in its own network namespace, under the
-/// data directory) or one given by socket. Stopping <c>orch</c> stops the dockerd it started, with
-/// its containers; a dockerd left by an <c>orch</c> that was killed is stopped and cleaned up at the
-/// next start (its pods are not adopted). Logs work; exec, attach and port-forward answer 501 until
+/// data directory) or one given by socket. A dockerd left running by an <c>orch</c> that was killed is
+/// adopted with its containers; stopping <c>orch</c> stops the dockerd it started or adopted. Logs work; exec, attach and port-forward answer 501 until
 /// the Docker runtime streams.
 /// </summary>
 internal sealed class DockerNode(IClusterClient client, DockerNodeOptions options, EventRecorder events, TimeProvider timeProvider, ILoggerFactory loggers) : BackgroundService
@@ -58,7 +57,11 @@ internal sealed class DockerNode(IClusterClient client, DockerNodeOptions option
             }
 
             _runtimeOptions = _host.RuntimeOptions;
-            _logger.LogInformation("dockerd (pid {Pid}) runs in network namespace {Namespace} with its socket at {Socket}", _host.ProcessId, _host.NetworkNamespace, _host.SocketPath);
+            _logger.LogInformation(
+                _host.Adopted ? "dockerd (pid {Pid}) of the previous run is adopted with its containers, in network namespace {Namespace} with its socket at {Socket}" : "dockerd (pid {Pid}) runs in network namespace {Namespace} with its socket at {Socket}",
+                _host.ProcessId,
+                _host.NetworkNamespace,
+                _host.SocketPath);
         }
 
         await base.StartAsync(cancellationToken).ConfigureAwait(false);

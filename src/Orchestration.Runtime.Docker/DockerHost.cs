@@ -13,12 +13,19 @@ namespace Orchestration.Runtime.Docker;
 /// dockerd starts and stops the containerd it manages itself (under the exec root), so there is one
 /// process to start and stop.
 /// <para>
+/// dockerd outlives the process that started it, as it outlives kubelet: a host started again on the
+/// data directory while the dockerd recorded there (<c>docker.pid</c>, <c>netns</c>) still runs, with
+/// the command line this host would give it, in its namespace, and answering, adopts it
+/// (<see cref="Adopted"/>) with every container in it. When the recorded dockerd is gone or does not
+/// qualify, what it left (its containerd, shims and containers, mounts, namespace) is removed first.
+/// </para>
+/// <para>
 /// Disposing removes the pods, stops dockerd (SIGTERM, then SIGKILL), ends the containerd, shims
 /// and containers of its exec root that outlived it, unmounts what is left under the data directory
-/// (dockerd leaves <c>exec/netns/default</c> mounted) and deletes the namespace. A host started on
-/// a directory whose previous dockerd still runs (this process was killed) stops that one and what
-/// it left first: pods are not adopted across a restart of the host. It only ever signals processes
-/// of its own data directory. One host at a time holds a data directory. Needs root.
+/// (dockerd leaves <c>exec/netns/default</c> mounted) and deletes the namespace;
+/// <see cref="DetachAsync"/> leaves them running for the next host instead. It only ever signals
+/// processes of its own data directory or namespace. One host at a time holds a data directory.
+/// Needs root.
 /// </para>
 /// </summary>
 public sealed class DockerHost : IAsyncDisposable
@@ -31,6 +38,7 @@ public sealed class DockerHost : IAsyncDisposable
     private readonly ILogger _logger;
     private FileStream? _lock;
     private Process? _process;
+    private int? _pid;
     private bool _ownsNamespace;
     private bool _disposed;
 
@@ -47,7 +55,7 @@ public sealed class DockerHost : IAsyncDisposable
     public string DataDirectory { get; }
 
     /// <summary>The network namespace's name (<c>ip netns</c>).</summary>
-    public string NetworkNamespace { get; }
+    public string NetworkNamespace { get; private set; }
 
     /// <summary>The namespace as a path, for <c>nsenter --net=</c> and <see cref="DockerRuntimeOptions.NetworkNamespacePath"/>.</summary>
     public string NetworkNamespacePath => $"/var/run/netns/{NetworkNamespace}";
@@ -71,7 +79,13 @@ public sealed class DockerHost : IAsyncDisposable
     public string NetworkNamespaceFilePath => Path.Combine(DataDirectory, "netns");
 
     /// <summary>dockerd's PID, while it runs.</summary>
-    public int? ProcessId => _process is { HasExited: false } process ? process.Id : null;
+    public int? ProcessId => _pid is { } pid && IsRunning(pid) ? pid : null;
+
+    /// <summary>
+    /// Whether this host found the dockerd of a previous host on its data directory still running
+    /// and took it over, with its containers, rather than starting one.
+    /// </summary>
+    public bool Adopted { get; private set; }
 
     /// <summary>Options for a <see cref="DockerRuntime"/> that talks to this dockerd.</summary>
     public DockerRuntimeOptions RuntimeOptions => new()
@@ -129,6 +143,28 @@ public sealed class DockerHost : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Lets go of dockerd without stopping it: it keeps running with its pods in its namespace, and
+    /// the next host started on the same data directory adopts it, as after this process was killed.
+    /// Disposing does nothing afterwards.
+    /// </summary>
+    public async ValueTask DetachAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _process?.Dispose();
+        if (_lock is not null)
+        {
+            await _lock.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _logger.LogInformation("Left dockerd (pid {Pid}) running in network namespace {Namespace} for the next host on {Directory}", _pid, NetworkNamespace, DataDirectory);
+    }
+
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
@@ -151,9 +187,9 @@ public sealed class DockerHost : IAsyncDisposable
             await RemovePodsAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        if (_process is not null)
+        if (_pid is { } pid && (_process is not null || IsOurDockerd(pid)))
         {
-            await StopProcessAsync(_process.Id, "dockerd", cancellationToken).ConfigureAwait(false);
+            await StopProcessAsync(pid, "dockerd", cancellationToken).ConfigureAwait(false);
         }
 
         await StopLeftoversAsync(cancellationToken).ConfigureAwait(false);
@@ -184,8 +220,12 @@ public sealed class DockerHost : IAsyncDisposable
     {
         Directory.CreateDirectory(DataDirectory);
         _lock = Lock();
-        await RemoveLeftoversAsync(cancellationToken).ConfigureAwait(false);
-        await StartDockerdAsync(cancellationToken).ConfigureAwait(false);
+        if (!await TryAdoptAsync(cancellationToken).ConfigureAwait(false))
+        {
+            await RemoveLeftoversAsync(cancellationToken).ConfigureAwait(false);
+            await StartDockerdAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         using var runtime = new DockerRuntime(Options.Create(RuntimeOptions), _time);
         foreach (var archive in _options.ImageArchives)
         {
@@ -209,6 +249,79 @@ public sealed class DockerHost : IAsyncDisposable
         }
     }
 
+    private async Task<bool> TryAdoptAsync(CancellationToken cancellationToken)
+    {
+        if (!File.Exists(PidFilePath) || !File.Exists(NetworkNamespaceFilePath)
+            || !int.TryParse((await File.ReadAllTextAsync(PidFilePath, cancellationToken).ConfigureAwait(false)).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+        {
+            return false;
+        }
+
+        var recorded = (await File.ReadAllTextAsync(NetworkNamespaceFilePath, cancellationToken).ConfigureAwait(false)).Trim();
+        if (!IsOurDockerd(pid))
+        {
+            _logger.LogInformation("The dockerd of the previous run on {Directory} (pid {Pid}) is gone or runs otherwise; removing what it left and starting a new one", DataDirectory, pid);
+            return false;
+        }
+
+        var (exitCode, names) = await ProcessRunner.RunAsync("ip", ["netns", "identify", pid.ToString(CultureInfo.InvariantCulture)], cancellationToken).ConfigureAwait(false);
+        if (recorded.Length == 0 || exitCode != 0 || !names.Split('\n', StringSplitOptions.TrimEntries).Contains(recorded, StringComparer.Ordinal))
+        {
+            _logger.LogWarning("The dockerd of the previous run (pid {Pid}) no longer runs in its network namespace {Namespace}: stopping it and starting a new one", pid, recorded);
+            return false;
+        }
+
+        NetworkNamespace = recorded;
+        using var runtime = new DockerRuntime(Options.Create(RuntimeOptions), _time);
+        try
+        {
+            await runtime.ConnectAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException ex)
+        {
+            _logger.LogWarning("The dockerd of the previous run (pid {Pid}) does not answer ({Message}): stopping it and starting a new one", pid, ex.Message);
+            return false;
+        }
+
+        _pid = pid;
+        _ownsNamespace = true;
+        Adopted = true;
+        _logger.LogInformation("Adopted dockerd (pid {Pid}) of the previous run, still running in network namespace {Namespace} with its containers", pid, recorded);
+        return true;
+    }
+
+    /// <summary>Whether the PID is a running dockerd with exactly the command line this host gives it (not a reused PID, not another configuration).</summary>
+    private bool IsOurDockerd(int pid)
+    {
+        if (!IsRunning(pid))
+        {
+            return false;
+        }
+
+        try
+        {
+            var arguments = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0', StringSplitOptions.RemoveEmptyEntries);
+            return arguments.SequenceEqual(DockerdArguments(), StringComparer.Ordinal);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    private string[] DockerdArguments() =>
+    [
+        _options.DockerdPath,
+        "--data-root", DataRoot,
+        "--exec-root", ExecRoot,
+        "--pidfile", PidFilePath,
+        "-H", $"unix://{SocketPath}",
+        "--bip", _options.DefaultBridgeAddress,
+
+        // Containers are stopped by this host before dockerd; whatever is left gets little time.
+        "--shutdown-timeout", "5",
+    ];
+
     /// <summary>
     /// A previous host of this directory that was killed left its dockerd (and the containerd, shims
     /// and containers under it) running in its namespace: those are stopped, their mounts undone and
@@ -218,6 +331,14 @@ public sealed class DockerHost : IAsyncDisposable
     {
         var stopped = await StopLeftoversAsync(cancellationToken).ConfigureAwait(false);
         await UnmountUnderAsync(DataDirectory, cancellationToken).ConfigureAwait(false);
+
+        // The exec root is run state (/var/run/docker on a system install, which a reboot empties): a
+        // killed dockerd's (its containerd's pidfile, socket and task state) keeps a new one's
+        // managed containerd from coming up.
+        if (Directory.Exists(ExecRoot))
+        {
+            Directory.Delete(ExecRoot, recursive: true);
+        }
         if (File.Exists(NetworkNamespaceFilePath))
         {
             var recorded = (await File.ReadAllTextAsync(NetworkNamespaceFilePath, cancellationToken).ConfigureAwait(false)).Trim();
@@ -255,22 +376,15 @@ public sealed class DockerHost : IAsyncDisposable
         foreach (var argument in new[]
         {
             "-c", "log=$1; shift; exec setsid \"$@\" </dev/null >>\"$log\" 2>&1", "orch-dockerd", LogPath,
-            "nsenter", $"--net={NetworkNamespacePath}", _options.DockerdPath,
-            "--data-root", DataRoot,
-            "--exec-root", ExecRoot,
-            "--pidfile", PidFilePath,
-            "-H", $"unix://{SocketPath}",
-            "--bip", _options.DefaultBridgeAddress,
-
-            // Containers are stopped by this host before dockerd; whatever is left gets little time.
-            "--shutdown-timeout", "5",
-        })
+            "nsenter", $"--net={NetworkNamespacePath}",
+        }.Concat(DockerdArguments()))
         {
             start.ArgumentList.Add(argument);
         }
 
         var stopwatch = Stopwatch.StartNew();
         _process = Process.Start(start) ?? throw new InvalidOperationException("sh did not start");
+        _pid = _process.Id;
         _logger.LogInformation("Started dockerd (pid {Pid}) in network namespace {Namespace}, data under {Directory}", _process.Id, NetworkNamespace, DataDirectory);
 
         using var runtime = new DockerRuntime(Options.Create(RuntimeOptions), _time);
@@ -288,6 +402,11 @@ public sealed class DockerHost : IAsyncDisposable
         {
             await exited.CancelAsync().ConfigureAwait(false);
             await watch.ConfigureAwait(false);
+        }
+
+        if (!IsOurDockerd(_process.Id))
+        {
+            throw new InvalidOperationException($"The process {_process.Id} started for dockerd is not dockerd with this host's arguments; this host cannot stop it by PID.");
         }
 
         _logger.LogInformation("dockerd ({Version}) answers after {Elapsed} ms", runtime.Version, stopwatch.ElapsedMilliseconds);
