@@ -64,6 +64,49 @@ public sealed partial class DockerClusterTests
         }
     }
 
+    [Fact]
+    public async Task A_pod_keeps_running_when_orch_is_killed_and_the_next_orch_adopts_it_without_a_restart()
+    {
+        var archive = await ImageArchive.PathAsync();
+        var dataDir = Directory.CreateTempSubdirectory("orch-e2e-").FullName;
+        string[] args = ["--runtime", "docker", "--image-archive", archive];
+        var first = await OrchProcess.StartAsync(dataDir, null, args);
+        OrchProcess? second = null;
+        try
+        {
+            var kubectl = new Kubectl(Kubectl.Versions[0], first.Kubeconfig);
+            (await Eventually.HoldsAsync(async () => (await kubectl.RunAsync("get nodes --no-headers")).Stdout.Contains(" Ready ", StringComparison.Ordinal), 300, TimeSpan.FromMilliseconds(100)))
+                .Should().BeTrue($"the docker node registers:\n{first.Output}");
+            (await kubectl.RunAsync(["run", "keep", "--image=busybox", "--image-pull-policy=Never", "--", "sh", "-c", "echo started; sleep 3600"])).ExitCode.Should().Be(0);
+            var ready = await kubectl.RunAsync(["wait", "--for=condition=Ready", "pod/keep", "--timeout=60s"], timeout: TimeSpan.FromSeconds(70));
+            ready.ExitCode.Should().Be(0, $"{ready}\n{first.Output}");
+            var before = (await kubectl.RunAsync("get pod keep -o jsonpath={.status.containerStatuses[0].containerID}")).Stdout;
+
+            await first.KillAsync();
+            second = await OrchProcess.StartAsync(dataDir, first.Port, args);
+
+            (await Eventually.HoldsAsync(async () => second.Output.Contains("is adopted with its containers", StringComparison.Ordinal), 300, TimeSpan.FromMilliseconds(100)))
+                .Should().BeTrue($"the second orch adopts the running dockerd:\n{second.Output}");
+            var again = await kubectl.RunAsync(["wait", "--for=condition=Ready", "pod/keep", "--timeout=60s"], timeout: TimeSpan.FromSeconds(70));
+            again.ExitCode.Should().Be(0, $"{again}\n{second.Output}");
+            (await kubectl.RunAsync("get pod keep -o jsonpath={.status.containerStatuses[0].containerID}")).Stdout.Should().Be(before, "the same container runs on");
+            (await kubectl.RunAsync("get pod keep -o jsonpath={.status.containerStatuses[0].restartCount}")).Stdout.Should().Be("0");
+            (await kubectl.RunAsync("logs keep")).Stdout.Should().Be("started\n");
+        }
+        finally
+        {
+            if (second is not null)
+            {
+                (await second.StopAsync()).Should().Be(0);
+                await second.DisposeAsync();
+            }
+
+            await first.DisposeAsync();
+            (await File.ReadAllTextAsync("/proc/self/mountinfo")).Should().NotContain(dataDir);
+            Directory.Delete(dataDir, recursive: true);
+        }
+    }
+
     [GeneratedRegex(@"network namespace (orch-[0-9a-f]+)")]
     private static partial Regex NamespaceLine();
 
