@@ -21,17 +21,18 @@ internal static class UpCommand
         var port = new Option<int>("--port") { Description = "The API server's HTTPS port.", DefaultValueFactory = _ => 6443 };
         var bind = new Option<string>("--bind-address") { Description = "The address the API server listens on.", DefaultValueFactory = _ => "127.0.0.1" };
         var kubeconfig = new Option<string?>("--kubeconfig") { Description = "Where to write the admin kubeconfig (default <data-dir>/kubeconfig)." };
-        var runtime = new Option<string>("--runtime") { Description = "The node runtime: containerd (one node of this machine running real containers; needs root), simulated (node agents without containers) or none (API, controllers and scheduler only).", DefaultValueFactory = _ => "containerd" };
-        runtime.AcceptOnlyFromAmong("none", "simulated", "containerd");
+        var runtime = new Option<string>("--runtime") { Description = "The node runtime: containerd (one node of this machine running real containers; needs root), docker (the same over the Docker Engine API; needs root), simulated (node agents without containers) or none (API, controllers and scheduler only).", DefaultValueFactory = _ => "containerd" };
+        runtime.AcceptOnlyFromAmong("none", "simulated", "containerd", "docker");
         var containerdSocket = new Option<string?>("--containerd-socket") { Description = "With --runtime containerd: use this containerd instead of starting one under the data directory." };
-        var imageArchive = new Option<string?>("--image-archive") { Description = "With --runtime containerd: the image tarball to import (default: artifacts/images/busybox-oci.tar of the checkout, from scripts/build-images.sh)." };
+        var dockerSocket = new Option<string?>("--docker-socket") { Description = "With --runtime docker: use this dockerd instead of starting one under the data directory." };
+        var imageArchive = new Option<string?>("--image-archive") { Description = "With --runtime containerd or docker: the image tarball to import (default: artifacts/images/busybox-oci.tar of the checkout, from scripts/build-images.sh)." };
         var nodes = new Option<int>("--nodes") { Description = "How many simulated nodes to run (with --runtime simulated).", DefaultValueFactory = _ => 1 };
         var insecure = new Option<bool>("--insecure-http") { Description = "Serve plain HTTP without authentication (local experiments only)." };
         var lease = Durations.Option("--node-lease-duration", "How long a simulated node's Lease holds (renewed every quarter of it).", TimeSpan.FromSeconds(40));
         var grace = Durations.Option("--node-monitor-grace-period", "How long a node may go without renewing its Lease before it is NotReady and tainted.", TimeSpan.FromSeconds(40));
         var clusterCidr = new Option<string>("--cluster-cidr") { Description = "The pod network; each node gets a block of it.", DefaultValueFactory = _ => "10.244.0.0/16" };
         var nodeMask = new Option<int>("--node-cidr-mask-size") { Description = "The prefix length of each node's block of the pod network (a /16 holds 256 nodes of /24).", DefaultValueFactory = _ => 24 };
-        var command = new Command("up", "Start a whole cluster in this process.") { dataDir, port, bind, kubeconfig, runtime, nodes, insecure, lease, grace, clusterCidr, nodeMask, containerdSocket, imageArchive };
+        var command = new Command("up", "Start a whole cluster in this process.") { dataDir, port, bind, kubeconfig, runtime, nodes, insecure, lease, grace, clusterCidr, nodeMask, containerdSocket, dockerSocket, imageArchive };
         command.SetAction((parse, cancellationToken) => RunAsync(
             Path.GetFullPath(parse.GetValue(dataDir)!),
             parse.GetValue(port),
@@ -43,11 +44,12 @@ internal static class UpCommand
             parse.GetValue(grace),
             new NodeIpamOptions { ClusterCidr = parse.GetValue(clusterCidr)!, NodeCidrMaskSize = parse.GetValue(nodeMask) },
             parse.GetValue(runtime) == "containerd" ? new ContainerdChoice(parse.GetValue(containerdSocket), parse.GetValue(imageArchive) ?? DefaultImageArchive()) : null,
+            parse.GetValue(runtime) == "docker" ? new DockerChoice(parse.GetValue(dockerSocket), parse.GetValue(imageArchive) ?? DefaultImageArchive()) : null,
             cancellationToken));
         return command;
     }
 
-    private static async Task<int> RunAsync(string dataDir, int port, string bindAddress, string? kubeconfigPath, bool insecure, int simulatedNodes, TimeSpan leaseDuration, TimeSpan gracePeriod, NodeIpamOptions ipam, ContainerdChoice? containerd, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string dataDir, int port, string bindAddress, string? kubeconfigPath, bool insecure, int simulatedNodes, TimeSpan leaseDuration, TimeSpan gracePeriod, NodeIpamOptions ipam, ContainerdChoice? containerd, DockerChoice? docker, CancellationToken cancellationToken)
     {
         if (!IPAddress.TryParse(bindAddress, out var address))
         {
@@ -99,6 +101,12 @@ internal static class UpCommand
                     services.AddHostedService<ContainerdNode>();
                 }
 
+                if (docker is not null)
+                {
+                    services.AddSingleton(new DockerNodeOptions(Environment.MachineName.ToLowerInvariant(), Path.Combine(dataDir, "docker"), docker.Socket, docker.ImageArchive));
+                    services.AddHostedService<DockerNode>();
+                }
+
                 if (simulatedNodes > 0)
                 {
                     services.AddSingleton(new SimulatedNodesOptions(simulatedNodes, "sim-node", leaseDuration));
@@ -125,7 +133,7 @@ internal static class UpCommand
         catch (NodeStartException ex)
         {
             await Console.Error.WriteLineAsync($"orch: {ex.Message}").ConfigureAwait(false);
-            await Console.Error.WriteLineAsync("orch: --runtime containerd (the default) runs real containers: it needs root and containerd (scripts/install-deps.sh). --runtime simulated runs nodes without containers, --runtime none the control plane alone.").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync("orch: --runtime containerd (the default) runs real containers: it needs root and containerd (scripts/install-deps.sh); --runtime docker needs root and docker.io. --runtime simulated runs nodes without containers, --runtime none the control plane alone.").ConfigureAwait(false);
 
             // The services that started before the node (controllers, scheduler) stop before their store closes.
             await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
@@ -175,4 +183,7 @@ internal static class UpCommand
 
     /// <summary>How the containerd node is run.</summary>
     private sealed record ContainerdChoice(string? Socket, string? ImageArchive);
+
+    /// <summary>How the docker node is run.</summary>
+    private sealed record DockerChoice(string? Socket, string? ImageArchive);
 }

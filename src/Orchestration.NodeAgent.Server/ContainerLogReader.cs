@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
 
 namespace Orchestration.NodeAgent.Server;
 
@@ -14,8 +15,10 @@ public sealed record LogOptions(bool Follow = false, long? TailLines = null, boo
 /// <summary>
 /// Reads a container log file in the CRI format that containerd writes, one record per line:
 /// <c>2016-10-06T00:17:09.669794202Z stdout F text</c>, where the tag <c>P</c> marks a piece of a
-/// longer line that the next records complete and <c>F</c> its end. The node agent serves logs from
-/// these files, as kubelet does, so logs outlive the container process.
+/// longer line that the next records complete and <c>F</c> its end. Docker's json-file driver writes
+/// <c>{"log":"text\n","stream":"stdout","time":"..."}</c> instead, where a log without its closing
+/// newline is such a piece; each line is read in whichever of the two forms it is. The node agent
+/// serves logs from these files, as kubelet does, so logs outlive the container process.
 /// </summary>
 public static class ContainerLogReader
 {
@@ -123,9 +126,15 @@ public static class ContainerLogReader
         return length;
     }
 
-    /// <summary>One record of a CRI log file, or null for a line that is not one.</summary>
+    /// <summary>One record of a CRI or json-file log, or null for a line that is neither.</summary>
     internal static LogRecord? Parse(byte[] line)
     {
+        // A CRI line starts with its timestamp, a json-file one with its object.
+        if (line.Length > 0 && line[0] == (byte)'{')
+        {
+            return ParseJson(line);
+        }
+
         var span = line.AsSpan();
         var first = span.IndexOf((byte)' ');
         if (first <= 0)
@@ -151,6 +160,54 @@ public static class ContainerLogReader
         var tag = third < 0 ? rest : rest[..third];
         var content = third < 0 ? [] : rest[(third + 1)..].ToArray();
         return new LogRecord(timestamp, time, tag.IndexOf((byte)'P') >= 0, content);
+    }
+
+    private static LogRecord? ParseJson(byte[] line)
+    {
+        string? log = null;
+        string? timestamp = null;
+        try
+        {
+            var reader = new Utf8JsonReader(line);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return null;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var name = reader.GetString();
+                if (!reader.Read())
+                {
+                    return null;
+                }
+
+                if (name == "log" && reader.TokenType == JsonTokenType.String)
+                {
+                    log = reader.GetString();
+                }
+                else if (name == "time" && reader.TokenType == JsonTokenType.String)
+                {
+                    timestamp = reader.GetString();
+                }
+                else
+                {
+                    reader.Skip();
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+
+        if (log is null || timestamp is null || !DateTimeOffset.TryParse(timestamp, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time))
+        {
+            return null;
+        }
+
+        var partial = !log.EndsWith('\n');
+        return new LogRecord(timestamp, time, partial, Encoding.UTF8.GetBytes(partial ? log : log[..^1]));
     }
 
     internal sealed record LogRecord(string Timestamp, DateTimeOffset Time, bool Partial, byte[] Content);

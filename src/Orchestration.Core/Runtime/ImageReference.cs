@@ -1,4 +1,4 @@
-namespace Orchestration.Runtime.Containerd;
+namespace Orchestration.Runtime;
 
 /// <summary>
 /// Image names as Docker and kubelet read them: <c>busybox</c>, <c>busybox:latest</c> and

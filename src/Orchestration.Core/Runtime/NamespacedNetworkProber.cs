@@ -3,21 +3,25 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
-namespace Orchestration.Runtime.Containerd;
+namespace Orchestration.Runtime;
 
 /// <summary>
 /// httpGet and tcpSocket probes from inside a network namespace. Pod IPs live on the bridge inside
 /// containerd's namespace, so a socket opened in the node's namespace cannot reach them. A socket
 /// belongs to the namespace of the thread that created it, so one dedicated thread enters the
 /// namespace once (setns) and only creates sockets; connecting and talking happen on any thread.
+/// Shared by the runtimes that run their daemon (and so every pod) in a namespace of their own.
 /// </summary>
-internal sealed class NamespacedNetworkProber : INetworkProber, IDisposable
+public sealed partial class NamespacedNetworkProber : INetworkProber, IDisposable
 {
+    private const int CloneNewNet = 0x40000000;
+
     private readonly string? _namespacePath;
     private readonly BlockingCollection<(AddressFamily Family, TaskCompletionSource<Socket> Result)> _requests = new();
     private readonly Lazy<Thread> _thread;
     private readonly HttpClient _http;
 
+    /// <summary>A prober that connects from <paramref name="namespacePath"/> (<c>/var/run/netns/NAME</c>), or from this process's own namespace when null.</summary>
     public NamespacedNetworkProber(string? namespacePath)
     {
         _namespacePath = namespacePath;
@@ -38,6 +42,7 @@ internal sealed class NamespacedNetworkProber : INetworkProber, IDisposable
         });
     }
 
+    /// <inheritdoc />
     public async Task<ProbeResult> ProbeAsync(NetworkProbe probe, TimeSpan timeout, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(probe);
@@ -89,6 +94,7 @@ internal sealed class NamespacedNetworkProber : INetworkProber, IDisposable
         }
     }
 
+    /// <summary>Ends the namespace thread and the HTTP client.</summary>
     public void Dispose()
     {
         _requests.CompleteAdding();
@@ -121,7 +127,7 @@ internal sealed class NamespacedNetworkProber : INetworkProber, IDisposable
         try
         {
             using var ns = File.OpenHandle(_namespacePath!, FileMode.Open, FileAccess.Read);
-            if (NativeMethods.SetNs((int)ns.DangerousGetHandle(), NativeMethods.CloneNewNet) != 0)
+            if (SetNs((int)ns.DangerousGetHandle(), CloneNewNet) != 0)
             {
                 failure = new IOException($"cannot enter the network namespace {_namespacePath} (setns: errno {Marshal.GetLastPInvokeError()}); probes need root");
             }
@@ -150,4 +156,7 @@ internal sealed class NamespacedNetworkProber : INetworkProber, IDisposable
             }
         }
     }
+
+    [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
+    private static partial int SetNs(int fd, int nstype);
 }

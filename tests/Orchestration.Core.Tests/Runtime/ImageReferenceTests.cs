@@ -1,4 +1,6 @@
-namespace Orchestration.Runtime.Containerd.Tests;
+using Orchestration.Runtime;
+
+namespace Orchestration.Core.Tests.Runtime;
 
 [Trait("Category", "Unit")]
 public sealed class ImageReferenceTests
