@@ -1,10 +1,14 @@
 using System.Diagnostics;
 
-namespace Orchestration.Runtime.Containerd;
+namespace Orchestration.Runtime;
 
-/// <summary>Runs a short command to its end and keeps what it printed.</summary>
-internal static class ProcessRunner
+/// <summary>
+/// Runs a short command to its end and keeps what it printed: the runtimes' hosts use it for the
+/// node's tools (ip, nsenter, mount, ctr) around the daemons they start.
+/// </summary>
+public static class ProcessRunner
 {
+    /// <summary>Runs <paramref name="file"/> with <paramref name="arguments"/>; returns its exit code and its output.</summary>
     public static async Task<(int ExitCode, string Output)> RunAsync(string file, IEnumerable<string> arguments, CancellationToken cancellationToken)
     {
         var start = new ProcessStartInfo(file)
