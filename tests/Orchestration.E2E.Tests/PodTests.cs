@@ -500,6 +500,36 @@ public sealed class ContainerdPodCluster : PodCluster
 [Trait("Category", "E2E")]
 public sealed class ContainerdPodTests(ContainerdPodCluster cluster) : PodTests<ContainerdPodCluster>(cluster), IClassFixture<ContainerdPodCluster>;
 
+/// <summary><c>orch up --runtime docker</c> for the shared pod tests.</summary>
+public sealed class DockerPodCluster : PodCluster
+{
+    /// <inheritdoc />
+    public override string RuntimeName => "docker";
+
+    /// <inheritdoc />
+    public override async Task<bool> ContainerGoneAsync(string containerId)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("docker") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { "-H", $"unix://{Path.Combine(Orch.DataDir, "docker", "docker.sock")}", "ps", "-aq", "--no-trunc" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = System.Diagnostics.Process.Start(start)!;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var output = await process.StandardOutput.ReadToEndAsync(timeout.Token);
+        await process.WaitForExitAsync(timeout.Token);
+        return process.ExitCode == 0 && !output.Contains(containerId, StringComparison.Ordinal);
+    }
+
+    /// <inheritdoc />
+    protected override string[] RuntimeArguments(string imageArchive) => ["--runtime", "docker", "--image-archive", imageArchive];
+}
+
+/// <summary>The shared pod tests on real Docker.</summary>
+[Trait("Category", "E2E")]
+public sealed class DockerPodTests(DockerPodCluster cluster) : PodTests<DockerPodCluster>(cluster), IClassFixture<DockerPodCluster>;
+
 /// <summary>containerd's own client, to look behind the node agent's back.</summary>
 internal static class Ctr
 {
