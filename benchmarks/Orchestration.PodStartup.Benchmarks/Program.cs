@@ -11,47 +11,21 @@ using Orchestration.Resources;
 using Orchestration.Runtime;
 using Orchestration.Runtime.Containerd;
 
-// Pod start latency on real containerd. `orch up --runtime containerd` runs as its own process; a
-// batch of N pods is created through the API at once and each pod's latency is the time from its
+// Pod start latency on real containerd, then on Docker (unless --no-docker). `orch up --runtime
+// containerd` runs as its own process; a batch of N pods is created through the API at once and each pod's latency is the time from its
 // create call to the API reporting it Running (scheduler, node agent, sandbox, container, status).
 // Beside it, in the same run and against the same containerd, the same starts are made with raw CRI
 // calls (RunPodSandbox, CreateContainer, StartContainer) at the node agent's parallelism: the floor
-// the cluster is compared to. Rounds alternate so that neither side gets a warmer containerd.
+// the cluster is compared to. Rounds alternate so that neither side gets a warmer containerd. Then
+// `orch up --runtime docker` takes the same rounds, and the two runtimes are compared through orch.
 var pods = Arg("--pods", 30);
 var rounds = Arg("--rounds", 2);
 var parallelism = Arg("--parallelism", 16); // the containerd node of orch up syncs 16 pods at once
 var archive = ArgText("--image-archive") ?? FindArchive();
-var dataDir = Directory.CreateTempSubdirectory("orch-podstart-").FullName;
-int port;
-using (var probe = new TcpListener(IPAddress.Loopback, 0))
-{
-    probe.Start();
-    port = ((IPEndPoint)probe.LocalEndpoint).Port;
-}
-
-var output = new ConcurrentQueue<string>();
-var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "orch.dll"), "up", "--data-dir", dataDir, "--port", port.ToString(CultureInfo.InvariantCulture), "--runtime", "containerd", "--image-archive", archive })
-{
-    start.ArgumentList.Add(arg);
-}
-
-using var orch = Process.Start(start) ?? throw new InvalidOperationException("orch did not start");
-orch.OutputDataReceived += (_, e) => output.Enqueue(e.Data ?? "");
-orch.ErrorDataReceived += (_, e) => output.Enqueue(e.Data ?? "");
-orch.BeginOutputReadLine();
-orch.BeginErrorReadLine();
+var docker = !args.Contains("--no-docker");
+var (orch, dataDir, output, client) = await StartOrchAsync("containerd");
 try
 {
-    var kubeconfig = Path.Combine(dataDir, "kubeconfig");
-    var clock = Stopwatch.StartNew();
-    while (!File.Exists(kubeconfig) && clock.Elapsed < TimeSpan.FromSeconds(60))
-    {
-        await Task.Delay(200);
-    }
-
-    using var client = new RemoteClusterClient(RemoteClusterClientOptions.FromKubeconfig(kubeconfig), ResourceKindTable.CreateDefault());
-    await WaitAsync(async () => (await client.ListAsync<V1Node>(null)).Items.Any(n => n.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") == true), TimeSpan.FromSeconds(120), "the containerd node to be Ready");
     var netns = output.Select(l => Regex.Match(l, "network namespace (orch-[0-9a-f]+)")).FirstOrDefault(m => m.Success)?.Groups[1].Value
         ?? throw new InvalidOperationException("orch did not say which network namespace its containerd runs in");
     await using var raw = new ContainerdRuntime(Options.Create(new ContainerdRuntimeOptions
@@ -91,21 +65,90 @@ try
     var ratio50 = P(cluster, 50) / P(direct, 50);
     var ratio99 = P(cluster, 99) / P(direct, 99);
     Console.WriteLine($"ratio orch/raw CRI: p50 {ratio50:F2}x, p99 {ratio99:F2}x (target <= 1.2x); p99 {P(cluster, 99) / 1000:F2} s (SLO < 5 s)");
+    if (!docker)
+    {
+        return 0;
+    }
+
+    // The same rounds on `orch up --runtime docker`, after the containerd cluster is gone, in this run.
+    await StopOrchAsync(orch, dataDir);
+    client.Dispose();
+    (orch, dataDir, output, client) = await StartOrchAsync("docker");
+    await RunClusterAsync(client, pods, "warm");
+    var onDocker = new List<double>();
+    for (var round = 1; round <= rounds; round++)
+    {
+        var dockerRound = await RunClusterAsync(client, pods, $"d{round}");
+        Console.WriteLine($"  docker round {round}: orch apply-to-Running p50 {P(dockerRound, 50):F0} ms p99 {P(dockerRound, 99):F0} ms");
+        onDocker.AddRange(dockerRound);
+    }
+
+    Console.WriteLine($"orch on docker (create to Running):  p50 {P(onDocker, 50):F0} ms, p99 {P(onDocker, 99):F0} ms");
+    Console.WriteLine($"ratio docker/containerd through orch: p50 {P(onDocker, 50) / P(cluster, 50):F2}x, p99 {P(onDocker, 99) / P(cluster, 99):F2}x");
     return 0;
 }
 finally
 {
-    using (var stop = Process.Start("kill", ["-TERM", orch.Id.ToString(CultureInfo.InvariantCulture)]))
+    client.Dispose();
+    await StopOrchAsync(orch, dataDir);
+}
+
+// `orch up --runtime <runtime>` as its own process on a fresh data directory, once its node is Ready.
+async Task<(Process Orch, string DataDir, ConcurrentQueue<string> Output, RemoteClusterClient Client)> StartOrchAsync(string runtime)
+{
+    var directory = Directory.CreateTempSubdirectory("orch-podstart-").FullName;
+    int port;
+    using (var probe = new TcpListener(IPAddress.Loopback, 0))
     {
-        await stop.WaitForExitAsync();
+        probe.Start();
+        port = ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 
-    if (!orch.WaitForExit(TimeSpan.FromSeconds(60)))
+    var lines = new ConcurrentQueue<string>();
+    var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+    foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "orch.dll"), "up", "--data-dir", directory, "--port", port.ToString(CultureInfo.InvariantCulture), "--runtime", runtime, "--image-archive", archive })
     {
-        orch.Kill(entireProcessTree: true);
+        start.ArgumentList.Add(arg);
     }
 
-    Directory.Delete(dataDir, recursive: true);
+    var process = Process.Start(start) ?? throw new InvalidOperationException("orch did not start");
+    process.OutputDataReceived += (_, e) => lines.Enqueue(e.Data ?? "");
+    process.ErrorDataReceived += (_, e) => lines.Enqueue(e.Data ?? "");
+    process.BeginOutputReadLine();
+    process.BeginErrorReadLine();
+    var kubeconfig = Path.Combine(directory, "kubeconfig");
+    var clock = Stopwatch.StartNew();
+    while (!File.Exists(kubeconfig) && clock.Elapsed < TimeSpan.FromSeconds(60))
+    {
+        await Task.Delay(200);
+    }
+
+    var api = new RemoteClusterClient(RemoteClusterClientOptions.FromKubeconfig(kubeconfig), ResourceKindTable.CreateDefault());
+    await WaitAsync(async () => (await api.ListAsync<V1Node>(null)).Items.Any(n => n.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") == true), TimeSpan.FromSeconds(120), $"the {runtime} node to be Ready");
+    return (process, directory, lines, api);
+}
+
+// SIGTERM, as Ctrl-C: orch stops its node's runtime and everything in it.
+static async Task StopOrchAsync(Process process, string directory)
+{
+    if (!process.HasExited)
+    {
+        using (var stop = Process.Start("kill", ["-TERM", process.Id.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await stop.WaitForExitAsync();
+        }
+
+        if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
+        {
+            process.Kill(entireProcessTree: true);
+        }
+    }
+
+    process.Dispose();
+    if (Directory.Exists(directory))
+    {
+        Directory.Delete(directory, recursive: true);
+    }
 }
 
 // Creates the pods at once, then watches the API until each is Running; returns each pod's latency in ms.
