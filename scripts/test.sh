@@ -10,7 +10,9 @@ dotnet build Orchestration.sln -c Release -warnaserror -nologo -v quiet
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-dotnet test Orchestration.sln -c Release --no-build -nologo -v quiet --logger "console;verbosity=minimal" "$@" 2>&1 | tee "$log" || status=$?
+# One test project at a time (-m:1): the runtime projects and the end-to-end tests each start
+# containerd or dockerd with real containers, and side by side on 2 cores they starve each other.
+dotnet test Orchestration.sln -c Release --no-build -nologo -v quiet -m:1 --logger "console;verbosity=minimal" "$@" 2>&1 | tee "$log" || status=$?
 # Sum the per-assembly summaries ("Failed: F, Passed: P, Skipped: S") into one closing line.
 awk '/Failed: *[0-9]+, Passed: *[0-9]+, Skipped: *[0-9]+/ {
        for (i = 1; i <= NF; i++) { gsub(",", "", $(i+1)); if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) }

@@ -353,31 +353,46 @@ public sealed class NodeAgent
             node = await _client.GetAsync<V1Node>(null, _options.NodeName, cancellationToken).ConfigureAwait(false);
         }
 
-        var resources = new Dictionary<string, ResourceQuantity> { ["cpu"] = new(_options.Cpu), ["memory"] = new(_options.Memory), ["pods"] = new(_options.MaxPods.ToString(System.Globalization.CultureInfo.InvariantCulture)) };
-        var now = _time.GetUtcNow().UtcDateTime;
-        var ready = readiness.Condition(now, node.Status?.Conditions?.FirstOrDefault(c => c.Type == "Ready"));
-        node.Status = new V1NodeStatus
+        V1NodeCondition ready;
+        for (var attempt = 1; ; attempt++)
         {
-            Capacity = resources,
-            Allocatable = resources,
-            Addresses = _options.InternalIP is { } ip ? [new V1NodeAddress { Address = ip, Type = "InternalIP" }, new V1NodeAddress { Address = _options.NodeName, Type = "Hostname" }] : null,
-            DaemonEndpoints = _options.ServerPort is { } port ? new V1NodeDaemonEndpoints { KubeletEndpoint = new V1DaemonEndpoint { Port = port } } : null,
-            Conditions = [ready],
-            NodeInfo = new V1NodeSystemInfo
+            var resources = new Dictionary<string, ResourceQuantity> { ["cpu"] = new(_options.Cpu), ["memory"] = new(_options.Memory), ["pods"] = new(_options.MaxPods.ToString(System.Globalization.CultureInfo.InvariantCulture)) };
+            var now = _time.GetUtcNow().UtcDateTime;
+            ready = readiness.Condition(now, node.Status?.Conditions?.FirstOrDefault(c => c.Type == "Ready"));
+            node.Status = new V1NodeStatus
             {
-                KubeletVersion = "v1.33.0-orchestration",
-                ContainerRuntimeVersion = _runtime.Version,
-                OperatingSystem = "linux",
-                Architecture = "amd64",
-                OsImage = _options.OsImage ?? MachineOsImage.Value,
-                KernelVersion = Environment.OSVersion.Version.ToString(),
-                MachineID = _options.NodeName,
-                SystemUUID = _options.NodeName,
-                BootID = Guid.NewGuid().ToString(),
-                KubeProxyVersion = "",
-            },
-        };
-        await _client.UpdateStatusAsync(node, cancellationToken).ConfigureAwait(false);
+                Capacity = resources,
+                Allocatable = resources,
+                Addresses = _options.InternalIP is { } ip ? [new V1NodeAddress { Address = ip, Type = "InternalIP" }, new V1NodeAddress { Address = _options.NodeName, Type = "Hostname" }] : null,
+                DaemonEndpoints = _options.ServerPort is { } port ? new V1NodeDaemonEndpoints { KubeletEndpoint = new V1DaemonEndpoint { Port = port } } : null,
+                Conditions = [ready],
+                NodeInfo = new V1NodeSystemInfo
+                {
+                    KubeletVersion = "v1.33.0-orchestration",
+                    ContainerRuntimeVersion = _runtime.Version,
+                    OperatingSystem = "linux",
+                    Architecture = "amd64",
+                    OsImage = _options.OsImage ?? MachineOsImage.Value,
+                    KernelVersion = Environment.OSVersion.Version.ToString(),
+                    MachineID = _options.NodeName,
+                    SystemUUID = _options.NodeName,
+                    BootID = Guid.NewGuid().ToString(),
+                    KubeProxyVersion = "",
+                },
+            };
+            try
+            {
+                await _client.UpdateStatusAsync(node, cancellationToken).ConfigureAwait(false);
+                break;
+            }
+            catch (ConflictException) when (attempt < 5)
+            {
+                // Node IPAM (the pod CIDR) or the lifecycle controller wrote the node since it was
+                // read: the status goes onto the newest copy.
+                node = await _client.GetAsync<V1Node>(null, _options.NodeName, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
         readiness.Registered(ready);
         _logger.LogInformation("Node {Node} registered", _options.NodeName);
     }
