@@ -117,13 +117,23 @@ public static class StreamingProxy
         }
     }
 
+    /// <summary>How long a finished stream waits for the client to close its end.</summary>
+    private static readonly TimeSpan ClientCloseWait = TimeSpan.FromSeconds(30);
+
     /// <summary>Copies both ways until either side closes, then closes both.</summary>
     private static async Task PipeAsync(Stream client, Stream backend)
     {
         using var done = new CancellationTokenSource();
         var up = CopyAsync(client, backend, done.Token);
         var down = CopyAsync(backend, client, done.Token);
-        await Task.WhenAny(up, down).ConfigureAwait(false);
+        if (await Task.WhenAny(up, down).ConfigureAwait(false) == down)
+        {
+            // The backend is done and everything it sent is written. The client still reads it and
+            // then closes; closing first, with its last frames unread, would reset the connection
+            // and can drop what it has not read yet.
+            await Task.WhenAny(up, Task.Delay(ClientCloseWait, CancellationToken.None)).ConfigureAwait(false);
+        }
+
         await done.CancelAsync().ConfigureAwait(false);
         await client.DisposeAsync().ConfigureAwait(false);
         await backend.DisposeAsync().ConfigureAwait(false);

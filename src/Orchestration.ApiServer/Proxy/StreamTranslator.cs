@@ -79,8 +79,9 @@ internal static class StreamTranslator
             await sendLock.WaitAsync(stop.Token).ConfigureAwait(false);
             await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", stop.Token).ConfigureAwait(false);
 
-            // kubectl answers the close; leaving before that would reset a connection it is still reading.
-            await Task.WhenAny(upstream, Task.Delay(TimeSpan.FromSeconds(5), stop.Token)).ConfigureAwait(false);
+            // kubectl answers the close once it has read everything; leaving before that would reset
+            // a connection it is still reading, and a reset can drop what it has not read yet.
+            await Task.WhenAny(upstream, Task.Delay(TimeSpan.FromSeconds(30), stop.Token)).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException)
         {

@@ -116,8 +116,9 @@ internal static class SpdyStreamServer
                 await stream.CloseAsync(stop.Token).ConfigureAwait(false);
             }
 
-            // kubectl closes the connection once it read the error stream; give it that moment.
-            await Task.WhenAny(reading, Task.Delay(TimeSpan.FromSeconds(5), stop.Token)).ConfigureAwait(false);
+            // kubectl closes the connection once it has read the error stream; closing first could
+            // reset it before it read everything.
+            await Task.WhenAny(reading, Task.Delay(TimeSpan.FromSeconds(30), stop.Token)).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException)
         {
