@@ -17,7 +17,7 @@ namespace Orchestration.Runtime.Containerd;
 /// <see cref="ImageNotPresentException"/>. Network probes connect from inside containerd's network
 /// namespace (see <see cref="ContainerdRuntimeOptions.NetworkNamespacePath"/>).
 /// </summary>
-public sealed class ContainerdRuntime : INodeRuntime, IStreamingRuntime, INetworkProber, IRuntimeConditions, IAsyncDisposable, IDisposable
+public sealed class ContainerdRuntime : INodeRuntime, IRuntimeConnection, IStreamingRuntime, INetworkProber, IRuntimeConditions, IAsyncDisposable, IDisposable
 {
     /// <summary>The annotation that keeps the image as the pod named it, which is what the status reports.</summary>
     private const string ImageAnnotation = "io.orchestration.image";

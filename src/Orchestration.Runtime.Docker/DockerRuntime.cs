@@ -19,7 +19,7 @@ namespace Orchestration.Runtime.Docker;
 /// Images are only taken from what dockerd holds; a missing one is an <see cref="ImageNotPresentException"/>.
 /// Network probes connect from inside dockerd's network namespace (see <see cref="DockerRuntimeOptions.NetworkNamespacePath"/>).
 /// </summary>
-public sealed class DockerRuntime : INodeRuntime, IContainerStreams, INetworkProber, IRuntimeConditions, IAsyncDisposable, IDisposable
+public sealed class DockerRuntime : INodeRuntime, IRuntimeConnection, IContainerStreams, INetworkProber, IRuntimeConditions, IAsyncDisposable, IDisposable
 {
     private const string UnknownVersion = "docker://unknown";
 
