@@ -97,13 +97,13 @@ internal static class UpCommand
                 services.AddOrchestrationScheduler();
                 if (containerd is not null)
                 {
-                    services.AddSingleton(new ContainerdNodeOptions(Environment.MachineName.ToLowerInvariant(), Path.Combine(dataDir, "containerd"), containerd.Socket, containerd.ImageArchive));
+                    services.AddSingleton(new RealNodeOptions(Environment.MachineName.ToLowerInvariant(), Path.Combine(dataDir, "containerd"), containerd.Socket, containerd.ImageArchive));
                     services.AddHostedService<ContainerdNode>();
                 }
 
                 if (docker is not null)
                 {
-                    services.AddSingleton(new DockerNodeOptions(Environment.MachineName.ToLowerInvariant(), Path.Combine(dataDir, "docker"), docker.Socket, docker.ImageArchive));
+                    services.AddSingleton(new RealNodeOptions(Environment.MachineName.ToLowerInvariant(), Path.Combine(dataDir, "docker"), docker.Socket, docker.ImageArchive));
                     services.AddHostedService<DockerNode>();
                 }
 

@@ -27,7 +27,7 @@ public static class NodeAgentServiceCollectionExtensions
     }
 }
 
-/// <summary>The hosted node agent: connects the runtime, starts the agent's server, runs the agent until the host stops.</summary>
+/// <summary>The hosted node agent of <see cref="NodeAgentServiceCollectionExtensions.AddNodeAgent"/>.</summary>
 internal sealed class NodeAgentService(
     IClusterClient client,
     INodeRuntime runtime,
@@ -36,33 +36,6 @@ internal sealed class NodeAgentService(
     TimeProvider timeProvider,
     ILoggerFactory loggers) : BackgroundService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        var logger = loggers.CreateLogger<NodeAgentService>();
-        try
-        {
-            if (runtime is IRuntimeConnection connection)
-            {
-                try
-                {
-                    await connection.ConnectAsync(TimeSpan.FromSeconds(10), stoppingToken).ConfigureAwait(false);
-                }
-                catch (IOException ex)
-                {
-                    // Not fatal: the node registers NotReady and turns Ready when the runtime answers.
-                    logger.LogError("{Message} The node is NotReady until it answers.", ex.Message);
-                }
-            }
-
-            await using var server = await NodeAgentServer.StartAsync(runtime, serverOptions.Value, timeProvider, loggers.CreateLogger<NodeAgentServer>(), stoppingToken).ConfigureAwait(false);
-            var agentOptions = options.Value;
-            agentOptions.InternalIP ??= server.EndPoint!.Address.ToString();
-            agentOptions.ServerPort ??= server.EndPoint!.Port;
-            var agent = new NodeAgent(client, runtime, agentOptions, timeProvider, loggers.CreateLogger<NodeAgent>());
-            await agent.RunUntilStoppedAsync(stoppingToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        NodeAgentRunner.RunAsync(client, runtime, options.Value, serverOptions.Value, timeProvider, loggers, events: null, stoppingToken);
 }
