@@ -175,12 +175,8 @@ public sealed class OwnStreamsTests : IAsyncLifetime
     /// <c>exit N</c>, <c>upper</c> (stdin upper-cased until it ends), <c>complain</c> (to stderr); its
     /// port 7000 is the test's echo listener.
     /// </summary>
-    private sealed class StreamingRuntime(int echoPort) : INodeRuntime, IContainerStreams
+    private sealed class StreamingRuntime(int echoPort) : OnePodRuntime, IContainerStreams
     {
-        private static readonly PodSandbox Sandbox = new("sandbox-1", new PodSandboxConfig("default", "web", "uid-1"), "127.0.0.1", Ready: true);
-
-        public string Version => "own-streams://1";
-
         public async Task<int> ExecAsync(string containerId, IReadOnlyList<string> command, ContainerStreams streams, CancellationToken cancellationToken)
         {
             switch (command[0])
@@ -213,28 +209,5 @@ public sealed class OwnStreamsTests : IAsyncLifetime
             await client.ConnectAsync(IPAddress.Loopback, echoPort, cancellationToken);
             return client.GetStream();
         }
-
-        public Task UpdateRuntimeConfigAsync(string podCidr, CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task<PodSandbox> RunPodSandboxAsync(PodSandboxConfig config, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task StopPodSandboxAsync(string sandboxId, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task RemovePodSandboxAsync(string sandboxId, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<string> CreateContainerAsync(string sandboxId, ContainerConfig config, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task StartContainerAsync(string containerId, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task StopContainerAsync(string containerId, TimeSpan gracePeriod, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task RemoveContainerAsync(string containerId, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<IReadOnlyList<PodSandbox>> ListPodSandboxesAsync(CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<PodSandbox>>([Sandbox]);
-
-        public Task<IReadOnlyList<ContainerStatus>> ListContainersAsync(string? sandboxId, CancellationToken cancellationToken) =>
-            Task.FromResult<IReadOnlyList<ContainerStatus>>([new ContainerStatus("c-1", Sandbox.Id, "main", "busybox", ContainerState.Running, DateTimeOffset.UnixEpoch, null, null, null)]);
-
-        public Task<ExecResult> ExecSyncAsync(string containerId, IReadOnlyList<string> command, TimeSpan timeout, CancellationToken cancellationToken) => throw new NotSupportedException();
     }
 }

@@ -143,34 +143,9 @@ public sealed class PodConnectionsTests : IAsyncLifetime
         response.StatusCode.Should().Be(HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
     }
 
-    /// <summary>A runtime holding pod default/web with one running container whose log is the given file.</summary>
-    private sealed class OneContainerRuntime(string logPath) : INodeRuntime
+    /// <summary>The pod's one container, whose log is the given file.</summary>
+    private sealed class OneContainerRuntime(string logPath) : OnePodRuntime
     {
-        private static readonly PodSandbox Sandbox = new("sandbox-1", new PodSandboxConfig("default", "web", "uid-1"), "10.244.0.5", Ready: true);
-
-        public string Version => "test://1";
-
-        public Task UpdateRuntimeConfigAsync(string podCidr, CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task<PodSandbox> RunPodSandboxAsync(PodSandboxConfig config, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task StopPodSandboxAsync(string sandboxId, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task RemovePodSandboxAsync(string sandboxId, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<string> CreateContainerAsync(string sandboxId, ContainerConfig config, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task StartContainerAsync(string containerId, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task StopContainerAsync(string containerId, TimeSpan gracePeriod, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task RemoveContainerAsync(string containerId, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<IReadOnlyList<PodSandbox>> ListPodSandboxesAsync(CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<PodSandbox>>([Sandbox]);
-
-        public Task<IReadOnlyList<ContainerStatus>> ListContainersAsync(string? sandboxId, CancellationToken cancellationToken) =>
-            Task.FromResult<IReadOnlyList<ContainerStatus>>([new ContainerStatus("c-1", Sandbox.Id, "main", "busybox", ContainerState.Running, DateTimeOffset.UnixEpoch, null, null, null) { LogPath = logPath }]);
-
-        public Task<ExecResult> ExecSyncAsync(string containerId, IReadOnlyList<string> command, TimeSpan timeout, CancellationToken cancellationToken) => throw new NotSupportedException();
+        protected override string? LogPath => logPath;
     }
 }
