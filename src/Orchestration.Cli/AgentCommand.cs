@@ -3,32 +3,49 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orchestration.Client;
+using Orchestration.Events;
 using Orchestration.Resources;
 
 namespace Orchestration.Cli;
 
-/// <summary><c>orch agent</c>: a worker that joins a running cluster: node agents talking to its API server through a kubeconfig.</summary>
+/// <summary>
+/// <c>orch agent</c>: a worker that joins a running cluster through a kubeconfig. By default its
+/// node runs real containers in a containerd of its own, as <c>orch up</c>'s node does; Docker and
+/// simulated nodes are the other choices.
+/// </summary>
 internal static class AgentCommand
 {
     public static Command Create()
     {
         var kubeconfig = new Option<string>("--kubeconfig") { Description = "The kubeconfig of the cluster to join.", Required = true };
-        var nodeName = new Option<string>("--node-name") { Description = "The node's name (with --nodes N > 1, a prefix: NAME-0, NAME-1, ...).", DefaultValueFactory = _ => Environment.MachineName.ToLowerInvariant() };
-        var runtime = new Option<string>("--runtime") { Description = "The node runtime: simulated (node agents without containers).", DefaultValueFactory = _ => "simulated" };
-        runtime.AcceptOnlyFromAmong("simulated");
-        var nodes = new Option<int>("--nodes") { Description = "How many simulated nodes this worker runs.", DefaultValueFactory = _ => 1 };
+        var nodeName = new Option<string>("--node-name") { Description = "The node's name (with --runtime simulated and --nodes N > 1, a prefix: NAME-0, NAME-1, ...).", DefaultValueFactory = _ => Environment.MachineName.ToLowerInvariant() };
+        var runtime = new Option<string>("--runtime") { Description = "The node runtime: containerd (real containers in a containerd of the worker's own; needs root), docker (the same over the Docker Engine API) or simulated (node agents without containers).", DefaultValueFactory = _ => "containerd" };
+        runtime.AcceptOnlyFromAmong("containerd", "docker", "simulated");
+        var dataDir = new Option<string?>("--data-dir") { Description = "Where a containerd or docker node keeps its daemon, images and pod volumes (default ~/.orch-agent/<node-name>)." };
+        var containerdSocket = new Option<string?>("--containerd-socket") { Description = "With --runtime containerd: use this containerd instead of starting one under the data directory." };
+        var dockerSocket = new Option<string?>("--docker-socket") { Description = "With --runtime docker: use this dockerd instead of starting one under the data directory." };
+        var imageArchive = new Option<string?>("--image-archive") { Description = "With --runtime containerd or docker: the image tarball to import (default: artifacts/images/busybox-oci.tar of the checkout, from scripts/build-images.sh)." };
+        var nodes = new Option<int>("--nodes") { Description = "How many simulated nodes this worker runs (with --runtime simulated).", DefaultValueFactory = _ => 1 };
         var lease = Durations.Option("--node-lease-duration", "How long a node's Lease holds (renewed every quarter of it).", TimeSpan.FromSeconds(40));
-        var command = new Command("agent", "Join a cluster as a worker: run node agents against its API server.") { kubeconfig, nodeName, runtime, nodes, lease };
-        command.SetAction((parse, cancellationToken) => RunAsync(
-            Path.GetFullPath(parse.GetValue(kubeconfig)!),
-            parse.GetValue(nodeName)!,
-            Math.Max(1, parse.GetValue(nodes)),
-            parse.GetValue(lease),
-            cancellationToken));
+        var command = new Command("agent", "Join a cluster as a worker: run a node agent against its API server.") { kubeconfig, nodeName, runtime, dataDir, containerdSocket, dockerSocket, imageArchive, nodes, lease };
+        command.SetAction((parse, cancellationToken) =>
+        {
+            var name = parse.GetValue(nodeName)!;
+            var kind = parse.GetValue(runtime)!;
+            var node = kind == "simulated"
+                ? null
+                : new RealNodeOptions(
+                    name,
+                    Path.GetFullPath(parse.GetValue(dataDir) ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".orch-agent", name)),
+                    kind == "docker" ? parse.GetValue(dockerSocket) : parse.GetValue(containerdSocket),
+                    parse.GetValue(imageArchive) ?? LocalImages.DefaultArchive(),
+                    parse.GetValue(lease));
+            return RunAsync(Path.GetFullPath(parse.GetValue(kubeconfig)!), name, kind, node, Math.Max(1, parse.GetValue(nodes)), parse.GetValue(lease), cancellationToken);
+        });
         return command;
     }
 
-    private static async Task<int> RunAsync(string kubeconfig, string nodeName, int nodes, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string kubeconfig, string nodeName, string runtime, RealNodeOptions? node, int simulatedNodes, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
         if (!File.Exists(kubeconfig))
         {
@@ -40,11 +57,40 @@ internal static class AgentCommand
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(_ => ResourceKindTable.CreateDefault());
         builder.Services.AddSingleton<IClusterClient>(sp => new RemoteClusterClient(RemoteClusterClientOptions.FromKubeconfig(kubeconfig), sp.GetRequiredService<ResourceKindTable>(), sp.GetRequiredService<ILogger<RemoteClusterClient>>()));
-        builder.Services.AddSingleton(new SimulatedNodesOptions(nodes, nodeName, leaseDuration, NumberSingle: false));
-        builder.Services.AddHostedService<SimulatedNodes>();
+        if (node is null)
+        {
+            builder.Services.AddSingleton(new SimulatedNodesOptions(simulatedNodes, nodeName, leaseDuration, NumberSingle: false));
+            builder.Services.AddHostedService<SimulatedNodes>();
+        }
+        else
+        {
+            builder.Services.AddSingleton(sp => new EventRecorder(sp.GetRequiredService<IClusterClient>(), sp.GetRequiredService<TimeProvider>()));
+            builder.Services.AddSingleton(node);
+            if (runtime == "docker")
+            {
+                builder.Services.AddHostedService<DockerNode>();
+            }
+            else
+            {
+                builder.Services.AddHostedService<ContainerdNode>();
+            }
+        }
+
         using var host = builder.Build();
-        await host.StartAsync(cancellationToken).ConfigureAwait(false);
-        Console.WriteLine($"orch: worker {nodeName} ({nodes} node(s)) joined the cluster of {kubeconfig}");
+        try
+        {
+            await host.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (NodeStartException ex)
+        {
+            await Console.Error.WriteLineAsync($"orch: {ex.Message}").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"orch: {UpCommand.RealNodeHint}").ConfigureAwait(false);
+            return 1;
+        }
+
+        Console.WriteLine(node is null
+            ? $"orch: worker {nodeName} ({simulatedNodes} simulated node(s)) joined the cluster of {kubeconfig}"
+            : $"orch: worker {nodeName} ({runtime}) joined the cluster of {kubeconfig}");
         await host.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
         Console.WriteLine("orch: worker stopped");
         return 0;

@@ -10,7 +10,7 @@ using Orchestration.Runtime;
 namespace Orchestration.Cli;
 
 /// <summary>
-/// A node of <c>orch up</c> whose agent runs real containers, over a runtime daemon of its own (in
+/// A node of <c>orch up</c> or <c>orch agent</c> whose agent runs real containers, over a runtime daemon of its own (in
 /// its own network namespace, under the data directory) or one given by socket. A daemon left
 /// running by an <c>orch</c> that was killed is adopted with its containers; stopping <c>orch</c>
 /// (Ctrl-C, SIGTERM) stops what it started or adopted. Each runtime says how its daemon starts and
@@ -112,6 +112,12 @@ internal abstract class RealNode(IClusterClient client, RealNodeOptions options,
         try
         {
             var agentOptions = new NodeAgentOptions { NodeName = options.NodeName, Workers = RealNodeWorkers, RootDirectory = Path.Combine(options.DataDirectory, "kubelet") };
+            if (options.LeaseDuration is { } lease)
+            {
+                agentOptions.LeaseDuration = lease;
+                agentOptions.RenewInterval = lease / 4;
+            }
+
             await NodeAgentRunner.RunAsync(client, runtime, agentOptions, new NodeAgentServerOptions(), timeProvider, loggers, events, stoppingToken).ConfigureAwait(false);
         }
         finally
@@ -132,9 +138,10 @@ internal abstract class RealNode(IClusterClient client, RealNodeOptions options,
 /// <param name="SocketPath">Its API socket.</param>
 internal sealed record StartedDaemon(IAsyncDisposable Host, bool Adopted, int? ProcessId, string NetworkNamespace, string SocketPath);
 
-/// <summary>A real node of <c>orch up</c>.</summary>
+/// <summary>A real node of <c>orch up</c> or <c>orch agent</c>.</summary>
 /// <param name="NodeName">The node's name.</param>
 /// <param name="DataDirectory">Where its daemon keeps its root, state and socket, and its agent the pods' volumes (<c>kubelet/</c>).</param>
 /// <param name="Socket">An existing daemon's socket to use instead of starting one.</param>
 /// <param name="ImageArchive">The image tarball to import into a started daemon.</param>
-internal sealed record RealNodeOptions(string NodeName, string DataDirectory, string? Socket, string? ImageArchive);
+/// <param name="LeaseDuration">How long the node's Lease holds (renewed every quarter of it); null keeps the agent's default.</param>
+internal sealed record RealNodeOptions(string NodeName, string DataDirectory, string? Socket, string? ImageArchive, TimeSpan? LeaseDuration = null);

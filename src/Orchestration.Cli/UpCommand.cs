@@ -43,8 +43,8 @@ internal static class UpCommand
             parse.GetValue(lease),
             parse.GetValue(grace),
             new NodeIpamOptions { ClusterCidr = parse.GetValue(clusterCidr)!, NodeCidrMaskSize = parse.GetValue(nodeMask) },
-            parse.GetValue(runtime) == "containerd" ? new ContainerdChoice(parse.GetValue(containerdSocket), parse.GetValue(imageArchive) ?? DefaultImageArchive()) : null,
-            parse.GetValue(runtime) == "docker" ? new DockerChoice(parse.GetValue(dockerSocket), parse.GetValue(imageArchive) ?? DefaultImageArchive()) : null,
+            parse.GetValue(runtime) == "containerd" ? new ContainerdChoice(parse.GetValue(containerdSocket), parse.GetValue(imageArchive) ?? LocalImages.DefaultArchive()) : null,
+            parse.GetValue(runtime) == "docker" ? new DockerChoice(parse.GetValue(dockerSocket), parse.GetValue(imageArchive) ?? LocalImages.DefaultArchive()) : null,
             cancellationToken));
         return command;
     }
@@ -133,7 +133,7 @@ internal static class UpCommand
         catch (NodeStartException ex)
         {
             await Console.Error.WriteLineAsync($"orch: {ex.Message}").ConfigureAwait(false);
-            await Console.Error.WriteLineAsync("orch: --runtime containerd (the default) runs real containers: it needs root and containerd (scripts/install-deps.sh); --runtime docker needs root and docker.io. --runtime simulated runs nodes without containers, --runtime none the control plane alone.").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"orch: {RealNodeHint} --runtime none runs the control plane alone.").ConfigureAwait(false);
 
             // The services that started before the node (controllers, scheduler) stop before their store closes.
             await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
@@ -163,23 +163,8 @@ internal static class UpCommand
         return 0;
     }
 
-    /// <summary>The image tarball scripts/build-images.sh writes, found from where orch runs (the checkout's artifacts/images).</summary>
-    private static string? DefaultImageArchive()
-    {
-        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
-        {
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                var candidate = Path.Combine(dir.FullName, "artifacts", "images", "busybox-oci.tar");
-                if (File.Exists(candidate))
-                {
-                    return candidate;
-                }
-            }
-        }
-
-        return null;
-    }
+    /// <summary>What a real node needs, and the runtime that needs nothing, for the message of a node that could not start.</summary>
+    internal const string RealNodeHint = "--runtime containerd (the default) runs real containers: it needs root and containerd (scripts/install-deps.sh); --runtime docker needs root and docker.io. --runtime simulated runs nodes without containers.";
 
     /// <summary>How the containerd node is run.</summary>
     private sealed record ContainerdChoice(string? Socket, string? ImageArchive);

@@ -8,8 +8,10 @@ namespace Orchestration.E2E.Tests;
 /// </summary>
 [Collection(OrchClusterCollection.Name)]
 [Trait("Category", "E2E")]
-public sealed class BadInputTests(OrchCluster cluster)
+public sealed class BadInputTests(OrchCluster cluster) : IDisposable
 {
+    private readonly List<string> _written = [];
+
     public static TheoryData<string> Versions() => KubectlTests.Versions();
 
     [Theory]
@@ -152,10 +154,19 @@ public sealed class BadInputTests(OrchCluster cluster)
         left.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().BeEmpty("nothing of a refused request is stored");
     }
 
-    private static string WriteTemp(string content, string extension = ".json")
+    public void Dispose()
+    {
+        foreach (var path in _written)
+        {
+            File.Delete(path);
+        }
+    }
+
+    private string WriteTemp(string content, string extension = ".json")
     {
         var path = Path.Combine(Path.GetTempPath(), $"orch-e2e-{Guid.NewGuid():N}{extension}");
         File.WriteAllText(path, content);
+        _written.Add(path);
         return path;
     }
 }

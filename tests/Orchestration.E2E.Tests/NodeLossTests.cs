@@ -17,7 +17,7 @@ public sealed class NodeLossTests
         try
         {
             var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "orch.dll"), "agent", "--kubeconfig", orch.Kubeconfig, "--node-name", "worker-x", "--node-lease-duration", "2s" })
+            foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "orch.dll"), "agent", "--kubeconfig", orch.Kubeconfig, "--node-name", "worker-x", "--runtime", "simulated", "--node-lease-duration", "2s" })
             {
                 start.ArgumentList.Add(arg);
             }

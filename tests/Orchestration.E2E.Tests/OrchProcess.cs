@@ -5,8 +5,8 @@ using Orchestration.Testing.Daemons;
 namespace Orchestration.E2E.Tests;
 
 /// <summary>
-/// The real <c>orch up</c>, started as a process on a loopback port and stopped with SIGINT, as Ctrl-C
-/// would. Without <c>--runtime</c> among the extra arguments it runs with <c>--runtime none</c> (no
+/// The real <c>orch up</c> (or <c>orch agent</c>), started as a process on a loopback port and stopped
+/// with SIGINT, as Ctrl-C would. Without <c>--runtime</c> among the extra arguments it runs with <c>--runtime none</c> (no
 /// node): the control-plane tests need neither root nor the second a containerd takes to start.
 /// </summary>
 public sealed class OrchProcess : IAsyncDisposable
@@ -39,31 +39,44 @@ public sealed class OrchProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<OrchProcess> StartAsync(string? dataDir = null, int? port = null, params string[] extraArgs)
+    public static Task<OrchProcess> StartAsync(string? dataDir = null, int? port = null, params string[] extraArgs)
     {
         dataDir ??= Directory.CreateTempSubdirectory("orch-e2e-").FullName;
         var chosen = port ?? FreePorts.Next();
-        var orch = Path.Combine(AppContext.BaseDirectory, "orch.dll");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         var runtime = extraArgs.Contains("--runtime") ? [] : new[] { "--runtime", "none" };
-        foreach (var arg in new[] { orch, "up", "--data-dir", dataDir, "--port", chosen.ToString(System.Globalization.CultureInfo.InvariantCulture) }.Concat(runtime).Concat(extraArgs))
+        string[] args = ["up", "--data-dir", dataDir, "--port", chosen.ToString(System.Globalization.CultureInfo.InvariantCulture), .. runtime, .. extraArgs];
+        return LaunchAsync(args, "serving at", dataDir, chosen);
+    }
+
+    /// <summary>
+    /// The real <c>orch agent</c>, a worker joining the cluster of <paramref name="kubeconfig"/> with its
+    /// node's data under <paramref name="dataDir"/>; started once it says it joined.
+    /// </summary>
+    public static Task<OrchProcess> StartAgentAsync(string kubeconfig, string dataDir, params string[] extraArgs) =>
+        LaunchAsync(["agent", "--kubeconfig", kubeconfig, "--data-dir", dataDir, .. extraArgs], "joined the cluster", dataDir, 0);
+
+    private static async Task<OrchProcess> LaunchAsync(string[] args, string readyLine, string dataDir, int port)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "orch.dll"));
+        foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
         }
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("orch did not start");
-        var orchProcess = new OrchProcess(process, dataDir, chosen);
+        var orchProcess = new OrchProcess(process, dataDir, port);
         process.OutputDataReceived += (_, e) => orchProcess.Record(e.Data);
         process.ErrorDataReceived += (_, e) => orchProcess.Record(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (!orchProcess.Output.Contains("serving at", StringComparison.Ordinal))
+        while (!orchProcess.Output.Contains(readyLine, StringComparison.Ordinal))
         {
             if (process.HasExited || DateTime.UtcNow > deadline)
             {
                 await orchProcess.DisposeAsync();
-                throw new InvalidOperationException($"orch up did not come up:\n{orchProcess.Output}");
+                throw new InvalidOperationException($"orch {args[0]} did not come up:\n{orchProcess.Output}");
             }
 
             await Task.Delay(100);
