@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Orchestration.Client;
 using Orchestration.Events;
 using Orchestration.Runtime;
+using Orchestration.Runtime.Daemons;
 using Orchestration.Runtime.Containerd;
 
 namespace Orchestration.Cli;
@@ -17,7 +18,7 @@ internal sealed class ContainerdNode(IClusterClient client, RealNodeOptions opti
 
     protected override string Kind => "containerd";
 
-    protected override async Task<StartedDaemon> StartDaemonAsync(string dataDirectory, string? imageArchive, CancellationToken cancellationToken)
+    protected override async Task<IDaemonHost> StartDaemonAsync(string dataDirectory, string? imageArchive, CancellationToken cancellationToken)
     {
         var hostOptions = new ContainerdHostOptions { DataDirectory = dataDirectory };
         if (imageArchive is not null)
@@ -27,7 +28,7 @@ internal sealed class ContainerdNode(IClusterClient client, RealNodeOptions opti
 
         var host = await ContainerdHost.StartAsync(Options.Create(hostOptions), Time, Loggers.CreateLogger<ContainerdHost>(), cancellationToken).ConfigureAwait(false);
         _runtimeOptions = host.RuntimeOptions;
-        return new StartedDaemon(host, host.Adopted, host.ProcessId, host.NetworkNamespace, host.SocketPath);
+        return host;
     }
 
     protected override void UseSocket(string socket, string dataDirectory) =>

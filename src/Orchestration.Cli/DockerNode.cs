@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Orchestration.Client;
 using Orchestration.Events;
 using Orchestration.Runtime;
+using Orchestration.Runtime.Daemons;
 using Orchestration.Runtime.Docker;
 
 namespace Orchestration.Cli;
@@ -17,7 +18,7 @@ internal sealed class DockerNode(IClusterClient client, RealNodeOptions options,
 
     protected override string Kind => "docker";
 
-    protected override async Task<StartedDaemon> StartDaemonAsync(string dataDirectory, string? imageArchive, CancellationToken cancellationToken)
+    protected override async Task<IDaemonHost> StartDaemonAsync(string dataDirectory, string? imageArchive, CancellationToken cancellationToken)
     {
         var hostOptions = new DockerHostOptions { DataDirectory = dataDirectory };
         if (imageArchive is not null)
@@ -27,7 +28,7 @@ internal sealed class DockerNode(IClusterClient client, RealNodeOptions options,
 
         var host = await DockerHost.StartAsync(Options.Create(hostOptions), Time, Loggers.CreateLogger<DockerHost>(), cancellationToken).ConfigureAwait(false);
         _runtimeOptions = host.RuntimeOptions;
-        return new StartedDaemon(host, host.Adopted, host.ProcessId, host.NetworkNamespace, host.SocketPath);
+        return host;
     }
 
     protected override void UseSocket(string socket, string dataDirectory) =>

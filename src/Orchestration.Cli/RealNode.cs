@@ -6,6 +6,7 @@ using Orchestration.NodeAgent;
 using Orchestration.NodeAgent.Server;
 using Orchestration.NodeAgent.Server.Hosting;
 using Orchestration.Runtime;
+using Orchestration.Runtime.Daemons;
 
 namespace Orchestration.Cli;
 
@@ -25,7 +26,7 @@ internal abstract class RealNode(IClusterClient client, RealNodeOptions options,
     /// </summary>
     private const int RealNodeWorkers = 16;
 
-    private IAsyncDisposable? _daemon;
+    private IDaemonHost? _daemon;
 
     /// <summary>The log.</summary>
     protected ILogger Logger { get; } = loggers.CreateLogger<RealNode>();
@@ -43,7 +44,7 @@ internal abstract class RealNode(IClusterClient client, RealNodeOptions options,
     protected abstract string Kind { get; }
 
     /// <summary>Starts or adopts the node's own daemon under <paramref name="dataDirectory"/>.</summary>
-    protected abstract Task<StartedDaemon> StartDaemonAsync(string dataDirectory, string? imageArchive, CancellationToken cancellationToken);
+    protected abstract Task<IDaemonHost> StartDaemonAsync(string dataDirectory, string? imageArchive, CancellationToken cancellationToken);
 
     /// <summary>Uses the daemon at <paramref name="socket"/> instead of starting one.</summary>
     protected abstract void UseSocket(string socket, string dataDirectory);
@@ -68,7 +69,7 @@ internal abstract class RealNode(IClusterClient client, RealNodeOptions options,
                 Logger.LogWarning("No image tarball given and none built in this checkout (artifacts/images/busybox-oci.tar): {Daemon} holds only the images it already has, and pod sandboxes need orchestration.local/sandbox:1. Run scripts/build-images.sh or pass --image-archive", Daemon);
             }
 
-            StartedDaemon started;
+            IDaemonHost started;
             try
             {
                 started = await StartDaemonAsync(options.DataDirectory, options.ImageArchive, cancellationToken).ConfigureAwait(false);
@@ -78,7 +79,7 @@ internal abstract class RealNode(IClusterClient client, RealNodeOptions options,
                 throw new NodeStartException($"the {Kind} node could not start: {ex.Message}", ex);
             }
 
-            _daemon = started.Host;
+            _daemon = started;
             Logger.LogInformation(
                 started.Adopted ? "{Daemon} (pid {Pid}) of the previous run is adopted with its containers, in network namespace {Namespace} with its socket at {Socket}" : "{Daemon} (pid {Pid}) runs in network namespace {Namespace} with its socket at {Socket}",
                 Daemon,
@@ -129,14 +130,6 @@ internal abstract class RealNode(IClusterClient client, RealNodeOptions options,
         }
     }
 }
-
-/// <summary>A daemon a <see cref="RealNode"/> started or adopted.</summary>
-/// <param name="Host">What stops it.</param>
-/// <param name="Adopted">Whether it was left running by a previous <c>orch</c>.</param>
-/// <param name="ProcessId">Its pid.</param>
-/// <param name="NetworkNamespace">The network namespace it runs in.</param>
-/// <param name="SocketPath">Its API socket.</param>
-internal sealed record StartedDaemon(IAsyncDisposable Host, bool Adopted, int? ProcessId, string NetworkNamespace, string SocketPath);
 
 /// <summary>A real node of <c>orch up</c> or <c>orch agent</c>.</summary>
 /// <param name="NodeName">The node's name.</param>

@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Orchestration.Runtime.Daemons;
 
 namespace Orchestration.Runtime.Containerd;
 
@@ -26,11 +27,9 @@ namespace Orchestration.Runtime.Containerd;
 /// its socket, with their containers. One host at a time holds a data directory. Needs root.
 /// </para>
 /// </summary>
-public sealed class ContainerdHost : IAsyncDisposable
+public sealed class ContainerdHost : IDaemonHost
 {
     private const string Namespace = "k8s.io";
-    private const int Sigterm = 15;
-    private const int Sigkill = 9;
 
     private readonly ContainerdHostOptions _options;
     private readonly TimeProvider _time;
@@ -47,7 +46,7 @@ public sealed class ContainerdHost : IAsyncDisposable
         _time = time;
         _logger = logger;
         DataDirectory = Path.GetFullPath(options.DataDirectory);
-        NetworkNamespace = options.NetworkNamespace ?? FreshNamespaceName();
+        NetworkNamespace = options.NetworkNamespace ?? NetworkNamespaces.FreshName();
     }
 
     /// <summary>The directory holding containerd's config, socket, root, state and the pod logs.</summary>
@@ -57,7 +56,7 @@ public sealed class ContainerdHost : IAsyncDisposable
     public string NetworkNamespace { get; private set; }
 
     /// <summary>The namespace as a path, for <c>nsenter --net=</c> and <see cref="ContainerdRuntimeOptions.NetworkNamespacePath"/>.</summary>
-    public string NetworkNamespacePath => NamespacePath(NetworkNamespace);
+    public string NetworkNamespacePath => NetworkNamespaces.PathOf(NetworkNamespace);
 
     /// <summary>containerd's gRPC socket.</summary>
     public string SocketPath => Path.Combine(DataDirectory, "containerd.sock");
@@ -84,7 +83,7 @@ public sealed class ContainerdHost : IAsyncDisposable
     public bool Adopted { get; private set; }
 
     /// <summary>containerd's PID, while it runs.</summary>
-    public int? ProcessId => _pid is { } pid && IsRunning(pid) ? pid : null;
+    public int? ProcessId => _pid is { } pid && ProcessTable.IsRunning(pid) ? pid : null;
 
     /// <summary>Options for a <see cref="ContainerdRuntime"/> that talks to this containerd.</summary>
     public ContainerdRuntimeOptions RuntimeOptions => new()
@@ -207,7 +206,7 @@ public sealed class ContainerdHost : IAsyncDisposable
 
         if (_ownsNamespace)
         {
-            await DeleteNamespaceAsync(NetworkNamespace, cancellationToken).ConfigureAwait(false);
+            await NetworkNamespaces.DeleteAsync(NetworkNamespace, _logger, cancellationToken).ConfigureAwait(false);
         }
 
         if (_pid is not null)
@@ -220,7 +219,7 @@ public sealed class ContainerdHost : IAsyncDisposable
         await _lock.DisposeAsync().ConfigureAwait(false);
         if (_options.DeleteDataOnDispose)
         {
-            await UnmountUnderAsync(DataDirectory, cancellationToken).ConfigureAwait(false);
+            await DaemonDirectory.UnmountUnderAsync(DataDirectory, cancellationToken).ConfigureAwait(false);
             try
             {
                 Directory.Delete(DataDirectory, recursive: true);
@@ -235,7 +234,7 @@ public sealed class ContainerdHost : IAsyncDisposable
     private async Task StartAsync(CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(DataDirectory);
-        _lock = Lock();
+        _lock = DaemonDirectory.Lock(DataDirectory, "containerd.lock", "containerd");
         var config = Config();
         var template = CniTemplate();
         var record = ReadRecord();
@@ -250,21 +249,6 @@ public sealed class ContainerdHost : IAsyncDisposable
         await ImportImagesAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    // An advisory lock (flock, released by the kernel when the process dies however it dies): two
-    // hosts on one directory would adopt, stop and clean up each other's containerd.
-    private FileStream Lock()
-    {
-        var path = Path.Combine(DataDirectory, "containerd.lock");
-        try
-        {
-            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-        }
-        catch (IOException ex)
-        {
-            throw new InvalidOperationException($"Another process runs the containerd of {DataDirectory} (it holds {path}). Stop it first, or give this one a data directory of its own.", ex);
-        }
-    }
-
     private async Task<bool> TryAdoptAsync(int pid, string? recordedNamespace, string config, string template, CancellationToken cancellationToken)
     {
         if (!IsOurContainerd(pid))
@@ -274,7 +258,7 @@ public sealed class ContainerdHost : IAsyncDisposable
         }
 
         string? why = null;
-        if (recordedNamespace is null || !File.Exists(NamespacePath(recordedNamespace)) || !await RunsInNamespaceAsync(pid, recordedNamespace, cancellationToken).ConfigureAwait(false))
+        if (recordedNamespace is null || !File.Exists(NetworkNamespaces.PathOf(recordedNamespace)) || !(await NetworkNamespaces.OfProcessAsync(pid, cancellationToken).ConfigureAwait(false)).Contains(recordedNamespace, StringComparer.Ordinal))
         {
             why = $"it no longer runs in its network namespace {recordedNamespace}";
         }
@@ -302,7 +286,7 @@ public sealed class ContainerdHost : IAsyncDisposable
         }
 
         _logger.LogWarning("The containerd of the previous run (pid {Pid}) still runs but {Reason}: stopping it, removing what it left and starting a new one", pid, why);
-        await StopProcessAsync(pid, cancellationToken).ConfigureAwait(false);
+        await DaemonProcess.StopAsync(pid, "containerd", _options.StopTimeout, _time, _logger, _process, cancellationToken).ConfigureAwait(false);
         return false;
     }
 
@@ -315,9 +299,9 @@ public sealed class ContainerdHost : IAsyncDisposable
     private async Task RemoveLeftoversAsync(string? recordedNamespace, bool recorded, CancellationToken cancellationToken)
     {
         var shims = await StopShimsAsync(cancellationToken).ConfigureAwait(false);
-        if (recordedNamespace is not null && File.Exists(NamespacePath(recordedNamespace)))
+        if (recordedNamespace is not null && File.Exists(NetworkNamespaces.PathOf(recordedNamespace)))
         {
-            await DeleteNamespaceAsync(recordedNamespace, cancellationToken).ConfigureAwait(false);
+            await NetworkNamespaces.DeleteAsync(recordedNamespace, _logger, cancellationToken).ConfigureAwait(false);
         }
 
         if (!recorded && shims == 0)
@@ -335,7 +319,7 @@ public sealed class ContainerdHost : IAsyncDisposable
     // sandbox state, metadata of sandboxes that no longer run, IP reservations, logs, sockets.
     private async Task WipeAsync(CancellationToken cancellationToken)
     {
-        await UnmountUnderAsync(DataDirectory, cancellationToken).ConfigureAwait(false);
+        await DaemonDirectory.UnmountUnderAsync(DataDirectory, cancellationToken).ConfigureAwait(false);
         foreach (var directory in new[] { "state", "root", "cni/ipam", "cni/conf", "pods" })
         {
             var path = Path.Combine(DataDirectory, directory);
@@ -369,49 +353,18 @@ public sealed class ContainerdHost : IAsyncDisposable
         // A stale socket from a crashed run would make the wait below succeed too early.
         File.Delete(SocketPath);
 
-        await ProcessRunner.RunCheckedAsync("ip", ["netns", "add", NetworkNamespace], cancellationToken).ConfigureAwait(false);
+        await NetworkNamespaces.CreateAsync(NetworkNamespace, cancellationToken).ConfigureAwait(false);
         _ownsNamespace = true;
-        await ProcessRunner.RunCheckedAsync("ip", ["-n", NetworkNamespace, "link", "set", "lo", "up"], cancellationToken).ConfigureAwait(false);
-
-        // containerd must not depend on this process staying alive: its output goes to its log file,
-        // not to a pipe (a Go program writing to a pipe nobody reads dies of SIGPIPE), and it gets a
-        // session of its own, so neither a terminal's Ctrl-C nor its hangup reaches it; this host stops
-        // it itself. nsenter, not `ip netns exec`: the latter remounts /sys and hides the cgroup mounts
-        // runc needs. sh, setsid (no fork: sh is not a group leader) and nsenter each exec in place,
-        // so the PID is containerd's own.
-        var start = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
-        foreach (var argument in new[]
-        {
-            "-c", "log=$1; shift; exec setsid \"$@\" </dev/null >>\"$log\" 2>&1", "orch-containerd", LogPath,
-            "nsenter", $"--net={NetworkNamespacePath}", _options.ContainerdPath, "--config", ConfigPath,
-        })
-        {
-            start.ArgumentList.Add(argument);
-        }
 
         var stopwatch = Stopwatch.StartNew();
-        _process = Process.Start(start) ?? throw new InvalidOperationException("sh did not start");
+        _process = DaemonProcess.StartDetached(LogPath, NetworkNamespacePath, [_options.ContainerdPath, "--config", ConfigPath]);
         _pid = _process.Id;
         WriteRecord(_process.Id);
         _logger.LogInformation("Started containerd (pid {Pid}) in network namespace {Namespace}, data under {Directory}", _process.Id, NetworkNamespace, DataDirectory);
 
         using (var runtime = new ContainerdRuntime(Options.Create(RuntimeOptions), _time))
         {
-            using var exited = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var watch = WatchExitAsync(_process, exited);
-            try
-            {
-                await runtime.ConnectAsync(_options.StartTimeout, exited.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
-            {
-                throw new InvalidOperationException($"containerd did not come up on {SocketPath}: {ex.Message}\n--- its log ({LogPath}):\n{Tail()}", ex);
-            }
-            finally
-            {
-                await exited.CancelAsync().ConfigureAwait(false);
-                await watch.ConfigureAwait(false);
-            }
+            await DaemonProcess.WaitUntilAnswersAsync(_process, "containerd", SocketPath, LogPath, token => runtime.ConnectAsync(_options.StartTimeout, token), cancellationToken).ConfigureAwait(false);
         }
 
         if (!IsOurContainerd(_process.Id))
@@ -428,20 +381,6 @@ public sealed class ContainerdHost : IAsyncDisposable
         {
             await ProcessRunner.RunCheckedAsync(_options.CtrPath, ["-a", SocketPath, "-n", Namespace, "images", "import", archive], cancellationToken).ConfigureAwait(false);
             _logger.LogInformation("Imported {Archive} into containerd", archive);
-        }
-    }
-
-    // Cancels the wait for the socket as soon as containerd dies, so a bad config fails at once.
-    private static async Task WatchExitAsync(Process process, CancellationTokenSource exited)
-    {
-        try
-        {
-            await process.WaitForExitAsync(exited.Token).ConfigureAwait(false);
-            await exited.CancelAsync().ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // The wait ended first.
         }
     }
 
@@ -470,47 +409,8 @@ public sealed class ContainerdHost : IAsyncDisposable
     {
         if (_pid is { } pid && (_process is not null || IsOurContainerd(pid)))
         {
-            await StopProcessAsync(pid, cancellationToken).ConfigureAwait(false);
+            await DaemonProcess.StopAsync(pid, "containerd", _options.StopTimeout, _time, _logger, _process, cancellationToken).ConfigureAwait(false);
         }
-    }
-
-    // SIGTERM, then SIGKILL after StopTimeout. The process may not be this one's child (an adopted
-    // containerd), so its exit is watched through /proc rather than waited for.
-    private async Task StopProcessAsync(int pid, CancellationToken cancellationToken)
-    {
-        if (!IsRunning(pid))
-        {
-            return;
-        }
-
-        Signal(pid, Sigterm);
-        if (await ExitedWithinAsync(pid, _options.StopTimeout, cancellationToken).ConfigureAwait(false))
-        {
-            return;
-        }
-
-        _logger.LogWarning("containerd (pid {Pid}) did not stop within {Timeout}; killing it", pid, _options.StopTimeout);
-        Signal(pid, Sigkill);
-        if (!await ExitedWithinAsync(pid, TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false))
-        {
-            _logger.LogWarning("containerd (pid {Pid}) is still there 10 s after SIGKILL", pid);
-        }
-    }
-
-    private async Task<bool> ExitedWithinAsync(int pid, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        var deadline = _time.GetUtcNow() + timeout;
-        while (IsRunning(pid))
-        {
-            if (_time.GetUtcNow() >= deadline)
-            {
-                return false;
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(20), _time, cancellationToken).ConfigureAwait(false);
-        }
-
-        return true;
     }
 
     /// <summary>
@@ -521,7 +421,7 @@ public sealed class ContainerdHost : IAsyncDisposable
     /// </summary>
     private async Task<int> StopShimsAsync(CancellationToken cancellationToken)
     {
-        var processes = ListProcesses();
+        var processes = ProcessTable.List();
         var shims = processes
             .Where(p => p.CommandLine.Contains("containerd-shim", StringComparison.Ordinal) && p.CommandLine.Contains(SocketPath, StringComparison.Ordinal))
             .Select(p => p.Pid)
@@ -535,8 +435,7 @@ public sealed class ContainerdHost : IAsyncDisposable
         var podNamespaces = new HashSet<string>(StringComparer.Ordinal);
         foreach (var pid in containers)
         {
-            var (_, names) = await ProcessRunner.RunAsync("ip", ["netns", "identify", pid.ToString(CultureInfo.InvariantCulture)], cancellationToken).ConfigureAwait(false);
-            foreach (var name in names.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            foreach (var name in await NetworkNamespaces.OfProcessAsync(pid, cancellationToken).ConfigureAwait(false))
             {
                 // A host-network pod shares containerd's namespace, which is deleted on its own terms.
                 if (name != NetworkNamespace)
@@ -549,135 +448,48 @@ public sealed class ContainerdHost : IAsyncDisposable
         foreach (var pid in containers)
         {
             _logger.LogWarning("Killing container process {Pid} left under a shim of {Socket}", pid, SocketPath);
-            Signal(pid, Sigkill);
+            ProcessTable.Signal(pid, ProcessTable.Sigkill);
         }
 
         foreach (var pid in shims)
         {
             _logger.LogWarning("Killing leftover containerd shim {Pid} of {Socket}", pid, SocketPath);
-            Signal(pid, Sigkill);
+            ProcessTable.Signal(pid, ProcessTable.Sigkill);
         }
 
         foreach (var pid in containers.Concat(shims))
         {
-            await ExitedWithinAsync(pid, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+            await DaemonProcess.ExitedWithinAsync(pid, TimeSpan.FromSeconds(5), _time, null, cancellationToken).ConfigureAwait(false);
         }
 
         foreach (var name in podNamespaces)
         {
-            await DeleteNamespaceAsync(name, cancellationToken).ConfigureAwait(false);
+            await NetworkNamespaces.DeleteAsync(name, _logger, cancellationToken).ConfigureAwait(false);
         }
 
         return shims.Count;
     }
 
-    private async Task DeleteNamespaceAsync(string name, CancellationToken cancellationToken)
-    {
-        var (exitCode, output) = await ProcessRunner.RunAsync("ip", ["netns", "delete", name], cancellationToken).ConfigureAwait(false);
-        if (exitCode != 0)
-        {
-            _logger.LogWarning("Could not delete network namespace {Namespace}: {Output}", name, output.Trim());
-        }
-    }
-
-    // Whether the process runs in the named namespace (ip compares the namespace inodes).
-    private static async Task<bool> RunsInNamespaceAsync(int pid, string name, CancellationToken cancellationToken)
-    {
-        var (exitCode, output) = await ProcessRunner.RunAsync("ip", ["netns", "identify", pid.ToString(CultureInfo.InvariantCulture)], cancellationToken).ConfigureAwait(false);
-        return exitCode == 0 && output.Split('\n', StringSplitOptions.TrimEntries).Contains(name, StringComparer.Ordinal);
-    }
-
     /// <summary>Whether the PID is a running containerd with this directory's config (not a reused PID).</summary>
     private bool IsOurContainerd(int pid)
     {
-        if (!IsRunning(pid))
-        {
-            return false;
-        }
-
-        string[] arguments;
-        try
-        {
-            arguments = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0', StringSplitOptions.RemoveEmptyEntries);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
-
+        var arguments = ProcessTable.IsRunning(pid) ? ProcessTable.Arguments(pid) : [];
         var config = Array.IndexOf(arguments, "--config");
         return arguments.Length > 0
             && Path.GetFileName(arguments[0]) == Path.GetFileName(_options.ContainerdPath)
             && config > 0 && config + 1 < arguments.Length && arguments[config + 1] == ConfigPath;
     }
 
-    /// <summary>Whether the PID exists and has not exited (a zombie waiting to be reaped has).</summary>
-    private static bool IsRunning(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-
-            // "pid (comm) S ...": the command may hold spaces and parentheses, the state follows the last ')'.
-            var state = stat[(stat.LastIndexOf(')') + 2)..];
-            return state.Length > 0 && state[0] is not ('Z' or 'X');
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentOutOfRangeException)
-        {
-            return false;
-        }
-    }
-
-    private static List<(int Pid, int ParentPid, string CommandLine)> ListProcesses()
-    {
-        var list = new List<(int, int, string)>();
-        foreach (var directory in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
-            {
-                continue;
-            }
-
-            try
-            {
-                var stat = File.ReadAllText(Path.Combine(directory, "stat"));
-                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                var parent = int.Parse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture);
-                var commandLine = File.ReadAllText(Path.Combine(directory, "cmdline")).Replace('\0', ' ');
-                list.Add((pid, parent, commandLine));
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException or ArgumentOutOfRangeException)
-            {
-                // Gone meanwhile.
-            }
-        }
-
-        return list;
-    }
-
-    private (int Pid, string? Namespace)? ReadRecord()
-    {
-        try
-        {
-            if (!int.TryParse(File.ReadAllText(PidFilePath).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
-            {
-                return null;
-            }
-
-            var name = File.Exists(NetworkNamespaceFilePath) ? File.ReadAllText(NetworkNamespaceFilePath).Trim() : null;
-            return (pid, string.IsNullOrEmpty(name) ? null : name);
-        }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
-        {
-            return null;
-        }
-    }
+    private (int Pid, string? Namespace)? ReadRecord() =>
+        int.TryParse(DaemonDirectory.ReadLine(PidFilePath), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
+            ? (pid, DaemonDirectory.ReadLine(NetworkNamespaceFilePath))
+            : null;
 
     private void WriteRecord(int pid)
     {
         // The namespace first: a PID file always comes with the namespace it belongs to.
-        WriteAtomically(NetworkNamespaceFilePath, NetworkNamespace + "\n");
-        WriteAtomically(PidFilePath, pid.ToString(CultureInfo.InvariantCulture) + "\n");
+        DaemonDirectory.WriteAtomically(NetworkNamespaceFilePath, NetworkNamespace + "\n");
+        DaemonDirectory.WriteAtomically(PidFilePath, pid.ToString(CultureInfo.InvariantCulture) + "\n");
     }
 
     private void DeleteRecord()
@@ -686,34 +498,8 @@ public sealed class ContainerdHost : IAsyncDisposable
         File.Delete(NetworkNamespaceFilePath);
     }
 
-    private static void WriteAtomically(string path, string content)
-    {
-        var temporary = path + ".tmp";
-        File.WriteAllText(temporary, content);
-        File.Move(temporary, path, overwrite: true);
-    }
-
     private static async Task<bool> SameContentAsync(string path, string content, CancellationToken cancellationToken) =>
         File.Exists(path) && await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false) == content;
-
-    // Overlay, shm and netns mounts under the data directory would make deleting it fail (or reach into a container's files).
-    private static async Task UnmountUnderAsync(string directory, CancellationToken cancellationToken)
-    {
-        var prefix = directory.TrimEnd('/') + "/";
-        var mountPoints = (await File.ReadAllLinesAsync("/proc/self/mountinfo", cancellationToken).ConfigureAwait(false))
-            .Select(line => line.Split(' ')[4].Replace("\\040", " ", StringComparison.Ordinal))
-            .Where(point => point.StartsWith(prefix, StringComparison.Ordinal))
-            .OrderByDescending(point => point.Length)
-            .ToList();
-        foreach (var point in mountPoints)
-        {
-            await ProcessRunner.RunAsync("umount", ["-l", point], cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    private static string NamespacePath(string name) => $"/var/run/netns/{name}";
-
-    private static string FreshNamespaceName() => $"orch-{Guid.NewGuid().ToString("N")[..8]}";
 
     private string TemplatePath => Path.Combine(DataDirectory, "cni/bridge.conflist.tmpl");
 
@@ -776,20 +562,4 @@ public sealed class ContainerdHost : IAsyncDisposable
 
         """;
 
-    private string Tail()
-    {
-        try
-        {
-            using var stream = new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-            using var reader = new StreamReader(stream);
-            var lines = reader.ReadToEnd().Split('\n');
-            return string.Join('\n', lines.TakeLast(30));
-        }
-        catch (IOException ex)
-        {
-            return ex.Message;
-        }
-    }
-
-    private static void Signal(int pid, int signal) => _ = NativeMethods.Kill(pid, signal);
 }

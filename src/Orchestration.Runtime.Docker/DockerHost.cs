@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Orchestration.Runtime.Daemons;
 
 namespace Orchestration.Runtime.Docker;
 
@@ -28,10 +29,8 @@ namespace Orchestration.Runtime.Docker;
 /// Needs root.
 /// </para>
 /// </summary>
-public sealed class DockerHost : IAsyncDisposable
+public sealed class DockerHost : IDaemonHost
 {
-    private const int Sigterm = 15;
-    private const int Sigkill = 9;
 
     private readonly DockerHostOptions _options;
     private readonly TimeProvider _time;
@@ -48,7 +47,7 @@ public sealed class DockerHost : IAsyncDisposable
         _time = time;
         _logger = logger;
         DataDirectory = Path.GetFullPath(options.DataDirectory);
-        NetworkNamespace = options.NetworkNamespace ?? $"orch-{Guid.NewGuid().ToString("N")[..8]}";
+        NetworkNamespace = options.NetworkNamespace ?? NetworkNamespaces.FreshName();
     }
 
     /// <summary>The directory holding dockerd's data root, exec root, socket and log.</summary>
@@ -58,7 +57,7 @@ public sealed class DockerHost : IAsyncDisposable
     public string NetworkNamespace { get; private set; }
 
     /// <summary>The namespace as a path, for <c>nsenter --net=</c> and <see cref="DockerRuntimeOptions.NetworkNamespacePath"/>.</summary>
-    public string NetworkNamespacePath => $"/var/run/netns/{NetworkNamespace}";
+    public string NetworkNamespacePath => NetworkNamespaces.PathOf(NetworkNamespace);
 
     /// <summary>dockerd's API socket.</summary>
     public string SocketPath => Path.Combine(DataDirectory, "docker.sock");
@@ -79,7 +78,7 @@ public sealed class DockerHost : IAsyncDisposable
     public string NetworkNamespaceFilePath => Path.Combine(DataDirectory, "netns");
 
     /// <summary>dockerd's PID, while it runs.</summary>
-    public int? ProcessId => _pid is { } pid && IsRunning(pid) ? pid : null;
+    public int? ProcessId => _pid is { } pid && ProcessTable.IsRunning(pid) ? pid : null;
 
     /// <summary>
     /// Whether this host found the dockerd of a previous host on its data directory still running
@@ -189,15 +188,15 @@ public sealed class DockerHost : IAsyncDisposable
 
         if (_pid is { } pid && (_process is not null || IsOurDockerd(pid)))
         {
-            await StopProcessAsync(pid, "dockerd", cancellationToken).ConfigureAwait(false);
+            await DaemonProcess.StopAsync(pid, "dockerd", _options.StopTimeout, _time, _logger, _process, cancellationToken).ConfigureAwait(false);
         }
 
         await StopLeftoversAsync(cancellationToken).ConfigureAwait(false);
-        await UnmountUnderAsync(DataDirectory, cancellationToken).ConfigureAwait(false);
+        await DaemonDirectory.UnmountUnderAsync(DataDirectory, cancellationToken).ConfigureAwait(false);
         if (_ownsNamespace)
         {
-            await KillNamespaceProcessesAsync(NetworkNamespace, cancellationToken).ConfigureAwait(false);
-            await DeleteNamespaceAsync(NetworkNamespace, cancellationToken).ConfigureAwait(false);
+            await NetworkNamespaces.KillProcessesInAsync(NetworkNamespace, _logger, _time, cancellationToken).ConfigureAwait(false);
+            await NetworkNamespaces.DeleteAsync(NetworkNamespace, _logger, cancellationToken).ConfigureAwait(false);
             File.Delete(NetworkNamespaceFilePath);
         }
 
@@ -219,7 +218,7 @@ public sealed class DockerHost : IAsyncDisposable
     private async Task StartAsync(CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(DataDirectory);
-        _lock = Lock();
+        _lock = DaemonDirectory.Lock(DataDirectory, "dockerd.lock", "dockerd");
         if (!await TryAdoptAsync(cancellationToken).ConfigureAwait(false))
         {
             await RemoveLeftoversAsync(cancellationToken).ConfigureAwait(false);
@@ -234,38 +233,21 @@ public sealed class DockerHost : IAsyncDisposable
         }
     }
 
-    // An advisory lock (flock, released by the kernel when the process dies however it dies): two
-    // hosts on one directory would stop and clean up each other's dockerd.
-    private FileStream Lock()
-    {
-        var path = Path.Combine(DataDirectory, "dockerd.lock");
-        try
-        {
-            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-        }
-        catch (IOException ex)
-        {
-            throw new InvalidOperationException($"Another process runs the dockerd of {DataDirectory} (it holds {path}). Stop it first, or give this one a data directory of its own.", ex);
-        }
-    }
-
     private async Task<bool> TryAdoptAsync(CancellationToken cancellationToken)
     {
-        if (!File.Exists(PidFilePath) || !File.Exists(NetworkNamespaceFilePath)
-            || !int.TryParse((await File.ReadAllTextAsync(PidFilePath, cancellationToken).ConfigureAwait(false)).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+        if (!int.TryParse(DaemonDirectory.ReadLine(PidFilePath), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
+            || DaemonDirectory.ReadLine(NetworkNamespaceFilePath) is not { } recorded)
         {
             return false;
         }
 
-        var recorded = (await File.ReadAllTextAsync(NetworkNamespaceFilePath, cancellationToken).ConfigureAwait(false)).Trim();
         if (!IsOurDockerd(pid))
         {
             _logger.LogInformation("The dockerd of the previous run on {Directory} (pid {Pid}) is gone or runs otherwise; removing what it left and starting a new one", DataDirectory, pid);
             return false;
         }
 
-        var (exitCode, names) = await ProcessRunner.RunAsync("ip", ["netns", "identify", pid.ToString(CultureInfo.InvariantCulture)], cancellationToken).ConfigureAwait(false);
-        if (recorded.Length == 0 || exitCode != 0 || !names.Split('\n', StringSplitOptions.TrimEntries).Contains(recorded, StringComparer.Ordinal))
+        if (!(await NetworkNamespaces.OfProcessAsync(pid, cancellationToken).ConfigureAwait(false)).Contains(recorded, StringComparer.Ordinal))
         {
             _logger.LogWarning("The dockerd of the previous run (pid {Pid}) no longer runs in its network namespace {Namespace}: stopping it and starting a new one", pid, recorded);
             return false;
@@ -291,23 +273,8 @@ public sealed class DockerHost : IAsyncDisposable
     }
 
     /// <summary>Whether the PID is a running dockerd with exactly the command line this host gives it (not a reused PID, not another configuration).</summary>
-    private bool IsOurDockerd(int pid)
-    {
-        if (!IsRunning(pid))
-        {
-            return false;
-        }
-
-        try
-        {
-            var arguments = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0', StringSplitOptions.RemoveEmptyEntries);
-            return arguments.SequenceEqual(DockerdArguments(), StringComparer.Ordinal);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
-    }
+    private bool IsOurDockerd(int pid) =>
+        ProcessTable.IsRunning(pid) && ProcessTable.Arguments(pid).SequenceEqual(DockerdArguments(), StringComparer.Ordinal);
 
     private string[] DockerdArguments() =>
     [
@@ -330,7 +297,7 @@ public sealed class DockerHost : IAsyncDisposable
     private async Task RemoveLeftoversAsync(CancellationToken cancellationToken)
     {
         var stopped = await StopLeftoversAsync(cancellationToken).ConfigureAwait(false);
-        await UnmountUnderAsync(DataDirectory, cancellationToken).ConfigureAwait(false);
+        await DaemonDirectory.UnmountUnderAsync(DataDirectory, cancellationToken).ConfigureAwait(false);
 
         // The exec root is run state (/var/run/docker on a system install, which a reboot empties): a
         // killed dockerd's (its containerd's pidfile, socket and task state) keeps a new one's
@@ -342,10 +309,10 @@ public sealed class DockerHost : IAsyncDisposable
         if (File.Exists(NetworkNamespaceFilePath))
         {
             var recorded = (await File.ReadAllTextAsync(NetworkNamespaceFilePath, cancellationToken).ConfigureAwait(false)).Trim();
-            if (recorded.Length > 0 && File.Exists($"/var/run/netns/{recorded}"))
+            if (recorded.Length > 0 && NetworkNamespaces.Exists(recorded))
             {
-                await KillNamespaceProcessesAsync(recorded, cancellationToken).ConfigureAwait(false);
-                await DeleteNamespaceAsync(recorded, cancellationToken).ConfigureAwait(false);
+                await NetworkNamespaces.KillProcessesInAsync(recorded, _logger, _time, cancellationToken).ConfigureAwait(false);
+                await NetworkNamespaces.DeleteAsync(recorded, _logger, cancellationToken).ConfigureAwait(false);
             }
 
             File.Delete(NetworkNamespaceFilePath);
@@ -363,67 +330,22 @@ public sealed class DockerHost : IAsyncDisposable
 
         // The namespace's name is recorded before it exists, so a host killed from here on is cleaned up after.
         await File.WriteAllTextAsync(NetworkNamespaceFilePath, NetworkNamespace + "\n", cancellationToken).ConfigureAwait(false);
-        await ProcessRunner.RunCheckedAsync("ip", ["netns", "add", NetworkNamespace], cancellationToken).ConfigureAwait(false);
+        await NetworkNamespaces.CreateAsync(NetworkNamespace, cancellationToken).ConfigureAwait(false);
         _ownsNamespace = true;
-        await ProcessRunner.RunCheckedAsync("ip", ["-n", NetworkNamespace, "link", "set", "lo", "up"], cancellationToken).ConfigureAwait(false);
-
-        // dockerd must not depend on this process staying alive: its output goes to its log file, not
-        // to a pipe (a Go program writing to a pipe nobody reads dies of SIGPIPE), and it gets a session
-        // of its own, so a terminal's Ctrl-C never reaches it; this host stops it itself. nsenter, not
-        // `ip netns exec`: the latter remounts /sys and hides the cgroup mounts runc needs. sh, setsid
-        // (no fork: sh is not a group leader) and nsenter each exec in place, so the PID is dockerd's.
-        var start = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
-        foreach (var argument in new[]
-        {
-            "-c", "log=$1; shift; exec setsid \"$@\" </dev/null >>\"$log\" 2>&1", "orch-dockerd", LogPath,
-            "nsenter", $"--net={NetworkNamespacePath}",
-        }.Concat(DockerdArguments()))
-        {
-            start.ArgumentList.Add(argument);
-        }
 
         var stopwatch = Stopwatch.StartNew();
-        _process = Process.Start(start) ?? throw new InvalidOperationException("sh did not start");
+        _process = DaemonProcess.StartDetached(LogPath, NetworkNamespacePath, DockerdArguments());
         _pid = _process.Id;
         _logger.LogInformation("Started dockerd (pid {Pid}) in network namespace {Namespace}, data under {Directory}", _process.Id, NetworkNamespace, DataDirectory);
 
         using var runtime = new DockerRuntime(Options.Create(RuntimeOptions), _time);
-        using var exited = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var watch = WatchExitAsync(_process, exited);
-        try
-        {
-            await runtime.ConnectAsync(_options.StartTimeout, exited.Token).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
-        {
-            throw new InvalidOperationException($"dockerd did not come up on {SocketPath}: {ex.Message}\n--- its log ({LogPath}):\n{Tail()}", ex);
-        }
-        finally
-        {
-            await exited.CancelAsync().ConfigureAwait(false);
-            await watch.ConfigureAwait(false);
-        }
-
+        await DaemonProcess.WaitUntilAnswersAsync(_process, "dockerd", SocketPath, LogPath, token => runtime.ConnectAsync(_options.StartTimeout, token), cancellationToken).ConfigureAwait(false);
         if (!IsOurDockerd(_process.Id))
         {
             throw new InvalidOperationException($"The process {_process.Id} started for dockerd is not dockerd with this host's arguments; this host cannot stop it by PID.");
         }
 
         _logger.LogInformation("dockerd ({Version}) answers after {Elapsed} ms", runtime.Version, stopwatch.ElapsedMilliseconds);
-    }
-
-    // Cancels the wait for the socket as soon as dockerd dies, so a bad flag fails at once.
-    private static async Task WatchExitAsync(Process process, CancellationTokenSource exited)
-    {
-        try
-        {
-            await process.WaitForExitAsync(exited.Token).ConfigureAwait(false);
-            await exited.CancelAsync().ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // The wait ended first.
-        }
     }
 
     private async Task RemovePodsAsync(CancellationToken cancellationToken)
@@ -453,7 +375,7 @@ public sealed class DockerHost : IAsyncDisposable
     /// </summary>
     private async Task<int> StopLeftoversAsync(CancellationToken cancellationToken)
     {
-        var processes = ListProcesses();
+        var processes = ProcessTable.List();
         var prefix = DataDirectory.TrimEnd('/') + "/";
         var ours = processes
             .Where(p => p.Pid != Environment.ProcessId && p.CommandLine.Contains(prefix, StringComparison.Ordinal)
@@ -467,176 +389,25 @@ public sealed class DockerHost : IAsyncDisposable
         // dockerd first, politely: it stops its containers and its containerd itself.
         foreach (var dockerd in ours.Where(p => Path.GetFileName(p.CommandLine.Split(' ')[0]) == "dockerd"))
         {
-            await StopProcessAsync(dockerd.Pid, "leftover dockerd", cancellationToken).ConfigureAwait(false);
+            await DaemonProcess.StopAsync(dockerd.Pid, "leftover dockerd", _options.StopTimeout, _time, _logger, _process, cancellationToken).ConfigureAwait(false);
         }
 
-        processes = ListProcesses();
-        var remaining = processes.Where(p => ours.Any(o => o.Pid == p.Pid) && IsRunning(p.Pid)).Select(p => p.Pid).ToHashSet();
+        processes = ProcessTable.List();
+        var remaining = processes.Where(p => ours.Any(o => o.Pid == p.Pid) && ProcessTable.IsRunning(p.Pid)).Select(p => p.Pid).ToHashSet();
         var shims = processes.Where(p => remaining.Contains(p.Pid) && p.CommandLine.Contains("containerd-shim", StringComparison.Ordinal)).Select(p => p.Pid).ToHashSet();
         var containers = processes.Where(p => shims.Contains(p.ParentPid)).Select(p => p.Pid).ToList();
         foreach (var pid in containers.Concat(remaining))
         {
             _logger.LogWarning("Killing process {Pid} left behind by the dockerd of {Directory}", pid, DataDirectory);
-            Signal(pid, Sigkill);
+            ProcessTable.Signal(pid, ProcessTable.Sigkill);
         }
 
         foreach (var pid in containers.Concat(remaining))
         {
-            await ExitedWithinAsync(pid, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+            await DaemonProcess.ExitedWithinAsync(pid, TimeSpan.FromSeconds(5), _time, null, cancellationToken).ConfigureAwait(false);
         }
 
         return ours.Count + containers.Count;
     }
 
-    // SIGTERM, then SIGKILL after StopTimeout; watched through /proc since it may not be this process's child.
-    private async Task StopProcessAsync(int pid, string what, CancellationToken cancellationToken)
-    {
-        if (!IsRunning(pid))
-        {
-            return;
-        }
-
-        Signal(pid, Sigterm);
-        if (await ExitedWithinAsync(pid, _options.StopTimeout, cancellationToken).ConfigureAwait(false))
-        {
-            return;
-        }
-
-        _logger.LogWarning("{What} (pid {Pid}) did not stop within {Timeout}; killing it", what, pid, _options.StopTimeout);
-        Signal(pid, Sigkill);
-        await ExitedWithinAsync(pid, TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
-    }
-
-    private async Task<bool> ExitedWithinAsync(int pid, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        var deadline = _time.GetUtcNow() + timeout;
-        while (IsRunning(pid))
-        {
-            // A child of this process is a zombie until reaped: reap it, or it would look alive.
-            if (_process is { } process && process.Id == pid && process.HasExited)
-            {
-                return true;
-            }
-
-            if (_time.GetUtcNow() >= deadline)
-            {
-                return false;
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(20), _time, cancellationToken).ConfigureAwait(false);
-        }
-
-        return true;
-    }
-
-    // What still runs in the namespace this host created (docker-proxy processes of host ports, which
-    // outlive a killed dockerd) would keep it alive after it is deleted.
-    private async Task KillNamespaceProcessesAsync(string name, CancellationToken cancellationToken)
-    {
-        var (exitCode, output) = await ProcessRunner.RunAsync("ip", ["netns", "pids", name], cancellationToken).ConfigureAwait(false);
-        if (exitCode != 0)
-        {
-            return;
-        }
-
-        var pids = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(p => int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) ? pid : 0)
-            .Where(pid => pid > 0 && pid != Environment.ProcessId)
-            .ToList();
-        foreach (var pid in pids)
-        {
-            _logger.LogWarning("Killing process {Pid} left in network namespace {Namespace}", pid, name);
-            Signal(pid, Sigkill);
-        }
-
-        foreach (var pid in pids)
-        {
-            await ExitedWithinAsync(pid, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    private async Task DeleteNamespaceAsync(string name, CancellationToken cancellationToken)
-    {
-        var (exitCode, output) = await ProcessRunner.RunAsync("ip", ["netns", "delete", name], cancellationToken).ConfigureAwait(false);
-        if (exitCode != 0)
-        {
-            _logger.LogWarning("Could not delete network namespace {Namespace}: {Output}", name, output.Trim());
-        }
-    }
-
-    // Overlay, shm and netns mounts under the data directory (dockerd leaves exec/netns/default
-    // mounted) would make deleting it fail, or reach into a container's files.
-    private static async Task UnmountUnderAsync(string directory, CancellationToken cancellationToken)
-    {
-        var prefix = directory.TrimEnd('/') + "/";
-        var mountPoints = (await File.ReadAllLinesAsync("/proc/self/mountinfo", cancellationToken).ConfigureAwait(false))
-            .Select(line => line.Split(' ')[4].Replace("\\040", " ", StringComparison.Ordinal))
-            .Where(point => point.StartsWith(prefix, StringComparison.Ordinal))
-            .OrderByDescending(point => point.Length)
-            .ToList();
-        foreach (var point in mountPoints)
-        {
-            await ProcessRunner.RunAsync("umount", ["-l", point], cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>Whether the PID exists and has not exited (a zombie waiting to be reaped has).</summary>
-    private static bool IsRunning(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-
-            // "pid (comm) S ...": the command may hold spaces and parentheses, the state follows the last ')'.
-            var state = stat[(stat.LastIndexOf(')') + 2)..];
-            return state.Length > 0 && state[0] is not ('Z' or 'X');
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentOutOfRangeException)
-        {
-            return false;
-        }
-    }
-
-    private static List<(int Pid, int ParentPid, string CommandLine)> ListProcesses()
-    {
-        var list = new List<(int, int, string)>();
-        foreach (var directory in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
-            {
-                continue;
-            }
-
-            try
-            {
-                var stat = File.ReadAllText(Path.Combine(directory, "stat"));
-                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                var parent = int.Parse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture);
-                var commandLine = File.ReadAllText(Path.Combine(directory, "cmdline")).Replace('\0', ' ');
-                list.Add((pid, parent, commandLine));
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException or ArgumentOutOfRangeException)
-            {
-                // Gone meanwhile.
-            }
-        }
-
-        return list;
-    }
-
-    private string Tail()
-    {
-        try
-        {
-            using var stream = new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-            using var reader = new StreamReader(stream);
-            return string.Join('\n', reader.ReadToEnd().Split('\n').TakeLast(30));
-        }
-        catch (IOException ex)
-        {
-            return ex.Message;
-        }
-    }
-
-    private static void Signal(int pid, int signal) => _ = NativeMethods.Kill(pid, signal);
 }

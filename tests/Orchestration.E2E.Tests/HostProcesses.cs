@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using System.Globalization;
+using Orchestration.Runtime.Daemons;
 
 namespace Orchestration.E2E.Tests;
 
@@ -7,25 +7,22 @@ namespace Orchestration.E2E.Tests;
 internal static class HostProcesses
 {
     /// <summary>Whether the PID exists and has not exited (a zombie has).</summary>
-    public static bool IsRunning(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)] is not ('Z' or 'X');
-        }
-        catch (IOException)
-        {
-            return false;
-        }
-    }
+    public static bool IsRunning(int pid) => ProcessTable.IsRunning(pid);
 
-    /// <summary>The process's command line, arguments joined by spaces ("" when it is gone).</summary>
-    public static string CommandLine(int pid)
+    /// <summary>The containerd shims whose command line names a path under <paramref name="directory"/> (their daemon's socket lives there).</summary>
+    public static List<int> Shims(string directory) =>
+        ProcessTable.List().Where(p => p.CommandLine.Contains("containerd-shim", StringComparison.Ordinal) && p.CommandLine.Contains(directory, StringComparison.Ordinal)).Select(p => p.Pid).ToList();
+
+    /// <summary>The processes whose parent is one of <paramref name="parents"/>: under a shim, its containers.</summary>
+    public static List<int> ChildrenOf(IReadOnlyCollection<int> parents) =>
+        ProcessTable.List().Where(p => parents.Contains(p.ParentPid)).Select(p => p.Pid).ToList();
+
+    /// <summary>The network namespace the process runs in, as the kernel names it (<c>net:[inode]</c>), or "" when it is gone.</summary>
+    public static string NetworkNamespaceOf(int pid)
     {
         try
         {
-            return File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ').Trim();
+            return new FileInfo($"/proc/{pid}/ns/net").LinkTarget ?? "";
         }
         catch (IOException)
         {
@@ -33,21 +30,13 @@ internal static class HostProcesses
         }
     }
 
-    /// <summary>The containerd shims of the containerd at <paramref name="socket"/> (they name it in their command line).</summary>
-    public static List<int> Shims(string socket) =>
-        All().Where(p => p.CommandLine.Contains("containerd-shim", StringComparison.Ordinal) && p.CommandLine.Contains(socket, StringComparison.Ordinal)).Select(p => p.Pid).ToList();
-
-    /// <summary>The processes whose parent is one of <paramref name="parents"/>: under a shim, its containers.</summary>
-    public static List<int> ChildrenOf(IReadOnlyCollection<int> parents) =>
-        All().Where(p => parents.Contains(p.ParentPid)).Select(p => p.Pid).ToList();
-
-    /// <summary>The named network namespaces the processes run in.</summary>
-    public static async Task<List<string>> NamespacesOfAsync(IEnumerable<int> pids)
+    /// <summary>The named network namespaces (<c>ip netns</c>) the processes run in.</summary>
+    public static async Task<List<string>> NamedNamespacesOfAsync(IEnumerable<int> pids)
     {
         var names = new List<string>();
         foreach (var pid in pids)
         {
-            names.AddRange((await RunAsync("ip", "netns", "identify", pid.ToString(CultureInfo.InvariantCulture))).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            names.AddRange(await NetworkNamespaces.OfProcessAsync(pid, CancellationToken.None));
         }
 
         return names.Distinct().ToList();
@@ -68,30 +57,5 @@ internal static class HostProcesses
         _ = process.StandardError.ReadToEndAsync(timeout.Token);
         await process.WaitForExitAsync(timeout.Token);
         return await output;
-    }
-
-    private static List<(int Pid, int ParentPid, string CommandLine)> All()
-    {
-        var list = new List<(int, int, string)>();
-        foreach (var directory in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
-            {
-                continue;
-            }
-
-            try
-            {
-                var stat = File.ReadAllText(Path.Combine(directory, "stat"));
-                var parent = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], CultureInfo.InvariantCulture);
-                list.Add((pid, parent, CommandLine(pid)));
-            }
-            catch (IOException)
-            {
-                // Gone meanwhile.
-            }
-        }
-
-        return list;
     }
 }

@@ -62,6 +62,21 @@ public abstract class PodCluster : IAsyncLifetime
         ---
         apiVersion: v1
         kind: Pod
+        metadata: {name: pair}
+        spec:
+          containers:
+          - name: web
+            image: busybox
+            command: ["sh", "-c", "echo hello from the pair > /tmp/index.html; exec httpd -f -p 8081 -h /tmp"]
+            readinessProbe:
+              httpGet: {path: /, port: 8081}
+              periodSeconds: 1
+          - name: client
+            image: busybox
+            command: ["sh", "-c", "until wget -q -O - http://127.0.0.1:8081/; do sleep 0.2; done; sleep 3600"]
+        ---
+        apiVersion: v1
+        kind: Pod
         metadata: {name: crasher}
         spec:
           containers:
@@ -235,6 +250,18 @@ public abstract class PodTests<TCluster>(TCluster cluster)
         unnamed.Stderr.Should().Contain("a container name must be specified for pod two, choose one of: [first second]");
         var wrong = await Kubectl.RunAsync("logs two -c third");
         wrong.Stderr.Should().Contain("container third is not valid for pod two");
+    }
+
+    [Fact]
+    public async Task The_containers_of_a_pod_share_its_localhost_and_its_ip()
+    {
+        var pod = await cluster.WaitForPodAsync("pair", p => PodCluster.Running(p) && p.GetProperty("status").GetProperty("conditions").EnumerateArray().Any(c => c.GetProperty("type").GetString() == "Ready" && c.GetProperty("status").GetString() == "True"), TimeSpan.FromSeconds(60), "runs both containers and its probe passes");
+
+        (await Eventually.HoldsAsync(async () => (await Kubectl.RunAsync("logs pair -c client")).Stdout == "hello from the pair\n", 100, TimeSpan.FromMilliseconds(100)))
+            .Should().BeTrue("the client reaches the web container on the pod's localhost");
+        var ip = pod.GetProperty("status").GetProperty("podIP").GetString();
+        var seen = await Kubectl.RunAsync("exec pair -c client -- ip -4 -o addr show eth0");
+        seen.Stdout.Should().Contain($"inet {ip}/", "every container of the pod has the pod's IP");
     }
 
     [Fact]

@@ -1,0 +1,373 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using Orchestration.Runtime.Containerd;
+using Orchestration.Runtime.Daemons;
+using Orchestration.Runtime.Docker;
+using Orchestration.Testing;
+using Orchestration.Testing.Daemons;
+
+namespace Orchestration.E2E.Tests;
+
+/// <summary>
+/// A real node through restarts and outages, driven by the real kubectl: its pods serve on their own
+/// IPs; orch killed and started again adopts them; deleting them leaves no container; a graceful stop
+/// leaves nothing running; a runtime daemon that dies makes the node NotReady with kubelet's reason
+/// while the API serves on, and Ready again when it is back; a node that cannot start fails
+/// <c>orch up</c>. One definition for every real runtime; each runtime's class says how to look
+/// behind the node agent's back.
+/// </summary>
+public abstract class RuntimeLifecycleTests
+{
+    private const string Web = """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web}
+        spec:
+          replicas: 2
+          selector: {matchLabels: {app: web}}
+          template:
+            metadata: {labels: {app: web}}
+            spec:
+              terminationGracePeriodSeconds: 1
+              containers:
+              - name: httpd
+                image: busybox
+                command: ["sh", "-c", "echo hello from $(hostname) > /tmp/index.html; exec httpd -f -p 80 -h /tmp"]
+        """;
+
+    /// <summary>The <c>--runtime</c> value, the node's directory under the data dir, and the container id scheme.</summary>
+    protected abstract string Runtime { get; }
+
+    /// <summary>The daemon's name in orch's messages.</summary>
+    protected abstract string Daemon { get; }
+
+    /// <summary>The file under the node's directory that holds the daemon's PID.</summary>
+    protected abstract string PidFile { get; }
+
+    /// <summary>The daemon's socket under the node's directory.</summary>
+    protected abstract string SocketFile { get; }
+
+    /// <summary>Starts the runtime's daemon as a supervisor (systemd) would beside kubelet.</summary>
+    protected abstract Task<IDaemonHost> StartDaemonAsync(string dataDirectory, string networkNamespace, string imageArchive);
+
+    /// <summary>The ids of every container (sandboxes too) the daemon holds, asked with its own client.</summary>
+    protected abstract Task<List<string>> ContainersAsync(string socket);
+
+    [Fact]
+    public async Task Pods_serve_on_their_ips_survive_orch_being_killed_are_adopted_deleting_them_leaves_no_container_and_a_graceful_stop_leaves_nothing()
+    {
+        var archive = await ImageArchive.PathAsync();
+        var dataDir = Directory.CreateTempSubdirectory("orch-adopt-").FullName;
+        var nodeDir = Path.Combine(dataDir, Runtime);
+        var socket = Path.Combine(nodeDir, SocketFile);
+        string[] args = ["--runtime", Runtime, "--image-archive", archive];
+        var first = await OrchProcess.StartAsync(dataDir, null, args);
+        OrchProcess? second = null;
+        try
+        {
+            var kubectl = new Kubectl(Kubectl.Versions[0], first.Kubeconfig);
+            (await WaitForReadyAsync(kubectl, "True", TimeSpan.FromSeconds(30))).Status.Should().Be("True", first.Output);
+            (await kubectl.RunAsync(["apply", "-f", "-"], Web)).ExitCode.Should().Be(0);
+            var rollout = await kubectl.RunAsync(["rollout", "status", "deployment/web", "--timeout=90s"], timeout: TimeSpan.FromSeconds(100));
+            rollout.ExitCode.Should().Be(0, $"{rollout}\n{first.Output}");
+            var before = await PodsAsync(kubectl);
+            before.Should().HaveCount(2).And.OnlyContain(p => p.Phase == "Running" && p.Restarts == 0 && p.ContainerId.StartsWith(Runtime + "://", StringComparison.Ordinal));
+            before.Select(p => p.Ip).Should().OnlyHaveUniqueItems().And.AllSatisfy(ip => ip.Should().StartWith("10.244."));
+            var netns = File.ReadAllText(Path.Combine(nodeDir, "netns")).Trim();
+            await ServeTheirOwnPagesAsync(netns, before);
+
+            var daemonPid = int.Parse(File.ReadAllText(Path.Combine(nodeDir, PidFile)), CultureInfo.InvariantCulture);
+            var containerProcesses = HostProcesses.ChildrenOf(HostProcesses.Shims(nodeDir));
+            var runtimeContainers = await ContainersAsync(socket);
+            var namedPodNamespaces = (await HostProcesses.NamedNamespacesOfAsync(containerProcesses)).Where(n => n != netns).ToList();
+            containerProcesses.Should().HaveCount(4, "two pods, each a sandbox and a container");
+            containerProcesses.Select(HostProcesses.NetworkNamespaceOf).Distinct().Should().HaveCount(2, "each pod has a network namespace of its own")
+                .And.NotContain(HostProcesses.NetworkNamespaceOf(daemonPid), "apart from the daemon's");
+
+            await first.KillAsync();
+            var killedAt = DateTime.UtcNow.AddSeconds(-1);
+            HostProcesses.IsRunning(daemonPid).Should().BeTrue($"{Daemon} outlives a killed orch");
+            containerProcesses.Should().OnlyContain(pid => HostProcesses.IsRunning(pid), "and so do the containers");
+
+            second = await OrchProcess.StartAsync(dataDir, first.Port, args);
+            second.Output.Should().Contain($"{Daemon} (pid {daemonPid}) of the previous run is adopted");
+            var registered = await WaitForReadyAsync(kubectl, "True", TimeSpan.FromSeconds(30), c => c.HeartbeatAt >= killedAt);
+            registered.HeartbeatAt.Should().BeOnOrAfter(killedAt, $"the restarted node agent registers its node\n{second.Output}");
+
+            // The new agent has synced its pods within a few relists: nothing may have been started again.
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            (await PodsAsync(kubectl)).Should().BeEquivalentTo(before, "the same containers run on, adopted: same ids, same start times, no restart");
+            (await ContainersAsync(socket)).Should().Equal(runtimeContainers, "no sandbox or container was created or removed");
+            HostProcesses.IsRunning(daemonPid).Should().BeTrue($"the running {Daemon} was adopted, not replaced");
+            await ServeTheirOwnPagesAsync(netns, before);
+
+            // The adopting agent manages those pods: deleting one removes its container and the pod goes.
+            var deleted = await kubectl.RunAsync(["delete", "pod", before[0].Name, "--timeout=60s"], timeout: TimeSpan.FromSeconds(70));
+            deleted.ExitCode.Should().Be(0, $"{deleted}\n{second.Output}");
+            var victim = before[0].ContainerId[(Runtime.Length + 3)..];
+            (await Eventually.HoldsAsync(async () => !(await ContainersAsync(socket)).Contains(victim), 50, TimeSpan.FromMilliseconds(200)))
+                .Should().BeTrue($"the agent removes the deleted pod's adopted container from {Daemon}");
+            var replaced = await kubectl.RunAsync(["rollout", "status", "deployment/web", "--timeout=60s"], timeout: TimeSpan.FromSeconds(70));
+            replaced.ExitCode.Should().Be(0, replaced.ToString());
+
+            (await kubectl.RunAsync(["delete", "deployment", "web", "--wait=true", "--timeout=60s"], timeout: TimeSpan.FromSeconds(70))).ExitCode.Should().Be(0);
+            (await Eventually.HoldsAsync(async () => (await ContainersAsync(socket)).Count == 0, 100, TimeSpan.FromMilliseconds(200)))
+                .Should().BeTrue($"deleting the Deployment leaves no container or sandbox in {Daemon}: {string.Join(", ", await ContainersAsync(socket))}");
+            (await Eventually.HoldsAsync(() => Task.FromResult(HostProcesses.ChildrenOf(HostProcesses.Shims(nodeDir)).Count == 0), 50, TimeSpan.FromMilliseconds(200)))
+                .Should().BeTrue("and no container process");
+
+            (await second.StopAsync()).Should().Be(0, "SIGINT stops orch cleanly");
+            second.Output.Should().Contain("orch: stopped");
+            HostProcesses.IsRunning(daemonPid).Should().BeFalse($"a graceful stop stops the adopted {Daemon}");
+            HostProcesses.Shims(nodeDir).Should().BeEmpty("and its shims");
+            containerProcesses.Where(HostProcesses.IsRunning).Should().BeEmpty("and the containers that ran since before the restart");
+            NetworkNamespaces.Exists(netns).Should().BeFalse($"and deletes {Daemon}'s network namespace");
+            namedPodNamespaces.Should().NotContain(name => NetworkNamespaces.Exists(name), "and the pods'");
+            (await File.ReadAllTextAsync("/proc/self/mountinfo")).Should().NotContain(dataDir, "and unmounts everything under its data directory");
+        }
+        finally
+        {
+            if (second is not null)
+            {
+                await second.DisposeAsync();
+            }
+
+            await first.DisposeAsync();
+            DeleteQuietly(dataDir);
+        }
+    }
+
+    [Fact]
+    public async Task When_the_runtime_daemon_is_killed_the_node_is_NotReady_with_the_reason_the_api_serves_on_and_the_node_is_Ready_when_it_is_back()
+    {
+        var dir = Directory.CreateTempSubdirectory("orch-rtdown-").FullName;
+        var daemonDir = Path.Combine(dir, Runtime);
+        var netns = NetworkNamespaces.FreshName();
+        var archive = await ImageArchive.PathAsync();
+        var host = await StartDaemonAsync(daemonDir, netns, archive);
+        IDaemonHost? restarted = null;
+        OrchProcess? orch = null;
+        try
+        {
+            orch = await OrchProcess.StartAsync(Path.Combine(dir, "orch"), null, "--runtime", Runtime, $"--{Runtime}-socket", host.SocketPath);
+            var kubectl = new Kubectl(Kubectl.Versions[0], orch.Kubeconfig);
+            (await WaitForReadyAsync(kubectl, "True", TimeSpan.FromSeconds(30))).Status.Should().Be("True", orch.Output);
+
+            await HostProcesses.RunAsync("kill", "-KILL", host.ProcessId!.Value.ToString(CultureInfo.InvariantCulture));
+            var down = await WaitForReadyAsync(kubectl, "False", TimeSpan.FromSeconds(30));
+            var table = await kubectl.RunAsync("get nodes --no-headers");
+            var pods = await kubectl.RunAsync("get pods -A");
+            var renewed = await LeaseRenewedAsync(kubectl, TimeSpan.FromSeconds(25));
+            var stillDown = await WaitForReadyAsync(kubectl, "False", TimeSpan.FromSeconds(1));
+
+            down.Status.Should().Be("False", orch.Output);
+            down.Reason.Should().Be("KubeletNotReady");
+            down.Message.Should().StartWith("container runtime is down").And.Contain(host.SocketPath);
+            table.Stdout.Should().Contain(" NotReady ");
+            pods.ExitCode.Should().Be(0, "the API server keeps serving while the node's runtime is down");
+            renewed.Should().BeTrue("the node keeps heartbeating its Lease while its runtime is down");
+            stillDown.Status.Should().Be("False");
+            orch.Output.Should().Contain("is NotReady: container runtime is down", "the agent logs the outage");
+
+            // The daemon comes back (a new one on the same socket, after the dead one's leftovers are removed).
+            await host.DetachAsync();
+            restarted = await StartDaemonAsync(daemonDir, netns, archive);
+            var back = await WaitForReadyAsync(kubectl, "True", TimeSpan.FromSeconds(30));
+
+            back.Status.Should().Be("True", orch.Output);
+            back.Reason.Should().Be("KubeletReady");
+            orch.Output.Should().Contain("is Ready: its container runtime answers");
+        }
+        finally
+        {
+            if (orch is not null)
+            {
+                await orch.DisposeAsync();
+            }
+
+            if (restarted is not null)
+            {
+                await restarted.DisposeAsync();
+            }
+
+            await host.DisposeAsync();
+            DeleteQuietly(dir);
+        }
+    }
+
+    [Fact]
+    public async Task Orch_up_whose_node_cannot_start_exits_1_with_the_reason_and_the_runtimes_that_need_no_daemon()
+    {
+        var dataDir = Directory.CreateTempSubdirectory("orch-nonode-").FullName;
+        try
+        {
+            var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "orch.dll"), "up", "--data-dir", dataDir, "--port", FreePorts.Next().ToString(CultureInfo.InvariantCulture), "--runtime", Runtime, "--image-archive", "/nonexistent/busybox-oci.tar" })
+            {
+                start.ArgumentList.Add(arg);
+            }
+
+            using var process = System.Diagnostics.Process.Start(start)!;
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            var stdout = process.StandardOutput.ReadToEndAsync(limit.Token);
+            var stderr = await process.StandardError.ReadToEndAsync(limit.Token);
+            await process.WaitForExitAsync(limit.Token);
+
+            process.ExitCode.Should().Be(1, await stdout + stderr);
+            stderr.Should().Contain($"orch: the {Runtime} node could not start: The image tarball /nonexistent/busybox-oci.tar does not exist")
+                .And.Contain("--runtime simulated").And.Contain("--runtime none");
+            (await stdout).Should().NotContain("serving at", "a cluster whose node cannot run does not start serving");
+        }
+        finally
+        {
+            DeleteQuietly(dataDir);
+        }
+    }
+
+    // Each pod answers on its own IP with its own page, asked from the daemon's namespace, where the pod network lives.
+    private static async Task ServeTheirOwnPagesAsync(string netns, IEnumerable<PodView> pods)
+    {
+        foreach (var pod in pods)
+        {
+            var answer = await HostProcesses.RunAsync("nsenter", $"--net={NetworkNamespaces.PathOf(netns)}", "curl", "-s", "--max-time", "5", $"http://{pod.Ip}/");
+            answer.Should().Be($"hello from {pod.Name}\n", "each pod serves its own page on its own IP");
+        }
+    }
+
+    private static async Task<List<PodView>> PodsAsync(Kubectl kubectl)
+    {
+        var result = await kubectl.RunAsync(["get", "pods", "-l", "app=web", "-o", "json"]);
+        result.ExitCode.Should().Be(0, result.ToString());
+        return JsonDocument.Parse(result.Stdout).RootElement.GetProperty("items").EnumerateArray()
+            .Select(p =>
+            {
+                var status = p.TryGetProperty("status", out var s) ? s : default;
+                var known = status.ValueKind == JsonValueKind.Object;
+                var container = known && status.TryGetProperty("containerStatuses", out var list) ? list[0] : default;
+                var started = container.ValueKind == JsonValueKind.Object;
+                return new PodView(
+                    Text(p.GetProperty("metadata"), "name"),
+                    known ? Text(status, "phase") : "",
+                    known ? Text(status, "podIP") : "",
+                    started ? Text(container, "containerID") : "",
+                    started && container.TryGetProperty("state", out var state) && state.TryGetProperty("running", out var running) ? Text(running, "startedAt") : "",
+                    started && container.TryGetProperty("restartCount", out var restarts) ? restarts.GetInt32() : -1);
+            })
+            .OrderBy(p => p.Name, StringComparer.Ordinal)
+            .ToList();
+    }
+
+    // The single node's Ready condition, once it has the status (and passes the check), or the last one seen.
+    private static async Task<ReadyCondition> WaitForReadyAsync(Kubectl kubectl, string status, TimeSpan within, Func<ReadyCondition, bool>? also = null)
+    {
+        var last = new ReadyCondition("none", "", "", DateTime.MinValue);
+        var deadline = DateTime.UtcNow + within;
+        do
+        {
+            var result = await kubectl.RunAsync(["get", "nodes", "-o", "json"]);
+            var node = result.ExitCode == 0 ? JsonDocument.Parse(result.Stdout).RootElement.GetProperty("items").EnumerateArray().FirstOrDefault() : default;
+
+            // A node just created has no status yet; its agent writes it right after.
+            if (node.ValueKind == JsonValueKind.Object
+                && node.TryGetProperty("status", out var nodeStatus)
+                && nodeStatus.TryGetProperty("conditions", out var conditions)
+                && conditions.EnumerateArray().FirstOrDefault(c => Text(c, "type") == "Ready") is { ValueKind: JsonValueKind.Object } ready)
+            {
+                last = new ReadyCondition(
+                    Text(ready, "status"),
+                    Text(ready, "reason"),
+                    Text(ready, "message"),
+                    ready.TryGetProperty("lastHeartbeatTime", out var heartbeat) ? heartbeat.GetDateTime().ToUniversalTime() : DateTime.MinValue);
+                if (last.Status == status && (also is null || also(last)))
+                {
+                    return last;
+                }
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(250));
+        }
+        while (DateTime.UtcNow < deadline);
+        return last;
+    }
+
+    private static string Text(JsonElement element, string property) =>
+        element.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString()! : "";
+
+    // Whether the node's Lease is renewed again within the time.
+    private static async Task<bool> LeaseRenewedAsync(Kubectl kubectl, TimeSpan within)
+    {
+        async Task<string> RenewTimeAsync() => (await kubectl.RunAsync(["get", "leases", "-n", "kube-node-lease", "-o", "jsonpath={.items[0].spec.renewTime}"])).Stdout;
+        var first = await RenewTimeAsync();
+        first.Should().NotBeEmpty();
+        return await Eventually.HoldsAsync(async () => await RenewTimeAsync() != first, (int)(within.TotalMilliseconds / 500), TimeSpan.FromMilliseconds(500));
+    }
+
+    // Cleanup after the assertions: a failure here must not hide the test's own.
+    private static void DeleteQuietly(string directory)
+    {
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private sealed record PodView(string Name, string Phase, string Ip, string ContainerId, string StartedAt, int Restarts);
+
+    private sealed record ReadyCondition(string Status, string Reason, string Message, DateTime HeartbeatAt);
+}
+
+/// <summary>The shared lifecycle tests on <c>orch up --runtime containerd</c>.</summary>
+[Trait("Category", "E2E")]
+public sealed class ContainerdLifecycleTests : RuntimeLifecycleTests
+{
+    protected override string Runtime => "containerd";
+
+    protected override string Daemon => "containerd";
+
+    protected override string PidFile => "containerd.pid";
+
+    protected override string SocketFile => "containerd.sock";
+
+    protected override async Task<IDaemonHost> StartDaemonAsync(string dataDirectory, string networkNamespace, string imageArchive)
+    {
+        var options = new ContainerdHostOptions { DataDirectory = dataDirectory, NetworkNamespace = networkNamespace, DeleteDataOnDispose = true };
+        options.ImageArchives.Add(imageArchive);
+        return await ContainerdHost.StartAsync(Options.Create(options));
+    }
+
+    protected override async Task<List<string>> ContainersAsync(string socket) =>
+        (await HostProcesses.RunAsync("ctr", "-a", socket, "-n", "k8s.io", "containers", "ls", "-q"))
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Order(StringComparer.Ordinal)
+            .ToList();
+}
+
+/// <summary>The shared lifecycle tests on <c>orch up --runtime docker</c>.</summary>
+[Trait("Category", "E2E")]
+public sealed class DockerLifecycleTests : RuntimeLifecycleTests
+{
+    protected override string Runtime => "docker";
+
+    protected override string Daemon => "dockerd";
+
+    protected override string PidFile => "docker.pid";
+
+    protected override string SocketFile => "docker.sock";
+
+    protected override async Task<IDaemonHost> StartDaemonAsync(string dataDirectory, string networkNamespace, string imageArchive)
+    {
+        var options = new DockerHostOptions { DataDirectory = dataDirectory, NetworkNamespace = networkNamespace, DeleteDataOnDispose = true };
+        options.ImageArchives.Add(imageArchive);
+        return await DockerHost.StartAsync(Options.Create(options));
+    }
+
+    protected override async Task<List<string>> ContainersAsync(string socket) =>
+        (await HostProcesses.RunAsync("docker", "-H", $"unix://{socket}", "ps", "-aq", "--no-trunc"))
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Order(StringComparer.Ordinal)
+            .ToList();
+}
