@@ -4,6 +4,8 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
+using Docker.DotNet;
+using Docker.DotNet.Models;
 using k8s.Models;
 using Microsoft.Extensions.Options;
 using Orchestration.Client;
@@ -17,7 +19,8 @@ using Orchestration.Runtime.Containerd;
 // Beside it, in the same run and against the same containerd, the same starts are made with raw CRI
 // calls (RunPodSandbox, CreateContainer, StartContainer) at the node agent's parallelism: the floor
 // the cluster is compared to. Rounds alternate so that neither side gets a warmer containerd. Then
-// `orch up --runtime docker` takes the same rounds, and the two runtimes are compared through orch.
+// `orch up --runtime docker` takes the same rounds, beside the same starts made straight over the
+// Docker Engine API against its dockerd, and the two runtimes are compared through orch.
 var pods = Arg("--pods", 30);
 var rounds = Arg("--rounds", 2);
 var parallelism = Arg("--parallelism", 16); // the containerd node of orch up syncs 16 pods at once
@@ -74,16 +77,23 @@ try
     await StopOrchAsync(orch, dataDir);
     client.Dispose();
     (orch, dataDir, output, client) = await StartOrchAsync("docker");
+    using var engine = new DockerClientConfiguration(new Uri("unix://" + Path.Combine(dataDir, "docker", "docker.sock"))).CreateClient();
     await RunClusterAsync(client, pods, "warm");
+    await RunRawDockerAsync(engine, pods, parallelism, "warm");
     var onDocker = new List<double>();
+    var rawDocker = new List<double>();
     for (var round = 1; round <= rounds; round++)
     {
+        var rawRound = await RunRawDockerAsync(engine, pods, parallelism, $"d{round}");
         var dockerRound = await RunClusterAsync(client, pods, $"d{round}");
-        Console.WriteLine($"  docker round {round}: orch apply-to-Running p50 {P(dockerRound, 50):F0} ms p99 {P(dockerRound, 99):F0} ms");
+        Console.WriteLine($"  docker round {round}: raw Engine API p50 {P(rawRound, 50):F0} ms p99 {P(rawRound, 99):F0} ms | orch apply-to-Running p50 {P(dockerRound, 50):F0} ms p99 {P(dockerRound, 99):F0} ms");
         onDocker.AddRange(dockerRound);
+        rawDocker.AddRange(rawRound);
     }
 
+    Console.WriteLine($"raw Docker Engine API (sandbox + container start): p50 {P(rawDocker, 50):F0} ms, p99 {P(rawDocker, 99):F0} ms");
     Console.WriteLine($"orch on docker (create to Running):  p50 {P(onDocker, 50):F0} ms, p99 {P(onDocker, 99):F0} ms");
+    Console.WriteLine($"ratio orch on docker/raw Docker: p50 {P(onDocker, 50) / P(rawDocker, 50):F2}x, p99 {P(onDocker, 99) / P(rawDocker, 99):F2}x");
     Console.WriteLine($"ratio docker/containerd through orch: p50 {P(onDocker, 50) / P(cluster, 50):F2}x, p99 {P(onDocker, 99) / P(cluster, 99):F2}x");
     return 0;
 }
@@ -216,6 +226,46 @@ async Task<List<double>> RunRawAsync(ContainerdRuntime runtime, int count, int w
     {
         await runtime.StopPodSandboxAsync(id, CancellationToken.None);
         await runtime.RemovePodSandboxAsync(id, CancellationToken.None);
+    }
+
+    return [.. latencies];
+}
+
+// The same starts straight over the Docker Engine API, at the fewest calls a pod takes: a sandbox
+// container on the pod network (create, start), then the container joined to its network and IPC
+// namespaces (create, start). Against the dockerd orch started, between orch's rounds.
+static async Task<List<double>> RunRawDockerAsync(DockerClient engine, int count, int workers, string tag)
+{
+    var latencies = new ConcurrentBag<double>();
+    var sandboxes = new ConcurrentBag<string>();
+    var containers = new ConcurrentBag<string>();
+    var clock = Stopwatch.StartNew();
+    await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = workers }, async (i, token) =>
+    {
+        var sandbox = await engine.Containers.CreateContainerAsync(new CreateContainerParameters
+        {
+            Name = $"raw-{tag}-{i}-pod",
+            Image = "orchestration.local/sandbox:1",
+            HostConfig = new HostConfig { NetworkMode = "orchestration-pods", IpcMode = "shareable" },
+        }, token);
+        sandboxes.Add(sandbox.ID);
+        await engine.Containers.StartContainerAsync(sandbox.ID, new ContainerStartParameters(), token);
+        var container = await engine.Containers.CreateContainerAsync(new CreateContainerParameters
+        {
+            Name = $"raw-{tag}-{i}-main",
+            Image = "busybox",
+            Cmd = ["sleep", "3600"],
+            HostConfig = new HostConfig { NetworkMode = $"container:{sandbox.ID}", IpcMode = $"container:{sandbox.ID}" },
+        }, token);
+        containers.Add(container.ID);
+        await engine.Containers.StartContainerAsync(container.ID, new ContainerStartParameters(), token);
+        latencies.Add(clock.Elapsed.TotalMilliseconds);
+    });
+
+    // Containers before their sandboxes, as a pod is torn down.
+    foreach (var id in containers.Concat(sandboxes))
+    {
+        await engine.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true });
     }
 
     return [.. latencies];
