@@ -139,6 +139,71 @@ public abstract class RuntimeLifecycleTests
     }
 
     [Fact]
+    public async Task A_worker_restarted_after_a_kill_removes_the_containers_of_a_pod_deleted_meanwhile_and_adopts_the_others()
+    {
+        var archive = await ImageArchive.PathAsync();
+        await using var orch = await OrchProcess.StartAsync();
+        var nodeDir = Directory.CreateTempSubdirectory("orch-worker-").FullName;
+        var socket = Path.Combine(nodeDir, SocketFile);
+        string[] args = ["--node-name", "worker", "--runtime", Runtime, "--image-archive", archive];
+        var first = await OrchProcess.StartAgentAsync(orch.Kubeconfig, nodeDir, args);
+        OrchProcess? second = null;
+        try
+        {
+            var kubectl = new Kubectl(Kubectl.Versions[0], orch.Kubeconfig);
+            (await WaitForReadyAsync(kubectl, "True", TimeSpan.FromSeconds(30))).Status.Should().Be("True", first.Output);
+            // sleep ignores SIGTERM: the deleted pod's container is stopped only when its grace period of 1 s runs out.
+            foreach (var name in new[] { "keep", "gone" })
+            {
+                var pod = $$$"""
+                    apiVersion: v1
+                    kind: Pod
+                    metadata: {name: {{{name}}}, labels: {app: web}}
+                    spec:
+                      terminationGracePeriodSeconds: 1
+                      containers: [{name: main, image: busybox, command: ["sleep", "3600"]}]
+                    """;
+                (await kubectl.RunAsync(["apply", "-f", "-"], pod)).ExitCode.Should().Be(0);
+            }
+
+            var ready = await kubectl.RunAsync(["wait", "--for=condition=Ready", "pod/keep", "pod/gone", "--timeout=60s"], timeout: TimeSpan.FromSeconds(70));
+            ready.ExitCode.Should().Be(0, $"{ready}\n{first.Output}");
+            var before = (await PodsAsync(kubectl)).ToDictionary(p => p.Name);
+            var goneContainer = before["gone"].ContainerId[(Runtime.Length + 3)..];
+            var held = await ContainersAsync(socket);
+            held.Should().HaveCount(4, "two pods, each a sandbox and a container").And.Contain(goneContainer);
+
+            await first.KillAsync();
+            var forced = await kubectl.RunAsync(["delete", "pod", "gone", "--force", "--grace-period=0"]);
+            forced.ExitCode.Should().Be(0, forced.ToString());
+            (await ContainersAsync(socket)).Should().Equal(held, "no agent runs to remove the deleted pod's containers");
+
+            second = await OrchProcess.StartAgentAsync(orch.Kubeconfig, nodeDir, args);
+            second.Output.Should().Contain("of the previous run is adopted");
+            (await Eventually.HoldsAsync(async () => (await ContainersAsync(socket)).Count == 2, 75, TimeSpan.FromMilliseconds(200)))
+                .Should().BeTrue("the restarted agent removes the sandbox and container of the pod deleted while it was down, within the container's own grace period rather than the default 30 s");
+            (await ContainersAsync(socket)).Should().NotContain(goneContainer).And.BeSubsetOf(held, "the kept pod's sandbox and container are adopted, not replaced");
+            var after = await PodsAsync(kubectl);
+            after.Should().ContainSingle().Which.Should().BeEquivalentTo(before["keep"], "the kept pod runs on: same container, same start, no restart");
+
+            (await second.StopAsync()).Should().Be(0, second.Output);
+            second.Output.Should().Contain("orch: worker stopped");
+            (await File.ReadAllTextAsync("/proc/self/mountinfo")).Should().NotContain(nodeDir, "a stopped worker unmounts everything under its data directory");
+        }
+        finally
+        {
+            if (second is not null)
+            {
+                await second.DisposeAsync();
+            }
+
+            await first.DisposeAsync();
+            DeleteQuietly(nodeDir);
+            DeleteQuietly(orch.DataDir);
+        }
+    }
+
+    [Fact]
     public async Task When_the_runtime_daemon_is_killed_the_node_is_NotReady_with_the_reason_the_api_serves_on_and_the_node_is_Ready_when_it_is_back()
     {
         var dir = Directory.CreateTempSubdirectory("orch-rtdown-").FullName;

@@ -33,6 +33,12 @@ internal sealed class PodWorker(
 {
     private const string Normal = "Normal";
     private const string Warning = "Warning";
+
+    /// <summary>
+    /// The label with a container's pod's grace period in seconds (kubelet's name for it), so that a
+    /// container whose pod was deleted while the agent was away still gets its own grace, not 30 s.
+    /// </summary>
+    private const string GraceLabel = "io.kubernetes.pod.terminationGracePeriod";
     private readonly ConcurrentDictionary<ObjectKey, PodRecord> _records = new();
     private readonly string _runtimeName = runtime.Version.Split(':')[0];
     private readonly PodVolumes _volumes = new(client, options.PodsDirectory, Allocatable(options), time, logger);
@@ -55,7 +61,8 @@ internal sealed class PodWorker(
         foreach (var stale in sandboxes.Where(s => pod is null || s.Config.Uid != pod.Metadata.Uid))
         {
             // The pod is gone (deleted at once) or replaced by another of the same name.
-            var grace = record?.Uid == stale.Config.Uid ? GraceOf(record.Pod) : TimeSpan.FromSeconds(30);
+            // Without the pod (deleted while the agent was away), each container's own label says its grace, as kubelet's do.
+            TimeSpan? grace = record?.Uid == stale.Config.Uid ? GraceOf(record.Pod) : null;
             await StopSandboxAsync(stale.Id, grace, null, cancellationToken).ConfigureAwait(false);
             await runtime.RemovePodSandboxAsync(stale.Id, cancellationToken).ConfigureAwait(false);
             backOff.Forget(BackOffPrefix(ns, key.Name, stale.Config.Uid));
@@ -368,6 +375,7 @@ internal sealed class PodWorker(
                 ["io.kubernetes.pod.namespace"] = pod.Metadata.NamespaceProperty ?? "default",
                 ["io.kubernetes.pod.uid"] = pod.Metadata.Uid,
                 ["io.kubernetes.container.name"] = spec.Name,
+                [GraceLabel] = (pod.Spec?.TerminationGracePeriodSeconds ?? 30).ToString(CultureInfo.InvariantCulture),
             })
         {
             WorkingDirectory = string.IsNullOrEmpty(spec.WorkingDir) ? null : spec.WorkingDir,
@@ -508,7 +516,7 @@ internal sealed class PodWorker(
     }
 
     /// <summary>Stops a sandbox's running containers within <paramref name="grace"/> (Killing events when <paramref name="pod"/> is known), then the sandbox.</summary>
-    private async Task StopSandboxAsync(string sandboxId, TimeSpan grace, V1Pod? pod, CancellationToken cancellationToken)
+    private async Task StopSandboxAsync(string sandboxId, TimeSpan? grace, V1Pod? pod, CancellationToken cancellationToken)
     {
         var containers = await runtime.ListContainersAsync(sandboxId, cancellationToken).ConfigureAwait(false);
         await Task.WhenAll(containers.Where(c => c.State == ContainerState.Running).Select(async c =>
@@ -518,7 +526,7 @@ internal sealed class PodWorker(
                 events.Post(pod, Normal, "Killing", $"Stopping container {c.Name}");
             }
 
-            await runtime.StopContainerAsync(c.Id, grace, cancellationToken).ConfigureAwait(false);
+            await runtime.StopContainerAsync(c.Id, grace ?? LabelledGrace(c), cancellationToken).ConfigureAwait(false);
         })).ConfigureAwait(false);
         await runtime.StopPodSandboxAsync(sandboxId, cancellationToken).ConfigureAwait(false);
     }
@@ -552,6 +560,12 @@ internal sealed class PodWorker(
     }
 
     private static TimeSpan GraceOf(V1Pod? pod) => TimeSpan.FromSeconds(pod?.Spec?.TerminationGracePeriodSeconds ?? 30);
+
+    /// <summary>The grace period a container was created with (its <see cref="GraceLabel"/>), or the default 30 s for one without.</summary>
+    private static TimeSpan LabelledGrace(ContainerStatus container) =>
+        container.Labels?.TryGetValue(GraceLabel, out var text) == true && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
+            ? TimeSpan.FromSeconds(seconds)
+            : TimeSpan.FromSeconds(30);
 
     private static string BackOffPrefix(string ns, string name, string uid) => $"{name}_{ns}_{uid}_";
 
