@@ -13,7 +13,7 @@ namespace Orchestration.E2E.Tests;
 /// A real node through restarts and outages, driven by the real kubectl: its pods serve on their own
 /// IPs; orch killed and started again adopts them; deleting them leaves no container; a graceful stop
 /// leaves nothing running; a runtime daemon that dies makes the node NotReady with kubelet's reason
-/// while the API serves on, and Ready again when it is back; a node that cannot start fails
+/// and tainted not-ready while the API serves on, and Ready and untainted when it is back; a node that cannot start fails
 /// <c>orch up</c>. One definition for every real runtime; each runtime's class says how to look
 /// behind the node agent's back.
 /// </summary>
@@ -204,7 +204,7 @@ public abstract class RuntimeLifecycleTests
     }
 
     [Fact]
-    public async Task When_the_runtime_daemon_is_killed_the_node_is_NotReady_with_the_reason_the_api_serves_on_and_the_node_is_Ready_when_it_is_back()
+    public async Task When_the_runtime_daemon_is_killed_the_node_is_NotReady_with_the_reason_and_tainted_the_api_serves_on_and_the_node_is_Ready_and_untainted_when_it_is_back()
     {
         var dir = Directory.CreateTempSubdirectory("orch-rtdown-").FullName;
         var daemonDir = Path.Combine(dir, Runtime);
@@ -225,6 +225,7 @@ public abstract class RuntimeLifecycleTests
             var pods = await kubectl.RunAsync("get pods -A");
             var renewed = await LeaseRenewedAsync(kubectl, TimeSpan.FromSeconds(25));
             var stillDown = await WaitForReadyAsync(kubectl, "False", TimeSpan.FromSeconds(1));
+            var tainted = await Eventually.HoldsAsync(async () => await TaintsAsync(kubectl) == "node.kubernetes.io/not-ready:NoSchedule node.kubernetes.io/not-ready:NoExecute", 40, TimeSpan.FromMilliseconds(250));
 
             down.Status.Should().Be("False", orch.Output);
             down.Reason.Should().Be("KubeletNotReady");
@@ -234,6 +235,7 @@ public abstract class RuntimeLifecycleTests
             renewed.Should().BeTrue("the node keeps heartbeating its Lease while its runtime is down");
             stillDown.Status.Should().Be("False");
             orch.Output.Should().Contain("is NotReady: container runtime is down", "the agent logs the outage");
+            tainted.Should().BeTrue($"a node that reports NotReady is tainted not-ready, as kube-controller-manager does: {await TaintsAsync(kubectl)}");
 
             // The daemon comes back (a new one on the same socket, after the dead one's leftovers are removed).
             await host.DetachAsync();
@@ -243,6 +245,8 @@ public abstract class RuntimeLifecycleTests
             back.Status.Should().Be("True", orch.Output);
             back.Reason.Should().Be("KubeletReady");
             orch.Output.Should().Contain("is Ready: its container runtime answers");
+            (await Eventually.HoldsAsync(async () => await TaintsAsync(kubectl) == "", 40, TimeSpan.FromMilliseconds(250)))
+                .Should().BeTrue("the not-ready taint goes when the node is Ready again");
         }
         finally
         {
@@ -358,6 +362,10 @@ public abstract class RuntimeLifecycleTests
 
     private static string Text(JsonElement element, string property) =>
         element.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString()! : "";
+
+    // The single node's taints as key:effect, space-separated.
+    private static async Task<string> TaintsAsync(Kubectl kubectl) =>
+        (await kubectl.RunAsync(["get", "nodes", "-o", "jsonpath={range .items[0].spec.taints[*]}{.key}:{.effect} {end}"])).Stdout.Trim();
 
     // Whether the node's Lease is renewed again within the time.
     private static async Task<bool> LeaseRenewedAsync(Kubectl kubectl, TimeSpan within)

@@ -87,4 +87,44 @@ public sealed class NodeLifecycleControllerTests : IAsyncLifetime
         recovered.Status.Conditions.Single(c => c.Type == "Ready").Status.Should().Be("True");
         (await _client.ListAsync<Corev1Event>(null)).Items.Should().Contain(e => e.Reason == "NodeNotReady").And.Contain(e => e.Reason == "TaintManagerEviction");
     }
+
+    [Fact]
+    public async Task A_node_that_renews_but_reports_NotReady_is_tainted_not_ready_its_pods_go_as_tolerations_run_out_and_the_taint_goes_when_it_is_Ready()
+    {
+        await PodAsync("tolerates-not-ready-5s", new V1Toleration { Key = NodeLifecycleController.NotReadyTaint, OperatorProperty = "Exists", Effect = "NoExecute", TolerationSeconds = 5 });
+        (await _client.GetAsync<V1Pod>("default", "default-toleration")).Spec.Tolerations.Should().Contain(t => t.Key == NodeLifecycleController.NotReadyTaint && t.TolerationSeconds == 300, "DefaultTolerationSeconds admission adds 300 s");
+        await ReportReadyAsync("False");
+        await _controller.ReconcileAsync(_node, CancellationToken.None);
+        var notReady = await _client.GetAsync<V1Node>(null, "n1");
+        var right = await PodsAsync();
+        _clock.Advance(TimeSpan.FromSeconds(5));
+        await RenewAsync();
+        await _controller.ReconcileAsync(_node, CancellationToken.None);
+        var afterFive = await PodsAsync();
+
+        await ReportReadyAsync("True");
+        await _controller.ReconcileAsync(_node, CancellationToken.None);
+        var ready = await _client.GetAsync<V1Node>(null, "n1");
+
+        notReady.Spec.Taints.Select(t => $"{t.Key}:{t.Effect}").Should().BeEquivalentTo($"{NodeLifecycleController.NotReadyTaint}:NoSchedule", $"{NodeLifecycleController.NotReadyTaint}:NoExecute");
+        notReady.Status.Conditions.Single(c => c.Type == "Ready").Status.Should().Be("False", "the agent's own condition is left as it reported it");
+        right.Should().Equal("default-toleration", "forever", "ten-seconds", "tolerates-not-ready-5s");
+        afterFive.Should().Equal(["default-toleration", "forever", "ten-seconds"], "the pod whose not-ready toleration ran out is evicted; the others tolerate it for 300 s or for good");
+        (ready.Spec.Taints ?? []).Should().BeEmpty("a node that reports Ready again loses the taint");
+    }
+
+    private async Task ReportReadyAsync(string status)
+    {
+        var node = await _client.GetAsync<V1Node>(null, "n1");
+        node.Status ??= new V1NodeStatus();
+        node.Status.Conditions = [new V1NodeCondition { Type = "Ready", Status = status, Reason = status == "True" ? "KubeletReady" : "KubeletNotReady", LastHeartbeatTime = _clock.GetUtcNow().UtcDateTime, LastTransitionTime = _clock.GetUtcNow().UtcDateTime }];
+        await _client.UpdateStatusAsync(node);
+    }
+
+    private async Task RenewAsync()
+    {
+        var lease = await _client.GetAsync<V1Lease>("kube-node-lease", "n1");
+        lease.Spec.RenewTime = _clock.GetUtcNow().UtcDateTime;
+        await _client.UpdateAsync(lease);
+    }
 }

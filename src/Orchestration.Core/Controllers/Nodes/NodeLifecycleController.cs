@@ -20,12 +20,16 @@ public sealed class NodeLifecycleOptions
 /// Watches node heartbeats (their Leases in kube-node-lease): a node whose Lease is not renewed
 /// within the grace period becomes Ready=Unknown and is tainted unreachable (NoSchedule and
 /// NoExecute); its pods are evicted when their toleration of that taint runs out (at once without
-/// one). A node that renews again is Ready and untainted.
+/// one). A node that renews again is Ready and untainted. A node that renews but reports
+/// Ready=False is tainted not-ready the same way, until it reports Ready.
 /// </summary>
 public sealed class NodeLifecycleController(IClusterClient client, EventRecorder events, IOptions<NodeLifecycleOptions> options, TimeProvider timeProvider, ILogger<NodeLifecycleController> logger) : IController
 {
     /// <summary>The taint of a node that stopped reporting.</summary>
     public const string UnreachableTaint = "node.kubernetes.io/unreachable";
+
+    /// <summary>The taint of a node that reports in but is not ready.</summary>
+    public const string NotReadyTaint = "node.kubernetes.io/not-ready";
 
     /// <summary>Registers the controller: nodes, and their leases.</summary>
     public static void Configure(ControllerBuilder builder)
@@ -65,25 +69,60 @@ public sealed class NodeLifecycleController(IClusterClient client, EventRecorder
             await MarkAsync(node, unreachable: true, now, cancellationToken).ConfigureAwait(false);
             await events.RecordAsync(node, "Normal", "NodeNotReady", $"Node {key.Name} status is now: NodeNotReady", "node-controller", cancellationToken).ConfigureAwait(false);
             logger.LogWarning("Node {Node} stopped renewing its lease; it is unreachable", key.Name);
+            return await EvictAsync(node, UnreachableTaint, now, cancellationToken).ConfigureAwait(false);
         }
-        else if (!stale && tainted)
+
+        if (!stale && tainted)
         {
             await MarkAsync(node, unreachable: false, now, cancellationToken).ConfigureAwait(false);
             logger.LogInformation("Node {Node} renews its lease again", key.Name);
+            return ReconcileResult.After(options.Value.CheckInterval);
         }
 
         if (stale)
         {
-            await EvictAsync(node, now, cancellationToken).ConfigureAwait(false);
+            return await EvictAsync(node, UnreachableTaint, now, cancellationToken).ConfigureAwait(false);
         }
 
-        return ReconcileResult.After(options.Value.CheckInterval);
+        // A node that reports in but says it is not ready (its runtime is down, its network not set
+        // up) is tainted not-ready, as kube-controller-manager does, and its pods go when their
+        // toleration of that runs out (300 s by default).
+        var notReady = node.Status?.Conditions?.FirstOrDefault(c => c.Type == "Ready")?.Status == "False";
+        var notReadyTainted = node.Spec?.Taints?.Any(t => t.Key == NotReadyTaint) == true;
+        if (notReady != notReadyTainted)
+        {
+            node.Spec ??= new V1NodeSpec();
+            var taints = (node.Spec.Taints ?? []).Where(t => t.Key != NotReadyTaint).ToList();
+            if (notReady)
+            {
+                taints.Add(new V1Taint { Key = NotReadyTaint, Effect = "NoSchedule", TimeAdded = now });
+                taints.Add(new V1Taint { Key = NotReadyTaint, Effect = "NoExecute", TimeAdded = now });
+            }
+
+            node.Spec.Taints = taints;
+            try
+            {
+                node = await client.UpdateAsync(node, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ConflictException)
+            {
+                // The agent wrote its status meanwhile: look again with the newer node.
+                return ReconcileResult.After(TimeSpan.FromMilliseconds(100));
+            }
+
+            logger.LogInformation(notReady ? "Node {Node} reports NotReady; tainted not-ready" : "Node {Node} reports Ready; the not-ready taint is removed", key.Name);
+        }
+
+        return notReady
+            ? await EvictAsync(node, NotReadyTaint, now, cancellationToken).ConfigureAwait(false)
+            : ReconcileResult.After(options.Value.CheckInterval);
     }
 
     private async Task MarkAsync(V1Node node, bool unreachable, DateTime now, CancellationToken cancellationToken)
     {
         node.Spec ??= new V1NodeSpec();
-        var taints = (node.Spec.Taints ?? []).Where(t => t.Key != UnreachableTaint).ToList();
+        // Unreachable replaces not-ready, as in Kubernetes; a node back from unreachable is checked for readiness afresh.
+        var taints = (node.Spec.Taints ?? []).Where(t => t.Key != UnreachableTaint && t.Key != NotReadyTaint).ToList();
         if (unreachable)
         {
             taints.Add(new V1Taint { Key = UnreachableTaint, Effect = "NoSchedule", TimeAdded = now });
@@ -99,13 +138,13 @@ public sealed class NodeLifecycleController(IClusterClient client, EventRecorder
         await client.UpdateStatusAsync(node, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Deletes the node's pods whose toleration of the unreachable NoExecute taint has run out.</summary>
-    private async Task EvictAsync(V1Node node, DateTime now, CancellationToken cancellationToken)
+    /// <summary>Deletes the node's pods whose toleration of its NoExecute taint <paramref name="key"/> has run out.</summary>
+    private async Task<ReconcileResult> EvictAsync(V1Node node, string key, DateTime now, CancellationToken cancellationToken)
     {
-        var taint = node.Spec?.Taints?.FirstOrDefault(t => t.Key == UnreachableTaint && t.Effect == "NoExecute");
+        var taint = node.Spec?.Taints?.FirstOrDefault(t => t.Key == key && t.Effect == "NoExecute");
         if (taint is null)
         {
-            return;
+            return ReconcileResult.After(options.Value.CheckInterval);
         }
 
         var since = taint.TimeAdded?.ToUniversalTime() ?? now;
@@ -128,5 +167,7 @@ public sealed class NodeLifecycleController(IClusterClient client, EventRecorder
             {
             }
         }
+
+        return ReconcileResult.After(options.Value.CheckInterval);
     }
 }
