@@ -19,8 +19,9 @@ using Orchestration.Runtime.Containerd;
 // Beside it, in the same run and against the same containerd, the same starts are made with raw CRI
 // calls (RunPodSandbox, CreateContainer, StartContainer) at the node agent's parallelism: the floor
 // the cluster is compared to. Rounds alternate so that neither side gets a warmer containerd. Then
-// `orch up --runtime docker` takes the same rounds, beside the same starts made straight over the
-// Docker Engine API against its dockerd, and the two runtimes are compared through orch.
+// `orch up --runtime docker` takes the same rounds, each after the same starts made straight over the
+// Docker Engine API against its dockerd (whose containers are removed before orch's round), and the
+// two runtimes are compared through orch.
 var pods = Arg("--pods", 30);
 var rounds = Arg("--rounds", 2);
 var parallelism = Arg("--parallelism", 16); // the containerd node of orch up syncs 16 pods at once

@@ -28,6 +28,30 @@ internal static class AgentCommand
         var nodes = new Option<int>("--nodes") { Description = "How many simulated nodes this worker runs (with --runtime simulated).", DefaultValueFactory = _ => 1 };
         var lease = Durations.Option("--node-lease-duration", "How long a node's Lease holds (renewed every quarter of it).", TimeSpan.FromSeconds(40));
         var command = new Command("agent", "Join a cluster as a worker: run a node agent against its API server.") { kubeconfig, nodeName, runtime, dataDir, containerdSocket, dockerSocket, imageArchive, nodes, lease };
+        command.Validators.Add(result =>
+        {
+            // Options of one runtime given with another would be ignored silently: say so instead.
+            var kind = result.GetValue(runtime);
+            if (kind != "simulated" && result.GetResult(nodes) is { Implicit: false })
+            {
+                result.AddError("--nodes is for --runtime simulated: a containerd or docker worker runs one node.");
+            }
+
+            if (kind != "containerd" && result.GetResult(containerdSocket) is { Implicit: false })
+            {
+                result.AddError("--containerd-socket is for --runtime containerd.");
+            }
+
+            if (kind != "docker" && result.GetResult(dockerSocket) is { Implicit: false })
+            {
+                result.AddError("--docker-socket is for --runtime docker.");
+            }
+
+            if (kind == "simulated" && (result.GetResult(imageArchive) is { Implicit: false } || result.GetResult(dataDir) is { Implicit: false }))
+            {
+                result.AddError("--image-archive and --data-dir are for --runtime containerd or docker: simulated nodes run no containers.");
+            }
+        });
         command.SetAction((parse, cancellationToken) =>
         {
             var name = parse.GetValue(nodeName)!;

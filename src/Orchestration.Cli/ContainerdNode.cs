@@ -8,7 +8,7 @@ using Orchestration.Runtime.Containerd;
 
 namespace Orchestration.Cli;
 
-/// <summary><c>orch up --runtime containerd</c> (the default): a <see cref="RealNode"/> over containerd.</summary>
+/// <summary><c>orch up</c> and <c>orch agent</c> with <c>--runtime containerd</c> (the default): a <see cref="RealNode"/> over containerd.</summary>
 internal sealed class ContainerdNode(IClusterClient client, RealNodeOptions options, EventRecorder events, TimeProvider timeProvider, ILoggerFactory loggers)
     : RealNode(client, options, events, timeProvider, loggers)
 {

@@ -8,7 +8,7 @@ using Orchestration.Runtime.Docker;
 
 namespace Orchestration.Cli;
 
-/// <summary><c>orch up --runtime docker</c>: a <see cref="RealNode"/> over the Docker Engine API.</summary>
+/// <summary><c>orch up</c> and <c>orch agent</c> with <c>--runtime docker</c>: a <see cref="RealNode"/> over the Docker Engine API.</summary>
 internal sealed class DockerNode(IClusterClient client, RealNodeOptions options, EventRecorder events, TimeProvider timeProvider, ILoggerFactory loggers)
     : RealNode(client, options, events, timeProvider, loggers)
 {

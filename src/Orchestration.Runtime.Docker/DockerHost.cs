@@ -31,7 +31,6 @@ namespace Orchestration.Runtime.Docker;
 /// </summary>
 public sealed class DockerHost : IDaemonHost
 {
-
     private readonly DockerHostOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -306,6 +305,7 @@ public sealed class DockerHost : IDaemonHost
         {
             Directory.Delete(ExecRoot, recursive: true);
         }
+
         if (File.Exists(NetworkNamespaceFilePath))
         {
             var recorded = (await File.ReadAllTextAsync(NetworkNamespaceFilePath, cancellationToken).ConfigureAwait(false)).Trim();
@@ -409,5 +409,4 @@ public sealed class DockerHost : IDaemonHost
 
         return ours.Count + containers.Count;
     }
-
 }

@@ -73,7 +73,7 @@ public abstract class PodCluster : IAsyncLifetime
               periodSeconds: 1
           - name: client
             image: busybox
-            command: ["sh", "-c", "until wget -q -O - http://127.0.0.1:8081/; do sleep 0.2; done; sleep 3600"]
+            command: ["sh", "-c", "until wget -q -O - http://127.0.0.1:8081/ 2>/dev/null; do sleep 0.2; done; sleep 3600"]
         ---
         apiVersion: v1
         kind: Pod

@@ -51,6 +51,9 @@ public abstract class RuntimeLifecycleTests
     /// <summary>Starts the runtime's daemon as a supervisor (systemd) would beside kubelet.</summary>
     protected abstract Task<IDaemonHost> StartDaemonAsync(string dataDirectory, string networkNamespace, string imageArchive);
 
+    /// <summary>Whether each pod's network namespace is a named one (<c>ip netns</c>, as CNI makes them) rather than the daemon's own bind mount.</summary>
+    protected abstract bool NamedPodNamespaces { get; }
+
     /// <summary>The ids of every container (sandboxes too) the daemon holds, asked with its own client.</summary>
     protected abstract Task<List<string>> ContainersAsync(string socket);
 
@@ -82,6 +85,7 @@ public abstract class RuntimeLifecycleTests
             var runtimeContainers = await ContainersAsync(socket);
             var namedPodNamespaces = (await HostProcesses.NamedNamespacesOfAsync(containerProcesses)).Where(n => n != netns).ToList();
             containerProcesses.Should().HaveCount(4, "two pods, each a sandbox and a container");
+            namedPodNamespaces.Should().HaveCount(NamedPodNamespaces ? 2 : 0, "the pods' namespaces are named where the runtime names them");
             containerProcesses.Select(HostProcesses.NetworkNamespaceOf).Distinct().Should().HaveCount(2, "each pod has a network namespace of its own")
                 .And.NotContain(HostProcesses.NetworkNamespaceOf(daemonPid), "apart from the daemon's");
 
@@ -134,6 +138,7 @@ public abstract class RuntimeLifecycleTests
             }
 
             await first.DisposeAsync();
+            await StopLeftDaemonAsync(nodeDir, archive, second);
             DeleteQuietly(dataDir);
         }
     }
@@ -198,6 +203,8 @@ public abstract class RuntimeLifecycleTests
             }
 
             await first.DisposeAsync();
+            await StopLeftDaemonAsync(nodeDir, archive, second);
+            await orch.DisposeAsync();
             DeleteQuietly(nodeDir);
             DeleteQuietly(orch.DataDir);
         }
@@ -294,6 +301,26 @@ public abstract class RuntimeLifecycleTests
         }
     }
 
+    // A test that failed between killing orch and starting the next one leaves the daemon running
+    // with its pods: a host adopts it and stops it with everything in it.
+    private async Task StopLeftDaemonAsync(string nodeDir, string archive, OrchProcess? second)
+    {
+        var netns = Path.Combine(nodeDir, "netns");
+        if (second is not null || !File.Exists(Path.Combine(nodeDir, PidFile)) || !File.Exists(netns))
+        {
+            return;
+        }
+
+        try
+        {
+            await using var leftover = await StartDaemonAsync(nodeDir, File.ReadAllText(netns).Trim(), archive);
+        }
+        catch (InvalidOperationException)
+        {
+            // Cleanup after a failure already reported: nothing more to do here.
+        }
+    }
+
     // Each pod answers on its own IP with its own page, asked from the daemon's namespace, where the pod network lives.
     private static async Task ServeTheirOwnPagesAsync(string netns, IEnumerable<PodView> pods)
     {
@@ -383,7 +410,7 @@ public abstract class RuntimeLifecycleTests
         {
             Directory.Delete(directory, recursive: true);
         }
-        catch (IOException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
         }
     }
@@ -404,6 +431,8 @@ public sealed class ContainerdLifecycleTests : RuntimeLifecycleTests
     protected override string PidFile => "containerd.pid";
 
     protected override string SocketFile => "containerd.sock";
+
+    protected override bool NamedPodNamespaces => true;
 
     protected override async Task<IDaemonHost> StartDaemonAsync(string dataDirectory, string networkNamespace, string imageArchive)
     {
@@ -430,6 +459,8 @@ public sealed class DockerLifecycleTests : RuntimeLifecycleTests
     protected override string PidFile => "docker.pid";
 
     protected override string SocketFile => "docker.sock";
+
+    protected override bool NamedPodNamespaces => false;
 
     protected override async Task<IDaemonHost> StartDaemonAsync(string dataDirectory, string networkNamespace, string imageArchive)
     {

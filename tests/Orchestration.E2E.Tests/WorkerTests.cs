@@ -106,16 +106,49 @@ public sealed partial class WorkerTests
                 await onDocker.DisposeAsync();
             }
 
+            await orch.DisposeAsync();
             foreach (var dir in new[] { containerdDir, dockerDir, orch.DataDir })
             {
                 try
                 {
                     Directory.Delete(dir, recursive: true);
                 }
-                catch (IOException)
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
                 {
                 }
             }
+        }
+    }
+
+    [Theory]
+    [InlineData("--runtime docker --containerd-socket /run/x.sock", "--containerd-socket is for --runtime containerd.")]
+    [InlineData("--runtime containerd --docker-socket /run/x.sock", "--docker-socket is for --runtime docker.")]
+    [InlineData("--nodes 3", "--nodes is for --runtime simulated")]
+    [InlineData("--runtime simulated --image-archive x.tar", "--image-archive and --data-dir are for --runtime containerd or docker")]
+    public async Task Orch_agent_refuses_an_option_of_another_runtime_instead_of_ignoring_it(string arguments, string message)
+    {
+        var kubeconfig = Path.GetTempFileName();
+        try
+        {
+            var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "orch.dll"), "agent", "--kubeconfig", kubeconfig }.Concat(arguments.Split(' ')))
+            {
+                start.ArgumentList.Add(arg);
+            }
+
+            using var process = System.Diagnostics.Process.Start(start)!;
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            var stdout = process.StandardOutput.ReadToEndAsync(limit.Token);
+            var stderr = await process.StandardError.ReadToEndAsync(limit.Token);
+            await process.WaitForExitAsync(limit.Token);
+
+            process.ExitCode.Should().Be(1, stderr);
+            stderr.Should().Contain(message);
+            (await stdout).Should().NotContain("joined the cluster");
+        }
+        finally
+        {
+            File.Delete(kubeconfig);
         }
     }
 

@@ -35,10 +35,12 @@ internal sealed class PodWorker(
     private const string Warning = "Warning";
 
     /// <summary>
-    /// The label with a container's pod's grace period in seconds (kubelet's name for it), so that a
-    /// container whose pod was deleted while the agent was away still gets its own grace, not 30 s.
+    /// The label with a container's pod's grace period in seconds (kubelet keeps the same key as a
+    /// container annotation; the runtime contract has labels), so that a container whose pod was
+    /// deleted while the agent was away still gets its own grace, not 30 s.
     /// </summary>
     private const string GraceLabel = "io.kubernetes.pod.terminationGracePeriod";
+
     private readonly ConcurrentDictionary<ObjectKey, PodRecord> _records = new();
     private readonly string _runtimeName = runtime.Version.Split(':')[0];
     private readonly PodVolumes _volumes = new(client, options.PodsDirectory, Allocatable(options), time, logger);
@@ -61,7 +63,7 @@ internal sealed class PodWorker(
         foreach (var stale in sandboxes.Where(s => pod is null || s.Config.Uid != pod.Metadata.Uid))
         {
             // The pod is gone (deleted at once) or replaced by another of the same name.
-            // Without the pod (deleted while the agent was away), each container's own label says its grace, as kubelet's do.
+            // Without the pod (deleted while the agent was away), each container's own label says its grace, as kubelet's annotation does.
             TimeSpan? grace = record?.Uid == stale.Config.Uid ? GraceOf(record.Pod) : null;
             await StopSandboxAsync(stale.Id, grace, null, cancellationToken).ConfigureAwait(false);
             await runtime.RemovePodSandboxAsync(stale.Id, cancellationToken).ConfigureAwait(false);

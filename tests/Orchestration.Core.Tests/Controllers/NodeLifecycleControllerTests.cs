@@ -36,6 +36,11 @@ public sealed class NodeLifecycleControllerTests : IAsyncLifetime
         }
 
         await _client.CreateAsync(new V1Node { Metadata = new V1ObjectMeta { Name = "n1" } });
+
+        // Another node that is Ready: evictions only happen while some node is (no full disruption).
+        var healthy = await _client.CreateAsync(new V1Node { Metadata = new V1ObjectMeta { Name = "n2" } });
+        healthy.Status = new V1NodeStatus { Conditions = [new V1NodeCondition { Type = "Ready", Status = "True", Reason = "KubeletReady" }] };
+        await _client.UpdateStatusAsync(healthy);
         await _client.CreateAsync(new V1Lease { Metadata = new V1ObjectMeta { Name = "n1", NamespaceProperty = "kube-node-lease" }, Spec = new V1LeaseSpec { HolderIdentity = "n1", RenewTime = _clock.GetUtcNow().UtcDateTime } });
         await PodAsync("default-toleration", null);
         await PodAsync("ten-seconds", new V1Toleration { Key = NodeLifecycleController.UnreachableTaint, OperatorProperty = "Exists", Effect = "NoExecute", TolerationSeconds = 10 });
@@ -126,5 +131,30 @@ public sealed class NodeLifecycleControllerTests : IAsyncLifetime
         var lease = await _client.GetAsync<V1Lease>("kube-node-lease", "n1");
         lease.Spec.RenewTime = _clock.GetUtcNow().UtcDateTime;
         await _client.UpdateAsync(lease);
+    }
+
+    [Fact]
+    public async Task While_no_node_is_Ready_nothing_is_evicted_and_evictions_resume_when_one_is()
+    {
+        var other = await _client.GetAsync<V1Node>(null, "n2");
+        other.Status.Conditions = [new V1NodeCondition { Type = "Ready", Status = "Unknown", Reason = "NodeStatusUnknown" }];
+        await _client.UpdateStatusAsync(other);
+
+        _clock.Advance(TimeSpan.FromSeconds(41));
+        await _controller.ReconcileAsync(_node, CancellationToken.None);
+        var silent = await _client.GetAsync<V1Node>(null, "n1");
+        _clock.Advance(TimeSpan.FromSeconds(400));
+        await _controller.ReconcileAsync(_node, CancellationToken.None);
+        var kept = await PodsAsync();
+
+        other = await _client.GetAsync<V1Node>(null, "n2");
+        other.Status.Conditions = [new V1NodeCondition { Type = "Ready", Status = "True", Reason = "KubeletReady" }];
+        await _client.UpdateStatusAsync(other);
+        await _controller.ReconcileAsync(_node, CancellationToken.None);
+        var resumed = await PodsAsync();
+
+        silent.Spec.Taints.Select(t => t.Key).Should().Contain(NodeLifecycleController.UnreachableTaint, "the node is still marked");
+        kept.Should().Equal(["default-toleration", "forever", "ten-seconds"], "with every node down the pods stay, whatever their tolerations");
+        resumed.Should().Equal(["forever"], "once a node is Ready the run-out tolerations are acted on");
     }
 }

@@ -21,7 +21,8 @@ public sealed class NodeLifecycleOptions
 /// within the grace period becomes Ready=Unknown and is tainted unreachable (NoSchedule and
 /// NoExecute); its pods are evicted when their toleration of that taint runs out (at once without
 /// one). A node that renews again is Ready and untainted. A node that renews but reports
-/// Ready=False is tainted not-ready the same way, until it reports Ready.
+/// Ready=False is tainted not-ready the same way, until it reports Ready. While no node at all is
+/// Ready, nothing is evicted.
 /// </summary>
 public sealed class NodeLifecycleController(IClusterClient client, EventRecorder events, IOptions<NodeLifecycleOptions> options, TimeProvider timeProvider, ILogger<NodeLifecycleController> logger) : IController
 {
@@ -143,6 +144,15 @@ public sealed class NodeLifecycleController(IClusterClient client, EventRecorder
     {
         var taint = node.Spec?.Taints?.FirstOrDefault(t => t.Key == key && t.Effect == "NoExecute");
         if (taint is null)
+        {
+            return ReconcileResult.After(options.Value.CheckInterval);
+        }
+
+        // Full disruption, as kube-controller-manager calls it: when no node is Ready the fault is
+        // more likely the cluster's (its network, the control plane's view) than the nodes', and
+        // the evicted pods would have nowhere to go; so nothing is evicted until a node is Ready.
+        var nodes = await client.ListAsync<V1Node>(null, cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (!nodes.Items.Any(n => n.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") == true))
         {
             return ReconcileResult.After(options.Value.CheckInterval);
         }

@@ -30,7 +30,7 @@ public static class DaemonDirectory
         File.Move(temporary, path, overwrite: true);
     }
 
-    /// <summary>The first line of the file, or null when it is missing or empty.</summary>
+    /// <summary>The file's content without surrounding whitespace (a record is one line), or null when it is missing or empty.</summary>
     public static string? ReadLine(string path)
     {
         try

@@ -62,7 +62,9 @@ public static class DaemonProcess
     public static async Task StopAsync(int pid, string what, TimeSpan stopTimeout, TimeProvider time, ILogger logger, Process? child, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(logger);
-        if (!ProcessTable.IsRunning(pid))
+
+        // A child that has exited (and been reaped) may have its PID taken by an unrelated process already.
+        if (!ProcessTable.IsRunning(pid) || (child is not null && child.Id == pid && child.HasExited))
         {
             return;
         }
@@ -88,7 +90,7 @@ public static class DaemonProcess
         var deadline = time.GetUtcNow() + timeout;
         while (ProcessTable.IsRunning(pid))
         {
-            // A child of this process is a zombie until reaped: HasExited reaps it.
+            // A child of this process that has exited is seen through its Process before /proc catches up.
             if (child is not null && child.Id == pid && child.HasExited)
             {
                 return true;
