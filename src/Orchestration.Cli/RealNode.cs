@@ -13,8 +13,9 @@ namespace Orchestration.Cli;
 /// <summary>
 /// A node of <c>orch up</c> or <c>orch agent</c> whose agent runs real containers, over a runtime daemon of its own (in
 /// its own network namespace, under the data directory) or one given by socket. A daemon left
-/// running by an <c>orch</c> that was killed is adopted with its containers; stopping <c>orch</c>
-/// (Ctrl-C, SIGTERM) stops what it started or adopted. Each runtime says how its daemon starts and
+/// running by an <c>orch</c> that was killed is adopted with its containers; a daemon that dies
+/// while <c>orch</c> runs is started again; stopping <c>orch</c> (Ctrl-C, SIGTERM) stops what it
+/// started or adopted. Each runtime says how its daemon starts and
 /// how its runtime is made.
 /// </summary>
 internal abstract class RealNode(IClusterClient client, RealNodeOptions options, EventRecorder events, TimeProvider timeProvider, ILoggerFactory loggers) : BackgroundService
@@ -110,6 +111,7 @@ internal abstract class RealNode(IClusterClient client, RealNodeOptions options,
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var runtime = CreateRuntime();
+        var supervising = _daemon is null ? Task.CompletedTask : SuperviseAsync(_daemon, stoppingToken);
         try
         {
             var agentOptions = new NodeAgentOptions { NodeName = options.NodeName, Workers = RealNodeWorkers, RootDirectory = Path.Combine(options.DataDirectory, "kubelet") };
@@ -123,10 +125,45 @@ internal abstract class RealNode(IClusterClient client, RealNodeOptions options,
         }
         finally
         {
+            await supervising.ConfigureAwait(false);
             if (runtime is IAsyncDisposable disposable)
             {
                 await disposable.DisposeAsync().ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>
+    /// Starts the node's own daemon again when it dies, as systemd restarts containerd or dockerd
+    /// beside kubelet: checked every second; a start that fails is tried again after a back-off
+    /// that doubles up to 30 s. The node is NotReady meanwhile (its agent reports the runtime down).
+    /// </summary>
+    private async Task SuperviseAsync(IDaemonHost daemon, CancellationToken stoppingToken)
+    {
+        var backOff = TimeSpan.FromSeconds(1);
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(backOff, Time, stoppingToken).ConfigureAwait(false);
+                try
+                {
+                    if (await daemon.RestartIfExitedAsync(stoppingToken).ConfigureAwait(false))
+                    {
+                        Logger.LogWarning("{Daemon} had exited and was started again (pid {Pid}); the node agent starts the pods again", Daemon, daemon.ProcessId);
+                    }
+
+                    backOff = TimeSpan.FromSeconds(1);
+                }
+                catch (Exception ex) when (ex is InvalidOperationException or IOException or UnauthorizedAccessException)
+                {
+                    backOff = TimeSpan.FromTicks(Math.Min(backOff.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
+                    Logger.LogError("{Daemon} exited and could not be started again: {Message}; trying again in {BackOff}", Daemon, ex.Message, backOff);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
         }
     }
 }

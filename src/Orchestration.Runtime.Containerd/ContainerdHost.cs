@@ -169,6 +169,28 @@ public sealed class ContainerdHost : IDaemonHost
     }
 
     /// <inheritdoc />
+    public async Task<bool> RestartIfExitedAsync(CancellationToken cancellationToken)
+    {
+        if (_disposed || _lock is null || _pid is not { } pid || ProcessTable.IsRunning(pid))
+        {
+            return false;
+        }
+
+        // Its containers' processes would outlive it under their shims, but the new containerd
+        // starts on wiped state (as after any containerd of this directory that died) and knows
+        // none of them: they go, with their namespaces, and the node agent starts the pods again.
+        _logger.LogWarning("containerd (pid {Pid}) has exited; removing what it left and starting it again in network namespace {Namespace}", pid, NetworkNamespace);
+        _process?.Dispose();
+        _process = null;
+        _pid = null;
+        await StopShimsAsync(cancellationToken).ConfigureAwait(false);
+        await WipeAsync(cancellationToken).ConfigureAwait(false);
+        await StartContainerdAsync(Config(), CniTemplate(), createNamespace: false, cancellationToken).ConfigureAwait(false);
+        await ImportImagesAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
         if (_disposed)
@@ -245,7 +267,7 @@ public sealed class ContainerdHost : IDaemonHost
         }
 
         await RemoveLeftoversAsync(record?.Namespace, record is not null, cancellationToken).ConfigureAwait(false);
-        await StartContainerdAsync(config, template, cancellationToken).ConfigureAwait(false);
+        await StartContainerdAsync(config, template, createNamespace: true, cancellationToken).ConfigureAwait(false);
         await ImportImagesAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -340,7 +362,7 @@ public sealed class ContainerdHost : IDaemonHost
         File.Delete(SocketPath + ".ttrpc");
     }
 
-    private async Task StartContainerdAsync(string config, string template, CancellationToken cancellationToken)
+    private async Task StartContainerdAsync(string config, string template, bool createNamespace, CancellationToken cancellationToken)
     {
         foreach (var directory in new[] { "root", "state", "cni/conf", "cni/ipam", "pods" })
         {
@@ -353,8 +375,11 @@ public sealed class ContainerdHost : IDaemonHost
         // A stale socket from a crashed run would make the wait below succeed too early.
         File.Delete(SocketPath);
 
-        await NetworkNamespaces.CreateAsync(NetworkNamespace, cancellationToken).ConfigureAwait(false);
-        _ownsNamespace = true;
+        if (createNamespace)
+        {
+            await NetworkNamespaces.CreateAsync(NetworkNamespace, cancellationToken).ConfigureAwait(false);
+            _ownsNamespace = true;
+        }
 
         var stopwatch = Stopwatch.StartNew();
         _process = DaemonProcess.StartDetached(LogPath, NetworkNamespacePath, [_options.ContainerdPath, "--config", ConfigPath]);

@@ -40,6 +40,9 @@ public sealed class ContainerdRuntime : INodeRuntime, IRuntimeConnection, IStrea
     // A sandbox keeps its IP for life: remembered, so that a list is one CRI call, not one per sandbox.
     private readonly ConcurrentDictionary<string, string> _sandboxIps = new(StringComparer.Ordinal);
     private const string UnknownVersion = "containerd://unknown";
+
+    /// <summary>How many sandbox attempts of one pod are tried when containerd holds the names of earlier ones.</summary>
+    private const uint MaxSandboxAttempts = 10;
     private string _version = UnknownVersion;
 
     /// <summary>Creates a client of the containerd at <see cref="ContainerdRuntimeOptions.SocketPath"/>; it connects on first use.</summary>
@@ -166,8 +169,23 @@ public sealed class ContainerdRuntime : INodeRuntime, IRuntimeConnection, IStrea
             return existing[0];
         }
 
-        var request = new Cri.RunPodSandboxRequest { Config = SandboxConfig(config) };
-        var response = await CallAsync("RunPodSandbox", () => _runtime.RunPodSandboxAsync(request, Options(cancellationToken)), $"pod {config.Namespace}/{config.Name}").ConfigureAwait(false);
+        // containerd keeps a sandbox's name (pod, namespace, uid, attempt) reserved after a failed
+        // start or for a dead sandbox not yet removed; kubelet counts the attempt up for a new one.
+        Cri.RunPodSandboxResponse response;
+        for (var attempt = 0u; ; attempt++)
+        {
+            var request = new Cri.RunPodSandboxRequest { Config = SandboxConfig(config, attempt) };
+            try
+            {
+                response = await CallAsync("RunPodSandbox", () => _runtime.RunPodSandboxAsync(request, Options(cancellationToken)), $"pod {config.Namespace}/{config.Name}").ConfigureAwait(false);
+                break;
+            }
+            catch (InvalidOperationException ex) when (attempt < MaxSandboxAttempts && ex.Message.Contains("failed to reserve sandbox name", StringComparison.Ordinal))
+            {
+                _logger.LogDebug("Sandbox name of pod {Namespace}/{Name} at attempt {Attempt} is taken; trying the next attempt", config.Namespace, config.Name, attempt);
+            }
+        }
+
         var status = await SandboxStatusAsync(response.PodSandboxId, cancellationToken).ConfigureAwait(false);
         _logger.LogDebug("Sandbox {SandboxId} of pod {Namespace}/{Name} runs with IP {Ip}", response.PodSandboxId, config.Namespace, config.Name, status.Ip);
         return status;
@@ -253,7 +271,7 @@ public sealed class ContainerdRuntime : INodeRuntime, IRuntimeConnection, IStrea
             container.LogPath = $"{config.Name}/{config.Attempt}.log";
         }
 
-        var request = new Cri.CreateContainerRequest { PodSandboxId = sandboxId, Config = container, SandboxConfig = SandboxConfig(sandbox.Config) };
+        var request = new Cri.CreateContainerRequest { PodSandboxId = sandboxId, Config = container, SandboxConfig = SandboxConfig(sandbox.Config, attempt: 0) }; // containerd takes the log directory and Linux settings from it, not the attempt
         var response = await CallAsync("CreateContainer", () => _runtime.CreateContainerAsync(request, Options(cancellationToken)), $"container {config.Name} of pod {sandbox.Config.Namespace}/{sandbox.Config.Name}").ConfigureAwait(false);
         return response.ContainerId;
     }
@@ -437,11 +455,11 @@ public sealed class ContainerdRuntime : INodeRuntime, IRuntimeConnection, IStrea
         return ValueTask.CompletedTask;
     }
 
-    private Cri.PodSandboxConfig SandboxConfig(PodSandboxConfig config)
+    private Cri.PodSandboxConfig SandboxConfig(PodSandboxConfig config, uint attempt)
     {
         var sandbox = new Cri.PodSandboxConfig
         {
-            Metadata = new Cri.PodSandboxMetadata { Name = config.Name, Namespace = config.Namespace, Uid = config.Uid, Attempt = 0 },
+            Metadata = new Cri.PodSandboxMetadata { Name = config.Name, Namespace = config.Namespace, Uid = config.Uid, Attempt = attempt },
 
             // A hostname is a DNS label: at most 63 characters.
             Hostname = config.Name.Length > 63 ? config.Name[..63] : config.Name,

@@ -164,6 +164,34 @@ public sealed class DockerHost : IDaemonHost
     }
 
     /// <inheritdoc />
+    public async Task<bool> RestartIfExitedAsync(CancellationToken cancellationToken)
+    {
+        if (_disposed || _lock is null || _pid is not { } pid || ProcessTable.IsRunning(pid))
+        {
+            return false;
+        }
+
+        // What the dead dockerd left (its containerd, shims and containers, docker-proxy processes,
+        // mounts, run state) goes; the data root stays, with its images and the pod network, which
+        // the new dockerd restores. The node agent then starts the pods again.
+        _logger.LogWarning("dockerd (pid {Pid}) has exited; removing what it left and starting it again in network namespace {Namespace}", pid, NetworkNamespace);
+        _process?.Dispose();
+        _process = null;
+        _pid = null;
+        await StopLeftoversAsync(cancellationToken).ConfigureAwait(false);
+        await NetworkNamespaces.KillProcessesInAsync(NetworkNamespace, _logger, _time, cancellationToken).ConfigureAwait(false);
+        await DaemonDirectory.UnmountUnderAsync(DataDirectory, cancellationToken).ConfigureAwait(false);
+        if (Directory.Exists(ExecRoot))
+        {
+            Directory.Delete(ExecRoot, recursive: true);
+        }
+
+        await StartDockerdAsync(createNamespace: false, cancellationToken).ConfigureAwait(false);
+        await LoadImagesAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
         if (_disposed)
@@ -221,9 +249,14 @@ public sealed class DockerHost : IDaemonHost
         if (!await TryAdoptAsync(cancellationToken).ConfigureAwait(false))
         {
             await RemoveLeftoversAsync(cancellationToken).ConfigureAwait(false);
-            await StartDockerdAsync(cancellationToken).ConfigureAwait(false);
+            await StartDockerdAsync(createNamespace: true, cancellationToken).ConfigureAwait(false);
         }
 
+        await LoadImagesAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task LoadImagesAsync(CancellationToken cancellationToken)
+    {
         using var runtime = new DockerRuntime(Options.Create(RuntimeOptions), _time);
         foreach (var archive in _options.ImageArchives)
         {
@@ -320,7 +353,7 @@ public sealed class DockerHost : IDaemonHost
         }
     }
 
-    private async Task StartDockerdAsync(CancellationToken cancellationToken)
+    private async Task StartDockerdAsync(bool createNamespace, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(DataRoot);
         Directory.CreateDirectory(ExecRoot);
@@ -330,8 +363,11 @@ public sealed class DockerHost : IDaemonHost
 
         // The namespace's name is recorded before it exists, so a host killed from here on is cleaned up after.
         await File.WriteAllTextAsync(NetworkNamespaceFilePath, NetworkNamespace + "\n", cancellationToken).ConfigureAwait(false);
-        await NetworkNamespaces.CreateAsync(NetworkNamespace, cancellationToken).ConfigureAwait(false);
-        _ownsNamespace = true;
+        if (createNamespace)
+        {
+            await NetworkNamespaces.CreateAsync(NetworkNamespace, cancellationToken).ConfigureAwait(false);
+            _ownsNamespace = true;
+        }
 
         var stopwatch = Stopwatch.StartNew();
         _process = DaemonProcess.StartDetached(LogPath, NetworkNamespacePath, DockerdArguments());

@@ -34,6 +34,9 @@ public abstract class RuntimeLifecycleTests
               - name: httpd
                 image: busybox
                 command: ["sh", "-c", "echo hello from $(hostname) > /tmp/index.html; exec httpd -f -p 80 -h /tmp"]
+                readinessProbe:
+                  httpGet: {path: /, port: 80}
+                  periodSeconds: 1
         """;
 
     /// <summary>The <c>--runtime</c> value, the node's directory under the data dir, and the container id scheme.</summary>
@@ -139,6 +142,54 @@ public abstract class RuntimeLifecycleTests
 
             await first.DisposeAsync();
             await StopLeftDaemonAsync(nodeDir, archive, second);
+            DeleteQuietly(dataDir);
+        }
+    }
+
+    [Fact]
+    public async Task When_orchs_own_runtime_daemon_dies_orch_starts_it_again_in_the_same_namespace_and_the_pods_run_probe_and_serve_again()
+    {
+        var archive = await ImageArchive.PathAsync();
+        var dataDir = Directory.CreateTempSubdirectory("orch-restart-").FullName;
+        var nodeDir = Path.Combine(dataDir, Runtime);
+        await using var orch = await OrchProcess.StartAsync(dataDir, null, "--runtime", Runtime, "--image-archive", archive);
+        try
+        {
+            var kubectl = new Kubectl(Kubectl.Versions[0], orch.Kubeconfig);
+            (await WaitForReadyAsync(kubectl, "True", TimeSpan.FromSeconds(30))).Status.Should().Be("True", orch.Output);
+            (await kubectl.RunAsync(["apply", "-f", "-"], Web)).ExitCode.Should().Be(0);
+            var rollout = await kubectl.RunAsync(["rollout", "status", "deployment/web", "--timeout=90s"], timeout: TimeSpan.FromSeconds(100));
+            rollout.ExitCode.Should().Be(0, $"{rollout}\n{orch.Output}");
+            var before = await PodsAsync(kubectl);
+            var netns = File.ReadAllText(Path.Combine(nodeDir, "netns")).Trim();
+            var daemonPid = int.Parse(File.ReadAllText(Path.Combine(nodeDir, PidFile)), CultureInfo.InvariantCulture);
+
+            await HostProcesses.RunAsync("kill", "-KILL", daemonPid.ToString(CultureInfo.InvariantCulture));
+
+            (await Eventually.HoldsAsync(() => Task.FromResult(orch.Output.Contains($"{Daemon} had exited and was started again", StringComparison.Ordinal)), 300, TimeSpan.FromMilliseconds(100)))
+                .Should().BeTrue($"orch starts its dead {Daemon} again, as systemd would:\n{orch.Output}");
+            var after = new List<PodView>();
+            var back = await Eventually.HoldsAsync(
+                async () => (after = await PodsAsync(kubectl)).Count == 2 && after.All(p => p.Phase == "Running" && p.Ready && before.All(b => b.ContainerId != p.ContainerId)),
+                300,
+                TimeSpan.FromMilliseconds(200));
+            back.Should().BeTrue($"the node agent starts the pods again in the new {Daemon} and their readiness probes pass: {string.Join(", ", after)}\n{orch.Output}");
+            var newPid = int.Parse(File.ReadAllText(Path.Combine(nodeDir, PidFile)), CultureInfo.InvariantCulture);
+            newPid.Should().NotBe(daemonPid);
+            HostProcesses.IsRunning(newPid).Should().BeTrue();
+            File.ReadAllText(Path.Combine(nodeDir, "netns")).Trim().Should().Be(netns, "the new daemon runs in the namespace of the old one");
+            (await WaitForReadyAsync(kubectl, "True", TimeSpan.FromSeconds(30))).Status.Should().Be("True");
+            await ServeTheirOwnPagesAsync(netns, after);
+
+            (await orch.StopAsync()).Should().Be(0, "SIGINT stops orch cleanly");
+            HostProcesses.IsRunning(newPid).Should().BeFalse($"and the restarted {Daemon}");
+            HostProcesses.Shims(nodeDir).Should().BeEmpty("and its shims");
+            NetworkNamespaces.Exists(netns).Should().BeFalse("and its network namespace");
+            (await File.ReadAllTextAsync("/proc/self/mountinfo")).Should().NotContain(dataDir, "and every mount under its data directory");
+        }
+        finally
+        {
+            await orch.DisposeAsync();
             DeleteQuietly(dataDir);
         }
     }
@@ -348,7 +399,8 @@ public abstract class RuntimeLifecycleTests
                     known ? Text(status, "podIP") : "",
                     started ? Text(container, "containerID") : "",
                     started && container.TryGetProperty("state", out var state) && state.TryGetProperty("running", out var running) ? Text(running, "startedAt") : "",
-                    started && container.TryGetProperty("restartCount", out var restarts) ? restarts.GetInt32() : -1);
+                    started && container.TryGetProperty("restartCount", out var restarts) ? restarts.GetInt32() : -1,
+                    known && status.TryGetProperty("conditions", out var conditions) && conditions.EnumerateArray().Any(c => Text(c, "type") == "Ready" && Text(c, "status") == "True"));
             })
             .OrderBy(p => p.Name, StringComparer.Ordinal)
             .ToList();
@@ -415,7 +467,7 @@ public abstract class RuntimeLifecycleTests
         }
     }
 
-    private sealed record PodView(string Name, string Phase, string Ip, string ContainerId, string StartedAt, int Restarts);
+    private sealed record PodView(string Name, string Phase, string Ip, string ContainerId, string StartedAt, int Restarts, bool Ready);
 
     private sealed record ReadyCondition(string Status, string Reason, string Message, DateTime HeartbeatAt);
 }

@@ -111,6 +111,24 @@ public sealed class ContainerdRuntimeTests(ContainerdFixture containerd, ITestOu
     }
 
     [Fact]
+    public async Task A_new_sandbox_for_a_pod_whose_dead_sandbox_is_not_removed_yet_takes_the_next_attempt()
+    {
+        var config = new PodSandboxConfig("default", "again", Guid.NewGuid().ToString());
+        var first = await Runtime.RunPodSandboxAsync(config, CancellationToken.None);
+        _sandboxes.Add(first.Id);
+        await Runtime.StopPodSandboxAsync(first.Id, CancellationToken.None);
+
+        // containerd keeps the stopped sandbox's name (pod, namespace, uid, attempt 0) until it is removed.
+        var second = await Runtime.RunPodSandboxAsync(config, CancellationToken.None);
+        _sandboxes.Add(second.Id);
+
+        second.Id.Should().NotBe(first.Id);
+        second.Ready.Should().BeTrue();
+        (await Runtime.ListPodSandboxesAsync(CancellationToken.None)).Where(s => s.Config.Uid == config.Uid).Select(s => (s.Id, s.Ready))
+            .Should().BeEquivalentTo([(first.Id, false), (second.Id, true)]);
+    }
+
+    [Fact]
     public async Task Sandbox_and_container_start_times_are_measured()
     {
         var runs = new List<TimeSpan>();

@@ -229,6 +229,9 @@ public sealed class NodeAgent
                         _logger.LogWarning(ex, "Node {Node}: relisting the runtime failed; retrying every {Interval}", _options.NodeName, _options.ResyncInterval);
                     }
 
+                    // A runtime that did not answer may come back started afresh, without the pod
+                    // CIDR it was given: the next sandbox gives it again first.
+                    _podCidr = null;
                     failing = true;
                 }
             }

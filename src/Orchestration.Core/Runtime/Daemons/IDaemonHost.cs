@@ -26,4 +26,13 @@ public interface IDaemonHost : IAsyncDisposable
 
     /// <summary>Lets go of the daemon without stopping it, for the next host on the data directory; disposing does nothing afterwards.</summary>
     ValueTask DetachAsync();
+
+    /// <summary>
+    /// Starts the daemon again when it has exited (killed, crashed) while this host holds it, as a
+    /// supervisor (systemd) would: what it left (shims, containers, run state) is removed and a new
+    /// daemon starts in the same network namespace, so its runtime's socket and probes keep working;
+    /// the node agent then starts the pods again. Returns whether it restarted it.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The new daemon did not come up (its log is in the message).</exception>
+    Task<bool> RestartIfExitedAsync(CancellationToken cancellationToken);
 }
