@@ -14,52 +14,33 @@ namespace Orchestration.Runtime.Containerd;
 /// <para>
 /// containerd outlives the process that started it, as it outlives kubelet: its PID and namespace
 /// are recorded in the data directory (<c>containerd.pid</c>, <c>netns</c>), and a host started
-/// again on that directory while that containerd still runs adopts it (<see cref="Adopted"/>) with
+/// again on that directory while that containerd still runs adopts it (<see cref="DaemonHost.Adopted"/>) with
 /// every container in it. When the recorded containerd is gone (it was killed, the machine
 /// rebooted), the next host removes what it left (the containers and shims of its socket, their
 /// network namespaces, its own, its mounts and state) and starts a new one.
 /// </para>
 /// <para>
 /// Disposing it removes the pods, stops containerd (SIGTERM, then SIGKILL), ends the shims and
-/// containers that outlived it, and deletes the namespace; <see cref="DetachAsync"/> leaves them
+/// containers that outlived it, and deletes the namespace; <see cref="DaemonHost.DetachAsync"/> leaves them
 /// running for the next host instead. It only ever signals processes of its own data directory: the
 /// containerd it started or adopted (by PID, checked against its command line) and the shims that name
 /// its socket, with their containers. One host at a time holds a data directory. Needs root.
 /// </para>
 /// </summary>
-public sealed class ContainerdHost : IDaemonHost
+public sealed class ContainerdHost : DaemonHost
 {
     private const string Namespace = "k8s.io";
 
     private readonly ContainerdHostOptions _options;
-    private readonly TimeProvider _time;
-    private readonly ILogger _logger;
-    private FileStream? _lock;
-    private Process? _process;
-    private int? _pid;
-    private bool _ownsNamespace;
-    private bool _disposed;
 
     private ContainerdHost(ContainerdHostOptions options, TimeProvider time, ILogger logger)
+        : base("containerd", options.DataDirectory, options.NetworkNamespace, options.DeleteDataOnDispose, time, logger)
     {
         _options = options;
-        _time = time;
-        _logger = logger;
-        DataDirectory = Path.GetFullPath(options.DataDirectory);
-        NetworkNamespace = options.NetworkNamespace ?? NetworkNamespaces.FreshName();
     }
 
-    /// <summary>The directory holding containerd's config, socket, root, state and the pod logs.</summary>
-    public string DataDirectory { get; }
-
-    /// <summary>The network namespace's name (<c>ip netns</c>).</summary>
-    public string NetworkNamespace { get; private set; }
-
-    /// <summary>The namespace as a path, for <c>nsenter --net=</c> and <see cref="ContainerdRuntimeOptions.NetworkNamespacePath"/>.</summary>
-    public string NetworkNamespacePath => NetworkNamespaces.PathOf(NetworkNamespace);
-
     /// <summary>containerd's gRPC socket.</summary>
-    public string SocketPath => Path.Combine(DataDirectory, "containerd.sock");
+    public override string SocketPath => Path.Combine(DataDirectory, "containerd.sock");
 
     /// <summary>containerd's config file.</summary>
     public string ConfigPath => Path.Combine(DataDirectory, "config.toml");
@@ -75,15 +56,6 @@ public sealed class ContainerdHost : IDaemonHost
 
     /// <summary>The file recording the name of that containerd's network namespace.</summary>
     public string NetworkNamespaceFilePath => Path.Combine(DataDirectory, "netns");
-
-    /// <summary>
-    /// Whether this host found the containerd of a previous host on its data directory still running
-    /// and took it over, with its containers, rather than starting one.
-    /// </summary>
-    public bool Adopted { get; private set; }
-
-    /// <summary>containerd's PID, while it runs.</summary>
-    public int? ProcessId => _pid is { } pid && ProcessTable.IsRunning(pid) ? pid : null;
 
     /// <summary>Options for a <see cref="ContainerdRuntime"/> that talks to this containerd.</summary>
     public ContainerdRuntimeOptions RuntimeOptions => new()
@@ -120,98 +92,31 @@ public sealed class ContainerdHost : IDaemonHost
             }
         }
 
-        foreach (var archive in value.ImageArchives)
-        {
-            if (!File.Exists(archive))
-            {
-                throw new InvalidOperationException($"The image tarball {archive} does not exist. Build it with scripts/build-images.sh.");
-            }
-        }
-
-        if (!Environment.IsPrivilegedProcess)
-        {
-            throw new InvalidOperationException("Running containerd needs root (it creates a network namespace, mounts container filesystems and sets up cgroups), and this process does not run as root. Run it as root.");
-        }
-
-        var host = new ContainerdHost(value, timeProvider ?? TimeProvider.System, (ILogger?)logger ?? NullLogger.Instance);
-        try
-        {
-            await host.StartAsync(cancellationToken).ConfigureAwait(false);
-            return host;
-        }
-        catch
-        {
-            await host.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
-
-    /// <summary>
-    /// Lets go of containerd without stopping it: it keeps running with its pods in its namespace, and
-    /// the next host started on the same data directory adopts it, as after this process was killed.
-    /// Disposing does nothing afterwards.
-    /// </summary>
-    public async ValueTask DetachAsync()
-    {
-        if (_disposed)
-        {
-            return;
-        }
-
-        _disposed = true;
-        _process?.Dispose();
-        if (_lock is not null)
-        {
-            await _lock.DisposeAsync().ConfigureAwait(false);
-        }
-
-        _logger.LogInformation("Left containerd (pid {Pid}) running in network namespace {Namespace} for the next host on {Directory}", _pid, NetworkNamespace, DataDirectory);
+        CheckPrerequisites("containerd", value.ImageArchives);
+        return await StartAsync(new ContainerdHost(value, timeProvider ?? TimeProvider.System, (ILogger?)logger ?? NullLogger.Instance), cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
-    public async Task<bool> RestartIfExitedAsync(CancellationToken cancellationToken)
+    /// <remarks>
+    /// Its containers' processes would outlive it under their shims, but the new containerd starts
+    /// on wiped state (as after any containerd of this directory that died) and knows none of them:
+    /// they go, with their namespaces, and the node agent starts the pods again.
+    /// </remarks>
+    protected override async Task StartAgainAsync(CancellationToken cancellationToken)
     {
-        if (_disposed || _lock is null || _pid is not { } pid || ProcessTable.IsRunning(pid))
-        {
-            return false;
-        }
-
-        // Its containers' processes would outlive it under their shims, but the new containerd
-        // starts on wiped state (as after any containerd of this directory that died) and knows
-        // none of them: they go, with their namespaces, and the node agent starts the pods again.
-        _logger.LogWarning("containerd (pid {Pid}) has exited; removing what it left and starting it again in network namespace {Namespace}", pid, NetworkNamespace);
-        _process?.Dispose();
-        _process = null;
-        _pid = null;
         await StopShimsAsync(cancellationToken).ConfigureAwait(false);
         await WipeAsync(cancellationToken).ConfigureAwait(false);
         await StartContainerdAsync(Config(), CniTemplate(), createNamespace: false, cancellationToken).ConfigureAwait(false);
         await ImportImagesAsync(cancellationToken).ConfigureAwait(false);
-        return true;
     }
 
     /// <inheritdoc />
-    public async ValueTask DisposeAsync()
+    protected override async Task<bool> StopAllAsync(CancellationToken cancellationToken)
     {
-        if (_disposed)
-        {
-            return;
-        }
-
-        _disposed = true;
-        if (_lock is null)
-        {
-            // It never held the data directory: what is there belongs to another host.
-            return;
-        }
-
-        // Cleanup must finish even when the caller is being cancelled: nothing may be left behind.
-        var cancellationToken = CancellationToken.None;
-        if (_pid is null && ReadRecord() is { } record && IsOurContainerd(record.Pid))
+        if (Pid is null && ReadRecord() is { } record && IsOurContainerd(record.Pid))
         {
             // The start stopped before adopting a containerd that still runs: it stays for the next host.
-            await _lock.DisposeAsync().ConfigureAwait(false);
-            return;
+            return false;
         }
 
         if (ProcessId is not null && _options.RemovePodsOnDispose)
@@ -226,37 +131,23 @@ public sealed class ContainerdHost : IDaemonHost
             await WipeAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        if (_ownsNamespace)
+        if (OwnsNamespace)
         {
-            await NetworkNamespaces.DeleteAsync(NetworkNamespace, _logger, cancellationToken).ConfigureAwait(false);
+            await NetworkNamespaces.DeleteAsync(NetworkNamespace, Logger, cancellationToken).ConfigureAwait(false);
         }
 
-        if (_pid is not null)
+        if (Pid is not null)
         {
             // What it recorded is stopped; a stale record it found is left for the next host to clean up after.
             DeleteRecord();
         }
 
-        _process?.Dispose();
-        await _lock.DisposeAsync().ConfigureAwait(false);
-        if (_options.DeleteDataOnDispose)
-        {
-            await DaemonDirectory.UnmountUnderAsync(DataDirectory, cancellationToken).ConfigureAwait(false);
-            try
-            {
-                Directory.Delete(DataDirectory, recursive: true);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                _logger.LogWarning(ex, "Could not delete containerd's data directory {Directory}", DataDirectory);
-            }
-        }
+        return true;
     }
 
-    private async Task StartAsync(CancellationToken cancellationToken)
+    /// <inheritdoc />
+    protected override async Task StartOrAdoptAsync(CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(DataDirectory);
-        _lock = DaemonDirectory.Lock(DataDirectory, "containerd.lock", "containerd");
         var config = Config();
         var template = CniTemplate();
         var record = ReadRecord();
@@ -275,7 +166,7 @@ public sealed class ContainerdHost : IDaemonHost
     {
         if (!IsOurContainerd(pid))
         {
-            _logger.LogInformation("The containerd of the previous run on {Directory} (pid {Pid}) is gone; removing what it left and starting a new one", DataDirectory, pid);
+            Logger.LogInformation("The containerd of the previous run on {Directory} (pid {Pid}) is gone; removing what it left and starting a new one", DataDirectory, pid);
             return false;
         }
 
@@ -290,15 +181,15 @@ public sealed class ContainerdHost : IDaemonHost
         }
         else
         {
-            using var runtime = new ContainerdRuntime(Options.Create(new ContainerdRuntimeOptions { SocketPath = SocketPath }), _time);
+            using var runtime = new ContainerdRuntime(Options.Create(new ContainerdRuntimeOptions { SocketPath = SocketPath }), Time);
             try
             {
                 await runtime.ConnectAsync(_options.StartTimeout, cancellationToken).ConfigureAwait(false);
                 NetworkNamespace = recordedNamespace;
-                _pid = pid;
-                _ownsNamespace = true;
+                Pid = pid;
+                OwnsNamespace = true;
                 Adopted = true;
-                _logger.LogInformation("Adopted containerd (pid {Pid}) of the previous run, still running in network namespace {Namespace} with its containers", pid, recordedNamespace);
+                Logger.LogInformation("Adopted containerd (pid {Pid}) of the previous run, still running in network namespace {Namespace} with its containers", pid, recordedNamespace);
                 return true;
             }
             catch (IOException ex)
@@ -307,8 +198,8 @@ public sealed class ContainerdHost : IDaemonHost
             }
         }
 
-        _logger.LogWarning("The containerd of the previous run (pid {Pid}) still runs but {Reason}: stopping it, removing what it left and starting a new one", pid, why);
-        await DaemonProcess.StopAsync(pid, "containerd", _options.StopTimeout, _time, _logger, _process, cancellationToken).ConfigureAwait(false);
+        Logger.LogWarning("The containerd of the previous run (pid {Pid}) still runs but {Reason}: stopping it, removing what it left and starting a new one", pid, why);
+        await DaemonProcess.StopAsync(pid, "containerd", _options.StopTimeout, Time, Logger, Started, cancellationToken).ConfigureAwait(false);
         return false;
     }
 
@@ -323,7 +214,7 @@ public sealed class ContainerdHost : IDaemonHost
         var shims = await StopShimsAsync(cancellationToken).ConfigureAwait(false);
         if (recordedNamespace is not null && File.Exists(NetworkNamespaces.PathOf(recordedNamespace)))
         {
-            await NetworkNamespaces.DeleteAsync(recordedNamespace, _logger, cancellationToken).ConfigureAwait(false);
+            await NetworkNamespaces.DeleteAsync(recordedNamespace, Logger, cancellationToken).ConfigureAwait(false);
         }
 
         if (!recorded && shims == 0)
@@ -334,7 +225,7 @@ public sealed class ContainerdHost : IDaemonHost
 
         await WipeAsync(cancellationToken).ConfigureAwait(false);
         DeleteRecord();
-        _logger.LogWarning("Removed what the previous containerd of {Directory} left: {Shims} shim(s) with their containers, its network namespace {Namespace}, its state", DataDirectory, shims, recordedNamespace ?? "(none recorded)");
+        Logger.LogWarning("Removed what the previous containerd of {Directory} left: {Shims} shim(s) with their containers, its network namespace {Namespace}, its state", DataDirectory, shims, recordedNamespace ?? "(none recorded)");
     }
 
     // What a containerd whose containers are gone leaves: mounts of their filesystems, task and
@@ -354,7 +245,7 @@ public sealed class ContainerdHost : IDaemonHost
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                _logger.LogWarning(ex, "Could not delete {Directory} of a containerd whose containers are gone", path);
+                Logger.LogWarning(ex, "Could not delete {Directory} of a containerd whose containers are gone", path);
             }
         }
 
@@ -378,26 +269,26 @@ public sealed class ContainerdHost : IDaemonHost
         if (createNamespace)
         {
             await NetworkNamespaces.CreateAsync(NetworkNamespace, cancellationToken).ConfigureAwait(false);
-            _ownsNamespace = true;
+            OwnsNamespace = true;
         }
 
         var stopwatch = Stopwatch.StartNew();
-        _process = DaemonProcess.StartDetached(LogPath, NetworkNamespacePath, [_options.ContainerdPath, "--config", ConfigPath]);
-        _pid = _process.Id;
-        WriteRecord(_process.Id);
-        _logger.LogInformation("Started containerd (pid {Pid}) in network namespace {Namespace}, data under {Directory}", _process.Id, NetworkNamespace, DataDirectory);
+        Started = DaemonProcess.StartDetached(LogPath, NetworkNamespacePath, [_options.ContainerdPath, "--config", ConfigPath]);
+        Pid = Started.Id;
+        WriteRecord(Started.Id);
+        Logger.LogInformation("Started containerd (pid {Pid}) in network namespace {Namespace}, data under {Directory}", Started.Id, NetworkNamespace, DataDirectory);
 
-        using (var runtime = new ContainerdRuntime(Options.Create(RuntimeOptions), _time))
+        using (var runtime = new ContainerdRuntime(Options.Create(RuntimeOptions), Time))
         {
-            await DaemonProcess.WaitUntilAnswersAsync(_process, "containerd", SocketPath, LogPath, token => runtime.ConnectAsync(_options.StartTimeout, token), cancellationToken).ConfigureAwait(false);
+            await DaemonProcess.WaitUntilAnswersAsync(Started, "containerd", SocketPath, LogPath, token => runtime.ConnectAsync(_options.StartTimeout, token), cancellationToken).ConfigureAwait(false);
         }
 
-        if (!IsOurContainerd(_process.Id))
+        if (!IsOurContainerd(Started.Id))
         {
-            throw new InvalidOperationException($"The process {_process.Id} started for containerd is not containerd --config {ConfigPath}; this host cannot stop it by PID.");
+            throw new InvalidOperationException($"The process {Started.Id} started for containerd is not containerd --config {ConfigPath}; this host cannot stop it by PID.");
         }
 
-        _logger.LogInformation("containerd answers CRI after {Elapsed} ms", stopwatch.ElapsedMilliseconds);
+        Logger.LogInformation("containerd answers CRI after {Elapsed} ms", stopwatch.ElapsedMilliseconds);
     }
 
     private async Task ImportImagesAsync(CancellationToken cancellationToken)
@@ -405,7 +296,7 @@ public sealed class ContainerdHost : IDaemonHost
         foreach (var archive in _options.ImageArchives)
         {
             await ProcessRunner.RunCheckedAsync(_options.CtrPath, ["-a", SocketPath, "-n", Namespace, "images", "import", archive], cancellationToken).ConfigureAwait(false);
-            _logger.LogInformation("Imported {Archive} into containerd", archive);
+            Logger.LogInformation("Imported {Archive} into containerd", archive);
         }
     }
 
@@ -413,11 +304,11 @@ public sealed class ContainerdHost : IDaemonHost
     {
         // A containerd that hangs must not hold the stop for its 2-minute call timeout: what it does
         // not remove in time is killed below with the shims.
-        using var limit = new CancellationTokenSource(_options.StopTimeout * 3, _time);
+        using var limit = new CancellationTokenSource(_options.StopTimeout * 3, Time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, limit.Token);
         try
         {
-            using var runtime = new ContainerdRuntime(Options.Create(RuntimeOptions), _time);
+            using var runtime = new ContainerdRuntime(Options.Create(RuntimeOptions), Time);
             foreach (var sandbox in await runtime.ListPodSandboxesAsync(linked.Token).ConfigureAwait(false))
             {
                 await runtime.StopPodSandboxAsync(sandbox.Id, linked.Token).ConfigureAwait(false);
@@ -426,15 +317,15 @@ public sealed class ContainerdHost : IDaemonHost
         }
         catch (Exception ex) when (ex is InvalidOperationException or IOException || (ex is OperationCanceledException && limit.IsCancellationRequested))
         {
-            _logger.LogWarning(ex, "Could not remove every pod sandbox before stopping containerd; leftover shims and their containers are killed instead");
+            Logger.LogWarning(ex, "Could not remove every pod sandbox before stopping containerd; leftover shims and their containers are killed instead");
         }
     }
 
     private async Task StopContainerdAsync(CancellationToken cancellationToken)
     {
-        if (_pid is { } pid && (_process is not null || IsOurContainerd(pid)))
+        if (Pid is { } pid && (Started is not null || IsOurContainerd(pid)))
         {
-            await DaemonProcess.StopAsync(pid, "containerd", _options.StopTimeout, _time, _logger, _process, cancellationToken).ConfigureAwait(false);
+            await DaemonProcess.StopAsync(pid, "containerd", _options.StopTimeout, Time, Logger, Started, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -472,24 +363,24 @@ public sealed class ContainerdHost : IDaemonHost
 
         foreach (var pid in containers)
         {
-            _logger.LogWarning("Killing container process {Pid} left under a shim of {Socket}", pid, SocketPath);
+            Logger.LogWarning("Killing container process {Pid} left under a shim of {Socket}", pid, SocketPath);
             ProcessTable.Signal(pid, ProcessTable.Sigkill);
         }
 
         foreach (var pid in shims)
         {
-            _logger.LogWarning("Killing leftover containerd shim {Pid} of {Socket}", pid, SocketPath);
+            Logger.LogWarning("Killing leftover containerd shim {Pid} of {Socket}", pid, SocketPath);
             ProcessTable.Signal(pid, ProcessTable.Sigkill);
         }
 
         foreach (var pid in containers.Concat(shims))
         {
-            await DaemonProcess.ExitedWithinAsync(pid, TimeSpan.FromSeconds(5), _time, null, cancellationToken).ConfigureAwait(false);
+            await DaemonProcess.ExitedWithinAsync(pid, TimeSpan.FromSeconds(5), Time, null, cancellationToken).ConfigureAwait(false);
         }
 
         foreach (var name in podNamespaces)
         {
-            await NetworkNamespaces.DeleteAsync(name, _logger, cancellationToken).ConfigureAwait(false);
+            await NetworkNamespaces.DeleteAsync(name, Logger, cancellationToken).ConfigureAwait(false);
         }
 
         return shims.Count;
