@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 using Orchestration.Client;
 using Orchestration.Events;
 using Orchestration.Runtime;
-using Orchestration.Runtime.Daemons;
+using Orchestration.Runtime.Linux.Daemons;
 using Orchestration.Runtime.Docker;
 
 namespace Orchestration.Cli;

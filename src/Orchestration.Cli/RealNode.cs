@@ -6,7 +6,7 @@ using Orchestration.NodeAgent;
 using Orchestration.NodeAgent.Server;
 using Orchestration.NodeAgent.Server.Hosting;
 using Orchestration.Runtime;
-using Orchestration.Runtime.Daemons;
+using Orchestration.Runtime.Linux.Daemons;
 
 namespace Orchestration.Cli;
 

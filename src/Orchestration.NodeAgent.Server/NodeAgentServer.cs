@@ -9,9 +9,9 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Orchestration.Client;
-using Orchestration.NodeAgent.Server.Spdy;
 using Orchestration.Runtime;
 using Orchestration.Streaming;
+using Orchestration.Streaming.Spdy;
 
 namespace Orchestration.NodeAgent.Server;
 

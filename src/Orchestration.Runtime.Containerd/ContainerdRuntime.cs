@@ -6,6 +6,7 @@ using Grpc.Net.Client;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Orchestration.Runtime.Linux;
 using Cri = Orchestration.Runtime.Containerd.Cri;
 
 namespace Orchestration.Runtime.Containerd;

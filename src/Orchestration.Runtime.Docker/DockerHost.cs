@@ -3,7 +3,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using Orchestration.Runtime.Daemons;
+using Orchestration.Runtime.Linux.Daemons;
 
 namespace Orchestration.Runtime.Docker;
 

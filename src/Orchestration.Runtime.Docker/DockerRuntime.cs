@@ -7,6 +7,7 @@ using Docker.DotNet.Models;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Orchestration.Runtime.Linux;
 
 namespace Orchestration.Runtime.Docker;
 

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Orchestration.Runtime.Daemons;
+using Orchestration.Runtime.Linux.Daemons;
 
 namespace Orchestration.E2E.Tests;
 

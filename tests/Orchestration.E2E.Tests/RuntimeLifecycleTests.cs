@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Orchestration.Runtime.Containerd;
-using Orchestration.Runtime.Daemons;
+using Orchestration.Runtime.Linux.Daemons;
 using Orchestration.Runtime.Docker;
 using Orchestration.Testing;
 using Orchestration.Testing.Daemons;

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Orchestration.Client;
 using Orchestration.Resources;
 using Orchestration.Streaming;
+using Orchestration.Streaming.WebSockets;
 
 namespace Orchestration.ApiServer.Proxy;
 

@@ -39,10 +39,19 @@ internal static class AtomicVolumeWriter
         }
 
         // The switch: a new link renamed over the old one is atomic; readers see the old or the new set.
+        // File.Replace is one rename(2) on Unix and, unlike File.Move, takes a link to a directory.
+        // The first version has nothing to replace: its link is made in place.
         var temporaryLink = Path.Combine(directory, DataLink + "_tmp");
         File.Delete(temporaryLink);
-        File.CreateSymbolicLink(temporaryLink, version);
-        AtomicRename.Replace(temporaryLink, dataLink);
+        if (current is null && !Path.Exists(dataLink))
+        {
+            File.CreateSymbolicLink(dataLink, version);
+        }
+        else
+        {
+            File.CreateSymbolicLink(temporaryLink, version);
+            File.Replace(temporaryLink, dataLink, destinationBackupFileName: null);
+        }
 
         var visible = files.Keys.Select(TopLevel).ToHashSet(StringComparer.Ordinal);
         foreach (var name in visible)

@@ -5,9 +5,9 @@ using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Orchestration.Client;
-using Orchestration.NodeAgent.Server.Spdy;
+using Orchestration.Streaming.Spdy;
 
-namespace Orchestration.ApiServer.Proxy;
+namespace Orchestration.Streaming.WebSockets;
 
 /// <summary>
 /// Serves kubectl's WebSocket streams over SPDY towards the node, as kube-apiserver does since 1.30:
@@ -17,7 +17,7 @@ namespace Orchestration.ApiServer.Proxy;
 /// SPDY carried inside WebSocket messages and only needs unwrapping. Container runtimes' streaming
 /// servers speak SPDY, and only older WebSocket protocols without a way to close stdin.
 /// </summary>
-internal static class StreamTranslator
+public static class StreamTranslator
 {
     /// <summary>kubectl's WebSocket protocol for exec and attach.</summary>
     public const string ChannelV5 = "v5.channel.k8s.io";

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 
-namespace Orchestration.Runtime.Daemons;
+namespace Orchestration.Runtime.Linux.Daemons;
 
 /// <summary>
 /// The machine's processes as <c>/proc</c> shows them, and signals to them by PID. A daemon host

@@ -1,4 +1,4 @@
-namespace Orchestration.Runtime.Daemons;
+namespace Orchestration.Runtime.Linux.Daemons;
 
 /// <summary>
 /// A runtime daemon (containerd, dockerd) that a node runs for itself, in a network namespace of its

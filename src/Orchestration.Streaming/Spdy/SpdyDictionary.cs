@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace Orchestration.NodeAgent.Server.Spdy;
+namespace Orchestration.Streaming.Spdy;
 
 /// <summary>
 /// The preset zlib dictionary of SPDY/3 header blocks (SPDY draft 3, section 2.6.10.1): common header

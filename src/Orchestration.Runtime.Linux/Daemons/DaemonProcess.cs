@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 
-namespace Orchestration.Runtime.Daemons;
+namespace Orchestration.Runtime.Linux.Daemons;
 
 /// <summary>Starting a runtime daemon so that it outlives this process, waiting until it answers, and stopping it by PID.</summary>
 public static class DaemonProcess

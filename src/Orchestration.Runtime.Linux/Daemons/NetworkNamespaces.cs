@@ -1,7 +1,8 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 
-namespace Orchestration.Runtime.Daemons;
+
+namespace Orchestration.Runtime.Linux.Daemons;
 
 /// <summary>Named network namespaces (<c>ip netns</c>), in which a node's daemon and its pods run apart from the host's network.</summary>
 public static class NetworkNamespaces

@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Orchestration.Runtime;
 
-namespace Orchestration.NodeAgent.Server.Spdy;
+namespace Orchestration.Streaming.Spdy;
 
 /// <summary>
 /// kubectl's stream protocols over SPDY, served by the node agent itself for runtimes without a
@@ -16,7 +16,7 @@ namespace Orchestration.NodeAgent.Server.Spdy;
 /// back on the error stream as a Status) and <c>portforward.k8s.io</c> (a data and an error stream per
 /// connection, tied by a request id, for the port in their headers).
 /// </summary>
-internal static class SpdyStreamServer
+public static class SpdyStreamServer
 {
     private const string ExecProtocol = "v4.channel.k8s.io";
     private const string PortForwardProtocol = "portforward.k8s.io";

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Orchestration.Runtime;
+namespace Orchestration.Runtime.Linux;
 
 /// <summary>
 /// Runs a short command to its end and keeps what it printed: the runtimes' hosts use it for the

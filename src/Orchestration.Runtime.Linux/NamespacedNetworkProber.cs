@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
-namespace Orchestration.Runtime;
+namespace Orchestration.Runtime.Linux;
 
 /// <summary>
 /// httpGet and tcpSocket probes from inside a network namespace. Pod IPs live on the bridge inside

@@ -4,7 +4,7 @@ using System.Text;
 using System.Threading.Channels;
 using ICSharpCode.SharpZipLib.Zip.Compression;
 
-namespace Orchestration.NodeAgent.Server.Spdy;
+namespace Orchestration.Streaming.Spdy;
 
 /// <summary>
 /// One end of a SPDY/3.1 session, as far as Kubernetes' stream protocols need it. Either end opens

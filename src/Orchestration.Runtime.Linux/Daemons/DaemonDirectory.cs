@@ -1,4 +1,5 @@
-namespace Orchestration.Runtime.Daemons;
+
+namespace Orchestration.Runtime.Linux.Daemons;
 
 /// <summary>The data directory of a node's daemon: who holds it, what it records, what is mounted under it.</summary>
 public static class DaemonDirectory

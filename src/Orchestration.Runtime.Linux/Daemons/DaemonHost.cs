@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 
-namespace Orchestration.Runtime.Daemons;
+namespace Orchestration.Runtime.Linux.Daemons;
 
 /// <summary>
 /// What every host of a node's runtime daemon does the same way, whichever daemon it runs: it holds
