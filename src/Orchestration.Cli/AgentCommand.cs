@@ -1,10 +1,9 @@
 using System.CommandLine;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
-using Orchestration.Client;
-using Orchestration.Events;
-using Orchestration.Resources;
+using Orchestration.Hosting;
+using Orchestration.NodeAgent.Server.Hosting;
+using Orchestration.Runtime.Containerd.Hosting;
+using Orchestration.Runtime.Docker.Hosting;
 
 namespace Orchestration.Cli;
 
@@ -55,21 +54,23 @@ internal static class AgentCommand
         command.SetAction((parse, cancellationToken) =>
         {
             var name = parse.GetValue(nodeName)!;
+            var dataDirectory = Path.GetFullPath(parse.GetValue(dataDir) ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".orch-agent", name));
             var kind = parse.GetValue(runtime)!;
-            var node = kind == "simulated"
-                ? null
-                : new RealNodeOptions(
-                    name,
-                    Path.GetFullPath(parse.GetValue(dataDir) ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".orch-agent", name)),
-                    kind == "docker" ? parse.GetValue(dockerSocket) : parse.GetValue(containerdSocket),
-                    parse.GetValue(imageArchive) ?? LocalImages.DefaultArchive(),
-                    parse.GetValue(lease));
-            return RunAsync(Path.GetFullPath(parse.GetValue(kubeconfig)!), name, kind, node, Math.Max(1, parse.GetValue(nodes)), parse.GetValue(lease), cancellationToken);
+            return RunAsync(
+                Path.GetFullPath(parse.GetValue(kubeconfig)!),
+                name,
+                kind,
+                dataDirectory,
+                kind == "docker" ? parse.GetValue(dockerSocket) : parse.GetValue(containerdSocket),
+                parse.GetValue(imageArchive) ?? LocalImages.DefaultArchive(),
+                Math.Max(1, parse.GetValue(nodes)),
+                parse.GetValue(lease),
+                cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(string kubeconfig, string nodeName, string runtime, RealNodeOptions? node, int simulatedNodes, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string kubeconfig, string nodeName, string runtime, string dataDirectory, string? socket, string? imageArchive, int simulatedNodes, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
         if (!File.Exists(kubeconfig))
         {
@@ -78,41 +79,43 @@ internal static class AgentCommand
         }
 
         var builder = Host.CreateApplicationBuilder();
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton(_ => ResourceKindTable.CreateDefault());
-        builder.Services.AddSingleton<IClusterClient>(sp => new RemoteClusterClient(RemoteClusterClientOptions.FromKubeconfig(kubeconfig), sp.GetRequiredService<ResourceKindTable>(), sp.GetRequiredService<ILogger<RemoteClusterClient>>()));
-        if (node is null)
-        {
-            builder.Services.AddSingleton(new SimulatedNodesOptions(simulatedNodes, nodeName, leaseDuration, NumberSingle: false));
-            builder.Services.AddHostedService<SimulatedNodes>();
-        }
-        else
-        {
-            builder.Services.AddSingleton(sp => new EventRecorder(sp.GetRequiredService<IClusterClient>(), sp.GetRequiredService<TimeProvider>()));
-            builder.Services.AddSingleton(node);
-            if (runtime == "docker")
+        OrchLogging.Configure(builder.Logging);
+        var worker = builder.Services.AddOrchestrationWorker(o =>
             {
-                builder.Services.AddHostedService<DockerNode>();
-            }
-            else
-            {
-                builder.Services.AddHostedService<ContainerdNode>();
-            }
+                if (runtime != "simulated")
+                {
+                    UpCommand.RealNodeAgent(o, nodeName, dataDirectory);
+                }
+                else
+                {
+                    o.NodeName = nodeName;
+                }
+
+                o.LeaseDuration = leaseDuration;
+                o.RenewInterval = leaseDuration / 4;
+            })
+            .UseKubeconfig(kubeconfig);
+        switch (runtime)
+        {
+            case "containerd":
+                worker.UseContainerdRuntime(o => UpCommand.RealNodeDaemon(o, dataDirectory, socket, imageArchive)).AddNodeAgentServer();
+                break;
+            case "docker":
+                worker.UseDockerRuntime(o => UpCommand.RealNodeDaemon(o, dataDirectory, socket, imageArchive)).AddNodeAgentServer();
+                break;
+            default:
+                worker.UseSimulatedNodes(simulatedNodes);
+                break;
         }
 
         using var host = builder.Build();
-        try
+        var started = await UpCommand.StartAsync(host, cancellationToken).ConfigureAwait(false);
+        if (started != 0)
         {
-            await host.StartAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (NodeStartException ex)
-        {
-            await Console.Error.WriteLineAsync($"orch: {ex.Message}").ConfigureAwait(false);
-            await Console.Error.WriteLineAsync($"orch: {UpCommand.RealNodeHint}").ConfigureAwait(false);
-            return 1;
+            return started;
         }
 
-        Console.WriteLine(node is null
+        Console.WriteLine(runtime == "simulated"
             ? $"orch: worker {nodeName} ({simulatedNodes} simulated node(s)) joined the cluster of {kubeconfig}"
             : $"orch: worker {nodeName} ({runtime}) joined the cluster of {kubeconfig}");
         await host.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);

@@ -2,19 +2,34 @@ using System.CommandLine;
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orchestration.ApiServer.Hosting;
-using Orchestration.ApiServer.Security;
-using Orchestration.Controllers.Nodes;
 using Orchestration.Hosting;
-using Orchestration.State;
-using Orchestration.State.Sqlite;
+using Orchestration.NodeAgent.Server.Hosting;
+using Orchestration.Runtime.Containerd.Hosting;
+using Orchestration.Runtime.Docker.Hosting;
+using Orchestration.Runtime.Linux.Daemons;
+using Orchestration.State.Sqlite.Hosting;
 
 namespace Orchestration.Cli;
 
-/// <summary><c>orch up</c>: store, API server, controllers, scheduler and a node (by default one running real containers in containerd) in one process.</summary>
+/// <summary>
+/// <c>orch up</c>: a master and a worker in one host: store, API server, controllers, scheduler and
+/// a node (by default one running real containers in containerd), composed with the public
+/// builders exactly as a host app would.
+/// </summary>
 internal static class UpCommand
 {
+    /// <summary>What a real node needs, and the runtime that needs nothing, for the message of a node that could not start.</summary>
+    internal const string RealNodeHint = "--runtime containerd (the default) runs real containers: it needs root and containerd (scripts/install-deps.sh); --runtime docker needs root and docker.io. --runtime simulated runs nodes without containers.";
+
+    /// <summary>
+    /// Pods synced at once on a real node. kubelet gives every pod its own worker; a real node waits
+    /// mostly on its runtime and the API, so more than the library's default of 4 (sized for
+    /// thousands of simulated agents in one process) lets a burst of pods start side by side.
+    /// </summary>
+    internal const int RealNodeWorkers = 16;
+
     public static Command Create()
     {
         var dataDir = new Option<string>("--data-dir") { Description = "Where the cluster keeps its state, certificates and kubeconfig.", DefaultValueFactory = _ => Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".orch") };
@@ -33,142 +48,167 @@ internal static class UpCommand
         var clusterCidr = new Option<string>("--cluster-cidr") { Description = "The pod network; each node gets a block of it.", DefaultValueFactory = _ => "10.244.0.0/16" };
         var nodeMask = new Option<int>("--node-cidr-mask-size") { Description = "The prefix length of each node's block of the pod network (a /16 holds 256 nodes of /24).", DefaultValueFactory = _ => 24 };
         var command = new Command("up", "Start a whole cluster in this process.") { dataDir, port, bind, kubeconfig, runtime, nodes, insecure, lease, grace, clusterCidr, nodeMask, containerdSocket, dockerSocket, imageArchive };
-        command.SetAction((parse, cancellationToken) => RunAsync(
-            Path.GetFullPath(parse.GetValue(dataDir)!),
-            parse.GetValue(port),
-            parse.GetValue(bind)!,
-            parse.GetValue(kubeconfig),
-            parse.GetValue(insecure),
-            parse.GetValue(runtime) == "simulated" ? Math.Max(0, parse.GetValue(nodes)) : 0,
-            parse.GetValue(lease),
-            parse.GetValue(grace),
-            new NodeIpamOptions { ClusterCidr = parse.GetValue(clusterCidr)!, NodeCidrMaskSize = parse.GetValue(nodeMask) },
-            parse.GetValue(runtime) == "containerd" ? new ContainerdChoice(parse.GetValue(containerdSocket), parse.GetValue(imageArchive) ?? LocalImages.DefaultArchive()) : null,
-            parse.GetValue(runtime) == "docker" ? new DockerChoice(parse.GetValue(dockerSocket), parse.GetValue(imageArchive) ?? LocalImages.DefaultArchive()) : null,
-            cancellationToken));
+        command.SetAction((parse, cancellationToken) =>
+        {
+            var directory = Path.GetFullPath(parse.GetValue(dataDir)!);
+            if (!IPAddress.TryParse(parse.GetValue(bind), out var address))
+            {
+                return Fail($"--bind-address \"{parse.GetValue(bind)}\" is not an IP address");
+            }
+
+            var settings = new UpSettings(
+                directory,
+                address,
+                parse.GetValue(port),
+                Path.GetFullPath(parse.GetValue(kubeconfig) ?? Path.Combine(directory, "kubeconfig")),
+                parse.GetValue(insecure),
+                parse.GetValue(runtime)!,
+                Math.Max(0, parse.GetValue(nodes)),
+                parse.GetValue(lease),
+                parse.GetValue(grace),
+                parse.GetValue(clusterCidr)!,
+                parse.GetValue(nodeMask),
+                parse.GetValue(runtime) == "docker" ? parse.GetValue(dockerSocket) : parse.GetValue(containerdSocket),
+                parse.GetValue(imageArchive) ?? LocalImages.DefaultArchive());
+            return RunAsync(settings, cancellationToken);
+        });
         return command;
     }
 
-    private static async Task<int> RunAsync(string dataDir, int port, string bindAddress, string? kubeconfigPath, bool insecure, int simulatedNodes, TimeSpan leaseDuration, TimeSpan gracePeriod, NodeIpamOptions ipam, ContainerdChoice? containerd, DockerChoice? docker, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(UpSettings settings, CancellationToken cancellationToken)
     {
-        if (!IPAddress.TryParse(bindAddress, out var address))
-        {
-            await Console.Error.WriteLineAsync($"orch: --bind-address \"{bindAddress}\" is not an IP address").ConfigureAwait(false);
-            return 2;
-        }
+        Directory.CreateDirectory(settings.DataDirectory);
+        var builder = Host.CreateApplicationBuilder();
+        OrchLogging.Configure(builder.Logging);
 
-        try
-        {
-            _ = NodeIpamController.Blocks(ipam).First();
-        }
-        catch (Exception ex) when (ex is ArgumentException or FormatException)
-        {
-            await Console.Error.WriteLineAsync($"orch: --cluster-cidr {ipam.ClusterCidr} with --node-cidr-mask-size {ipam.NodeCidrMaskSize}: {ex.Message}").ConfigureAwait(false);
-            return 2;
-        }
-
-        Directory.CreateDirectory(dataDir);
-        var certificates = ClusterCertificates.LoadOrCreate(Path.Combine(dataDir, "pki"), TimeProvider.System);
-        await using var app = ApiServerHost.Build(
-            new ApiServerHostOptions { Address = address, Port = port, Certificates = insecure ? null : certificates },
-            services =>
+        builder.Services.AddOrchestrationMaster()
+            .UseSqliteStateStore(Path.Combine(settings.DataDirectory, "state"))
+            .ConfigurePodNetwork(o =>
             {
-                services.AddSingleton(TimeProvider.System);
-                services.AddSingleton(new SqliteStateStoreOptions { DataDirectory = Path.Combine(dataDir, "state") });
-                services.AddSingleton<IStateStore>(sp => new SqliteStateStore(
-                    sp.GetRequiredService<SqliteStateStoreOptions>(),
-                    sp.GetRequiredService<TimeProvider>(),
-                    sp.GetRequiredService<ILogger<SqliteStateStore>>()));
-                services.AddSingleton(new ClusterBootstrapOptions(port));
-                services.AddHostedService<ClusterBootstrap>();
-                // Pods on nodes are stopped by their node agents before they go, as in Kubernetes.
-                services.Configure<Orchestration.Resources.RegistryOptions>(o => o.GracefulPodDeletion = true);
-                services.AddOrchestrationControllers();
-                services.Configure<NodeIpamOptions>(o =>
-                {
-                    o.ClusterCidr = ipam.ClusterCidr;
-                    o.NodeCidrMaskSize = ipam.NodeCidrMaskSize;
-                });
-                services.Configure<NodeLifecycleOptions>(o =>
-                {
-                    o.GracePeriod = gracePeriod;
-                    o.CheckInterval = TimeSpan.FromTicks(Math.Min(o.CheckInterval.Ticks, Math.Max(TimeSpan.FromMilliseconds(500).Ticks, gracePeriod.Ticks / 4)));
-                });
-                services.AddOrchestrationScheduler();
-                if (containerd is not null)
-                {
-                    services.AddSingleton(new RealNodeOptions(Environment.MachineName.ToLowerInvariant(), Path.Combine(dataDir, "containerd"), containerd.Socket, containerd.ImageArchive));
-                    services.AddHostedService<ContainerdNode>();
-                }
-
-                if (docker is not null)
-                {
-                    services.AddSingleton(new RealNodeOptions(Environment.MachineName.ToLowerInvariant(), Path.Combine(dataDir, "docker"), docker.Socket, docker.ImageArchive));
-                    services.AddHostedService<DockerNode>();
-                }
-
-                if (simulatedNodes > 0)
-                {
-                    services.AddSingleton(new SimulatedNodesOptions(simulatedNodes, "sim-node", leaseDuration));
-                    services.AddHostedService<SimulatedNodes>();
-                }
+                o.ClusterCidr = settings.ClusterCidr;
+                o.NodeCidrMaskSize = settings.NodeCidrMaskSize;
+            })
+            .ConfigureNodeLifecycle(o =>
+            {
+                o.GracePeriod = settings.GracePeriod;
+                o.CheckInterval = TimeSpan.FromTicks(Math.Min(o.CheckInterval.Ticks, Math.Max(TimeSpan.FromMilliseconds(500).Ticks, settings.GracePeriod.Ticks / 4)));
+            })
+            .AddApiServer(o =>
+            {
+                o.Address = settings.Address;
+                o.Port = settings.Port;
+                o.CertificateDirectory = Path.Combine(settings.DataDirectory, "pki");
+                o.PlainHttp = settings.Insecure;
+                o.AdminKubeconfigPath = settings.Kubeconfig;
             });
 
-        var scheme = insecure ? "http" : "https";
-        var host = address.Equals(IPAddress.Any) ? "127.0.0.1" : address.ToString();
-        var server = $"{scheme}://{(address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{host}]" : host)}:{port}";
-        kubeconfigPath = Path.GetFullPath(kubeconfigPath ?? Path.Combine(dataDir, "kubeconfig"));
-        var (clientCert, clientKey) = certificates.LoadOrIssueClient("admin", "orchestration-admin", ["system:masters"], TimeProvider.System);
-        Directory.CreateDirectory(Path.GetDirectoryName(kubeconfigPath)!);
-        await File.WriteAllTextAsync(kubeconfigPath, Kubeconfig.Create("orchestration", server, certificates.Authority.ExportCertificatePem(), clientCert, clientKey), cancellationToken).ConfigureAwait(false);
-        if (!OperatingSystem.IsWindows())
+        var nodeName = Environment.MachineName.ToLowerInvariant();
+        var nodeDirectory = Path.Combine(settings.DataDirectory, settings.Runtime);
+        switch (settings.Runtime)
         {
-            File.SetUnixFileMode(kubeconfigPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            case "containerd":
+                builder.Services.AddOrchestrationWorker(o => RealNodeAgent(o, nodeName, nodeDirectory))
+                    .UseContainerdRuntime(o => RealNodeDaemon(o, nodeDirectory, settings.Socket, settings.ImageArchive))
+                    .AddNodeAgentServer();
+                break;
+            case "docker":
+                builder.Services.AddOrchestrationWorker(o => RealNodeAgent(o, nodeName, nodeDirectory))
+                    .UseDockerRuntime(o => RealNodeDaemon(o, nodeDirectory, settings.Socket, settings.ImageArchive))
+                    .AddNodeAgentServer();
+                break;
+            case "simulated" when settings.SimulatedNodes > 0:
+                builder.Services.AddOrchestrationWorker(o =>
+                    {
+                        o.LeaseDuration = settings.LeaseDuration;
+                        o.RenewInterval = settings.LeaseDuration / 4;
+                    })
+                    .UseSimulatedNodes(settings.SimulatedNodes, o =>
+                    {
+                        o.NamePrefix = "sim-node";
+                        o.NumberSingle = true;
+                    });
+                break;
         }
 
+        using var host = builder.Build();
+        var started = await StartAsync(host, cancellationToken).ConfigureAwait(false);
+        if (started != 0)
+        {
+            return started;
+        }
+
+        var api = host.Services.GetRequiredService<ApiServerService>();
+        Console.WriteLine($"orch: the API server is serving at {api.ServerUrl}");
+        Console.WriteLine($"orch: export KUBECONFIG={settings.Kubeconfig}; kubectl get namespaces");
+        await host.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+        Console.WriteLine("orch: stopped");
+        return 0;
+    }
+
+    /// <summary>Starts a host, turning the failures a user can fix into a message and an exit code.</summary>
+    internal static async Task<int> StartAsync(IHost host, CancellationToken cancellationToken)
+    {
         try
         {
-            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            await host.StartAsync(cancellationToken).ConfigureAwait(false);
+            return 0;
         }
         catch (NodeStartException ex)
         {
             await Console.Error.WriteLineAsync($"orch: {ex.Message}").ConfigureAwait(false);
             await Console.Error.WriteLineAsync($"orch: {RealNodeHint} --runtime none runs the control plane alone.").ConfigureAwait(false);
-
-            // The services that started before the node (controllers, scheduler) stop before their store closes.
-            await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
-            if (app.Services.GetService<IStateStore>() is { } opened)
-            {
-                await opened.DisposeAsync().ConfigureAwait(false);
-            }
-
+            await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
             return 1;
         }
-
-        Console.WriteLine($"orch: the API server is serving at {server}");
-        Console.WriteLine($"orch: export KUBECONFIG={kubeconfigPath}; kubectl get namespaces");
-        try
+        catch (OptionsValidationException ex)
         {
-            await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+            return await FailAsync(string.Join("; ", ex.Failures)).ConfigureAwait(false);
         }
-        finally
+        catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is OptionsValidationException))
         {
-            if (app.Services.GetService<IStateStore>() is { } store)
-            {
-                await store.DisposeAsync().ConfigureAwait(false);
-            }
+            return await FailAsync(string.Join("; ", ex.InnerExceptions.SelectMany(e => ((OptionsValidationException)e).Failures))).ConfigureAwait(false);
         }
-
-        Console.WriteLine("orch: stopped");
-        return 0;
     }
 
-    /// <summary>What a real node needs, and the runtime that needs nothing, for the message of a node that could not start.</summary>
-    internal const string RealNodeHint = "--runtime containerd (the default) runs real containers: it needs root and containerd (scripts/install-deps.sh); --runtime docker needs root and docker.io. --runtime simulated runs nodes without containers.";
+    /// <summary>What every real node's agent runs with.</summary>
+    internal static void RealNodeAgent(Orchestration.NodeAgent.NodeAgentOptions options, string nodeName, string nodeDirectory)
+    {
+        options.NodeName = nodeName;
+        options.Workers = RealNodeWorkers;
+        options.RootDirectory = Path.Combine(nodeDirectory, "kubelet");
+    }
 
-    /// <summary>How the containerd node is run.</summary>
-    private sealed record ContainerdChoice(string? Socket, string? ImageArchive);
+    /// <summary>A real node's daemon: its own under the node's directory, or the one at <paramref name="socket"/>.</summary>
+    internal static void RealNodeDaemon(RuntimeDaemonOptions options, string nodeDirectory, string? socket, string? imageArchive)
+    {
+        options.DataDirectory = nodeDirectory;
+        options.SocketPath = socket;
+        if (imageArchive is not null)
+        {
+            options.ImageArchives.Add(imageArchive);
+        }
+    }
 
-    /// <summary>How the docker node is run.</summary>
-    private sealed record DockerChoice(string? Socket, string? ImageArchive);
+    internal static Task<int> Fail(string message) => FailAsync(message);
+
+    private static async Task<int> FailAsync(string message)
+    {
+        await Console.Error.WriteLineAsync($"orch: {message}").ConfigureAwait(false);
+        return 2;
+    }
+
+    private sealed record UpSettings(
+        string DataDirectory,
+        IPAddress Address,
+        int Port,
+        string Kubeconfig,
+        bool Insecure,
+        string Runtime,
+        int SimulatedNodes,
+        TimeSpan LeaseDuration,
+        TimeSpan GracePeriod,
+        string ClusterCidr,
+        int NodeCidrMaskSize,
+        string? Socket,
+        string? ImageArchive);
 }

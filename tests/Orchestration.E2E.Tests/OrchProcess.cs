@@ -55,10 +55,17 @@ public sealed class OrchProcess : IAsyncDisposable
     public static Task<OrchProcess> StartAgentAsync(string kubeconfig, string dataDir, params string[] extraArgs) =>
         LaunchAsync(["agent", "--kubeconfig", kubeconfig, "--data-dir", dataDir, .. extraArgs], "joined the cluster", dataDir, 0);
 
-    private static async Task<OrchProcess> LaunchAsync(string[] args, string readyLine, string dataDir, int port)
+    /// <summary>
+    /// A sample host app (built beside the tests), started with <paramref name="args"/> once it prints
+    /// <paramref name="readyLine"/>, and stopped with SIGINT like orch.
+    /// </summary>
+    public static Task<OrchProcess> StartSampleAsync(string sample, string[] args, string readyLine, string dataDir, int port = 0) =>
+        LaunchAsync(args, readyLine, dataDir, port, GreetingControllerTests.SampleAssembly(sample));
+
+    private static async Task<OrchProcess> LaunchAsync(string[] args, string readyLine, string dataDir, int port, string? assembly = null)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "orch.dll"));
+        start.ArgumentList.Add(assembly ?? Path.Combine(AppContext.BaseDirectory, "orch.dll"));
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
@@ -76,7 +83,7 @@ public sealed class OrchProcess : IAsyncDisposable
             if (process.HasExited || DateTime.UtcNow > deadline)
             {
                 await orchProcess.DisposeAsync();
-                throw new InvalidOperationException($"orch {args[0]} did not come up:\n{orchProcess.Output}");
+                throw new InvalidOperationException($"{Path.GetFileNameWithoutExtension(assembly ?? "orch")} {args.FirstOrDefault()} did not come up:\n{orchProcess.Output}");
             }
 
             await Task.Delay(100);

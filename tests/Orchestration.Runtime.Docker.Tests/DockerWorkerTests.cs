@@ -6,10 +6,11 @@ using Orchestration.Client;
 using Orchestration.Hosting;
 using Orchestration.NodeAgent.Server.Hosting;
 using Orchestration.Runtime.Docker;
+using Orchestration.Runtime.Docker.Hosting;
 
 namespace Orchestration.Runtime.Docker.Tests;
 
-/// <summary>A worker composed through DI with <c>UseDockerRuntime()</c> and <c>AddNodeAgent()</c> runs pods on real Docker.</summary>
+/// <summary>A worker composed with the worker builder, <c>UseDockerRuntime()</c> and <c>AddNodeAgentServer()</c>, runs pods on real Docker.</summary>
 [Trait("Category", "Integration")]
 public sealed class DockerWorkerTests
 {
@@ -23,16 +24,17 @@ public sealed class DockerWorkerTests
 
         // The cluster is in process here; a real worker registers a RemoteClusterClient from its kubeconfig instead.
         builder.Services.AddOrchestrationState();
-        builder.Services.UseDockerRuntime(o =>
-        {
-            o.SocketPath = docker.RuntimeOptions.SocketPath;
-            o.NetworkNamespacePath = docker.RuntimeOptions.NetworkNamespacePath;
-        });
-        builder.Services.AddNodeAgent(o =>
-        {
-            o.NodeName = "docker-worker";
-            o.RootDirectory = root;
-        });
+        builder.Services.AddOrchestrationWorker(o =>
+            {
+                o.NodeName = "docker-worker";
+                o.RootDirectory = root;
+            })
+            .UseDockerRuntime(o =>
+            {
+                o.SocketPath = docker.RuntimeOptions.SocketPath;
+                o.NetworkNamespacePath = docker.RuntimeOptions.NetworkNamespacePath;
+            })
+            .AddNodeAgentServer();
         using var app = builder.Build();
         var client = app.Services.GetRequiredService<IClusterClient>();
         await client.CreateAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "default" } });
@@ -60,7 +62,7 @@ public sealed class DockerWorkerTests
         finally
         {
             await client.DeleteAsync<V1Pod>("default", "sleeper", new DeleteOptions { GracePeriodSeconds = 0 });
-            var runtime = app.Services.GetRequiredService<DockerRuntime>();
+            var runtime = (DockerRuntime)app.Services.GetRequiredService<INodeRuntime>();
             await EventuallyAsync(() => runtime.ListPodSandboxesAsync(CancellationToken.None), sandboxes => sandboxes.Count == 0, "the pod's sandbox goes with it");
             await app.StopAsync();
             Directory.Delete(root, recursive: true);

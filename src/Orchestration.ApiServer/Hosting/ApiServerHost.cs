@@ -8,26 +8,7 @@ using Orchestration.ApiServer.Security;
 
 namespace Orchestration.ApiServer.Hosting;
 
-/// <summary>Where and how an API server listens.</summary>
-public sealed class ApiServerHostOptions
-{
-    /// <summary>The address to listen on; loopback by default.</summary>
-    public IPAddress Address { get; set; } = IPAddress.Loopback;
-
-    /// <summary>The port (0 picks a free one; read it back from <see cref="ApiServerHost.ServerUrl"/>).</summary>
-    public int Port { get; set; } = 6443;
-
-    /// <summary>The cluster certificates: HTTPS with client-certificate authentication. Null serves plain HTTP without authentication.</summary>
-    public ClusterCertificates? Certificates { get; set; }
-
-    /// <summary>Settings of the API itself.</summary>
-    public Action<ApiServerOptions>? Api { get; set; }
-
-    /// <summary>The lowest level logged.</summary>
-    public LogLevel MinimumLogLevel { get; set; } = LogLevel.Information;
-}
-
-/// <summary>Composes an ASP.NET Core app that serves the Kubernetes API: the front door for hosts and tests.</summary>
+/// <summary>Composes an ASP.NET Core app that serves the Kubernetes API: for tests and benchmarks that want the app itself; hosts use <c>AddApiServer</c> on the master builder.</summary>
 public static class ApiServerHost
 {
     /// <summary>
@@ -45,10 +26,28 @@ public static class ApiServerHost
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
         var certificates = options.Certificates;
-        builder.WebHost.ConfigureKestrel(kestrel =>
+        ConfigureKestrel(builder.WebHost, options.Address, options.Port, certificates);
+        configureServices?.Invoke(builder.Services);
+        builder.Services.AddOrchestrationApiServer(options.Api);
+        var app = builder.Build();
+        UseKubernetesApi(app, certificates, app.Services);
+        return app;
+    }
+
+    /// <summary>The URL a started app serves at (with the port Kestrel picked when 0 was asked).</summary>
+    public static string ServerUrl(WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var address = app.Urls.First();
+        return address.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal).Replace("[::]", "127.0.0.1", StringComparison.Ordinal);
+    }
+
+    /// <summary>Kestrel on one address: HTTPS with client certificates asked for when <paramref name="certificates"/> are given, plain HTTP otherwise.</summary>
+    internal static void ConfigureKestrel(IWebHostBuilder webHost, IPAddress address, int port, ClusterCertificates? certificates) =>
+        webHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.MaxRequestBodySize = null;
-            kestrel.Listen(options.Address, options.Port, listen =>
+            kestrel.Listen(address, port, listen =>
             {
                 if (certificates is not null)
                 {
@@ -64,9 +63,10 @@ public static class ApiServerHost
                 }
             });
         });
-        configureServices?.Invoke(builder.Services);
-        builder.Services.AddOrchestrationApiServer(options.Api);
-        var app = builder.Build();
+
+    /// <summary>The request pipeline: authentication, Status-shaped 404s, WebSockets, and the API's endpoints resolved from <paramref name="services"/>.</summary>
+    internal static void UseKubernetesApi(WebApplication app, ClusterCertificates? certificates, IServiceProvider services)
+    {
         if (certificates is not null)
         {
             app.UseClusterCertificateAuthentication(certificates);
@@ -75,15 +75,6 @@ public static class ApiServerHost
         app.UseKubernetesNotFound();
         app.UseWebSockets();
         app.UseRouting();
-        app.MapKubernetesApi();
-        return app;
-    }
-
-    /// <summary>The URL a started app serves at (with the port Kestrel picked when 0 was asked).</summary>
-    public static string ServerUrl(WebApplication app)
-    {
-        ArgumentNullException.ThrowIfNull(app);
-        var address = app.Urls.First();
-        return address.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal).Replace("[::]", "127.0.0.1", StringComparison.Ordinal);
+        app.MapKubernetesApi(services);
     }
 }

@@ -29,10 +29,9 @@ public static class ApiServerServiceCollectionExtensions
             options.Configure(configure);
         }
 
-        services.Replace(ServiceDescriptor.Singleton(sp => ObjectPatchers.CreateDefault()
-            .Add(new JsonPatcher())
-            .Add(new ApplyPatcher(sp.GetRequiredService<TimeProvider>()))));
         services.AddOrchestrationState();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IObjectPatcher, JsonPatcher>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IObjectPatcher, ApplyPatcher>());
         services.TryAddSingleton<TableConverter>();
         services.TryAddSingleton(sp => new DiscoveryDocuments(sp.GetRequiredService<ResourceKindTable>()));
         services.TryAddSingleton(_ => new ModelDescriptions(typeof(V1Pod)));

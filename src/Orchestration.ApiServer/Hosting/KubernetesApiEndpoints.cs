@@ -18,12 +18,13 @@ public static class KubernetesApiEndpoints
 
     /// <summary>
     /// Maps <c>/version</c>, health, discovery, OpenAPI and the resource paths
-    /// (<c>/api/v1/...</c>, <c>/apis/{group}/{version}/...</c>).
+    /// (<c>/api/v1/...</c>, <c>/apis/{group}/{version}/...</c>), served by the API server's parts in
+    /// <paramref name="services"/> (by default the app's own; a master host's when the app only carries the web server).
     /// </summary>
-    public static IEndpointRouteBuilder MapKubernetesApi(this IEndpointRouteBuilder endpoints)
+    public static IEndpointRouteBuilder MapKubernetesApi(this IEndpointRouteBuilder endpoints, IServiceProvider? services = null)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        var services = endpoints.ServiceProvider;
+        services ??= endpoints.ServiceProvider;
         var handler = services.GetRequiredService<ResourceHandler>();
         var discovery = services.GetRequiredService<DiscoveryDocuments>();
         var openApi = services.GetRequiredService<OpenApiDocuments>();

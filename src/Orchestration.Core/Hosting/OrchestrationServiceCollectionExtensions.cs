@@ -30,7 +30,10 @@ public static class OrchestrationServiceCollectionExtensions
             sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<StateStoreOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(),
             sp.GetService<Microsoft.Extensions.Logging.ILogger<InMemoryStateStore>>()));
-        services.TryAddSingleton(_ => ObjectPatchers.CreateDefault());
+        // Merge and strategic merge here; the API server's package adds JSON patch and apply the same way.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IObjectPatcher, MergePatcher>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IObjectPatcher, StrategicMergePatcher>());
+        services.TryAddSingleton(sp => sp.GetServices<IObjectPatcher>().Aggregate(new ObjectPatchers(), (all, patcher) => all.Add(patcher)));
         services.AddOptions<RegistryOptions>();
         services.TryAddSingleton(sp => new ObjectRegistry(sp.GetRequiredService<IStateStore>(), sp.GetRequiredService<ResourceKindTable>(), sp.GetRequiredService<TimeProvider>())
         {
@@ -138,7 +141,8 @@ public static class OrchestrationServiceCollectionExtensions
             options.Configure(configure);
         }
 
-        services.TryAddSingleton<IScheduler>(_ => DefaultScheduler.CreateDefault());
+        // The standard plugins, then any added through DI (AddSchedulerPlugin), in registration order.
+        services.TryAddSingleton<IScheduler>(sp => new DefaultScheduler(DefaultScheduler.DefaultPlugins().Concat(sp.GetServices<ISchedulingPlugin>())));
         services.TryAddSingleton<EventRecorder>();
         return services.AddControllerLoop<SchedulerController>();
     }

@@ -18,7 +18,7 @@ namespace Orchestration.NodeAgent;
 /// containers changed state, so an exit is noticed without any API event; the same loop runs the
 /// probes that are due. One timer per agent, nothing per pod: thousands of agents fit in one process.
 /// </summary>
-public sealed class NodeAgent
+public sealed partial class NodeAgent
 {
     private readonly IClusterClient _client;
     private readonly INodeRuntime _runtime;
@@ -155,6 +155,12 @@ public sealed class NodeAgent
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
+            }
+            catch (PodSyncException ex)
+            {
+                // Expected (the runtime refused): one line per retry, the reason is in the pod's events.
+                LogPodSyncFailed(_options.NodeName, key.ToString(), ex.Message);
+                queue.AddRateLimited(key);
             }
             catch (Exception ex)
             {
@@ -451,4 +457,7 @@ public sealed class NodeAgent
     });
 
     private static ObjectKey KeyOf(V1Pod pod) => new(pod.Metadata.NamespaceProperty, pod.Metadata.Name);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Node {Node}: pod {Pod} failed to sync: {Message}; trying again with back-off")]
+    private partial void LogPodSyncFailed(string node, string pod, string message);
 }

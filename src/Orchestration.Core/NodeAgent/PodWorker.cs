@@ -122,7 +122,19 @@ internal sealed class PodWorker(
         {
             await ensurePodCidr(cancellationToken).ConfigureAwait(false);
             var sandboxConfig = new PodSandboxConfig(ns, key.Name, pod.Metadata.Uid) { PortMappings = PodPortMappings.Of(pod) };
-            running = await runtime.RunPodSandboxAsync(sandboxConfig, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                running = await runtime.RunPodSandboxAsync(sandboxConfig, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or IOException)
+            {
+                // As kubelet: the reason once in the pod's events (repeats count up), the containers
+                // wait in ContainerCreating, and the pod is tried again with back-off.
+                events.Post(pod, Warning, "FailedCreatePodSandBox", $"Failed to create pod sandbox: {ex.Message}");
+                record.Waiting.Clear();
+                await ReportAsync(pod, PodStatusBuilder.Build(pod, record, null, [], _runtimeName, time.GetUtcNow()), cancellationToken).ConfigureAwait(false);
+                throw new PodSyncException($"failed to create the pod sandbox: {ex.Message}", ex);
+            }
         }
 
         record.SandboxId = running.Id;

@@ -27,6 +27,12 @@ public sealed class SimulatedRuntime(TimeProvider? timeProvider = null) : INodeR
     /// <summary>How long a container takes to start.</summary>
     public TimeSpan StartDelay { get; set; }
 
+    /// <summary>
+    /// When set, new sandboxes are refused with this message, as a runtime refuses them when it
+    /// lacks the sandbox image (<c>failed to pull image ...</c>); existing ones keep running.
+    /// </summary>
+    public string? SandboxFailure { get; set; }
+
     /// <inheritdoc />
     public string Version => "simulated://0.1.0";
 
@@ -81,6 +87,11 @@ public sealed class SimulatedRuntime(TimeProvider? timeProvider = null) : INodeR
         if (existing is not null)
         {
             return Task.FromResult(existing);
+        }
+
+        if (SandboxFailure is { } failure)
+        {
+            throw new InvalidOperationException(failure);
         }
 
         var sandbox = new PodSandbox($"sandbox-{Interlocked.Increment(ref _ids)}", config, NextIp(), Ready: true);

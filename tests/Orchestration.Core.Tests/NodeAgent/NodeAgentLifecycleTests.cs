@@ -10,6 +10,35 @@ namespace Orchestration.Core.Tests.NodeAgent;
 public sealed class NodeAgentLifecycleTests
 {
     [Fact]
+    public async Task A_sandbox_the_runtime_refuses_leaves_the_pod_creating_with_one_counted_FailedCreatePodSandBox_event_until_it_is_given()
+    {
+        await using var node = await StartAsync();
+        node.Runtime.SandboxFailure = "failed to pull image \"orchestration.local/sandbox:1\": not found";
+        await node.CreateAsync(Pod("nosandbox", "Always", Container("c", "sleep", "infinity")));
+
+        var waiting = await node.WaitForAsync("nosandbox", p => p.Status?.ContainerStatuses?.SingleOrDefault()?.State?.Waiting?.Reason == "ContainerCreating", "the container waits for its sandbox as kubelet reports it");
+        waiting.Status.Phase.Should().Be("Pending");
+        for (var second = 0; second < 30 && (await node.EventsAsync("nosandbox")).SingleOrDefault(e => e.Reason == "FailedCreatePodSandBox")?.Count is null or < 2; second++)
+        {
+            await node.AdvanceAsync(1);
+        }
+
+        var failed = (await node.EventsAsync("nosandbox")).Where(e => e.Reason == "FailedCreatePodSandBox").ToList();
+        failed.Should().ContainSingle("the retries count up on one event instead of adding one each");
+        failed[0].Type.Should().Be("Warning");
+        failed[0].Message.Should().Be("Failed to create pod sandbox: failed to pull image \"orchestration.local/sandbox:1\": not found");
+        failed[0].Count.Should().BeGreaterThanOrEqualTo(2, "the pod is tried again with back-off");
+
+        node.Runtime.SandboxFailure = null;
+        for (var second = 0; second < 60 && (await node.GetAsync("nosandbox")).Status?.Phase != "Running"; second++)
+        {
+            await node.AdvanceAsync(1);
+        }
+
+        (await node.GetAsync("nosandbox")).Status.Phase.Should().Be("Running", "the next try after the runtime has the image succeeds");
+    }
+
+    [Fact]
     public async Task Deleting_a_pod_with_a_grace_period_stops_its_containers_and_the_agent_removes_it()
     {
         await using var node = await StartAsync(gracefulPodDeletion: true);

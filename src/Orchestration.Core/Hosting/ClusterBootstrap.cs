@@ -1,32 +1,36 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orchestration.Client;
 using Orchestration.Resources;
 
-namespace Orchestration.Cli;
+namespace Orchestration.Hosting;
 
 /// <summary>
-/// Creates what every cluster starts with: the namespaces default, kube-system, kube-public and
-/// kube-node-lease, and the <c>kubernetes</c> Service at the first address of the service network.
+/// Creates what every cluster starts with, as kube-apiserver's bootstrap does: the namespaces
+/// default, kube-system, kube-public and kube-node-lease, and the <c>kubernetes</c> Service at the
+/// first address of the service network. A restart on the same store finds them there and keeps them.
 /// </summary>
-internal sealed class ClusterBootstrap(ObjectRegistry registry, ClusterBootstrapOptions options, ILogger<ClusterBootstrap> logger) : IHostedService
+public sealed partial class ClusterBootstrap(ObjectRegistry registry, IOptions<ClusterBootstrapOptions> options, ILogger<ClusterBootstrap> logger) : IHostedService
 {
-    private static readonly string[] Namespaces = ["default", "kube-system", "kube-public", "kube-node-lease"];
+    /// <summary>The namespaces every cluster has.</summary>
+    public static IReadOnlyList<string> SystemNamespaces { get; } = ["default", "kube-system", "kube-public", "kube-node-lease"];
 
+    /// <inheritdoc />
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var kind = registry.Kinds.Find("", "namespaces")!;
-        foreach (var name in Namespaces)
+        foreach (var name in SystemNamespaces)
         {
             try
             {
                 await registry.CreateAsync(kind, null, new JsonObject { ["metadata"] = new JsonObject { ["name"] = name } }, null, cancellationToken).ConfigureAwait(false);
-                logger.LogInformation("Created namespace {Namespace}", name);
+                LogNamespaceCreated(name);
             }
             catch (AlreadyExistsException)
             {
-                // A restart on the same data directory: it is there already.
+                // A restart on the same store: it is there already.
             }
         }
 
@@ -40,7 +44,7 @@ internal sealed class ClusterBootstrap(ObjectRegistry registry, ClusterBootstrap
             ["spec"] = new JsonObject
             {
                 ["clusterIP"] = registry.ServiceAddresses.FirstAddress.ToString(),
-                ["ports"] = new JsonArray(new JsonObject { ["name"] = "https", ["port"] = 443, ["targetPort"] = options.ApiPort, ["protocol"] = "TCP" }),
+                ["ports"] = new JsonArray(new JsonObject { ["name"] = "https", ["port"] = 443, ["targetPort"] = options.Value.ApiServerPort, ["protocol"] = "TCP" }),
             },
         };
         try
@@ -52,9 +56,9 @@ internal sealed class ClusterBootstrap(ObjectRegistry registry, ClusterBootstrap
         }
     }
 
+    /// <inheritdoc />
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-}
 
-/// <summary>What the bootstrap needs to know about this cluster.</summary>
-/// <param name="ApiPort">The API server's port, the target of the kubernetes Service.</param>
-internal sealed record ClusterBootstrapOptions(int ApiPort);
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Created namespace {Namespace}")]
+    private partial void LogNamespaceCreated(string @namespace);
+}

@@ -1,0 +1,40 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Orchestration.Hosting;
+
+namespace Orchestration.ApiServer.Hosting;
+
+/// <summary>Adds the API server to a master.</summary>
+public static class ApiServerMasterBuilderExtensions
+{
+    /// <summary>
+    /// Serves the Kubernetes API of this master (discovery, CRUD, watch, patch, apply, logs and exec
+    /// through the nodes) on <see cref="ApiServerHostOptions.Address"/> and
+    /// <see cref="ApiServerHostOptions.Port"/>; the <c>kubernetes</c> Service targets that port.
+    /// </summary>
+    public static IMasterBuilder AddApiServer(this IMasterBuilder builder, Action<ApiServerHostOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        services.AddOptions<ApiServerHostOptions>()
+            .Configure(o => configure?.Invoke(o))
+            .Validate(o => o.Port is >= 0 and <= 65535, "ApiServerHostOptions.Port must be 0 (any free port) or a TCP port")
+            .Validate(o => !(o.AdminKubeconfigPath is not null && o.Certificates is null && o.CertificateDirectory is null), "ApiServerHostOptions.AdminKubeconfigPath needs certificates: set CertificateDirectory (or Certificates)")
+            .ValidateOnStart();
+
+        // The API's options ride on the host options so that one callback configures the server.
+        services.AddOptions<ApiServerOptions>().Configure<Microsoft.Extensions.Options.IOptions<ApiServerHostOptions>>((api, host) => host.Value.Api?.Invoke(api));
+        services.AddOrchestrationApiServer();
+        services.AddOptions<ClusterBootstrapOptions>().Configure<Microsoft.Extensions.Options.IOptions<ApiServerHostOptions>>((bootstrap, host) =>
+        {
+            if (host.Value.Port != 0)
+            {
+                bootstrap.ApiServerPort = host.Value.Port;
+            }
+        });
+        services.TryAddSingleton<ApiServerService>();
+        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<ApiServerService>());
+        return builder;
+    }
+}
