@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build-images.sh
 dotnet build Orchestration.sln -c Release -warnaserror -nologo -v quiet
+# Every src project as a package into artifacts/packages; a test installs the orch tool from there.
+dotnet pack Orchestration.sln -c Release --no-build -nologo -v quiet
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

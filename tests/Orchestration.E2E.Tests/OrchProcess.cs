@@ -62,10 +62,21 @@ public sealed class OrchProcess : IAsyncDisposable
     public static Task<OrchProcess> StartSampleAsync(string sample, string[] args, string readyLine, string dataDir, int port = 0) =>
         LaunchAsync(args, readyLine, dataDir, port, GreetingControllerTests.SampleAssembly(sample));
 
-    private static async Task<OrchProcess> LaunchAsync(string[] args, string readyLine, string dataDir, int port, string? assembly = null)
+    /// <summary>
+    /// <c>orch up</c> as a user runs it after <c>dotnet tool install</c>: the tool's own executable,
+    /// from <paramref name="workingDirectory"/>.
+    /// </summary>
+    public static Task<OrchProcess> StartInstalledAsync(string executable, string workingDirectory, string dataDir, int port, params string[] extraArgs) =>
+        LaunchAsync(["up", "--data-dir", dataDir, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), .. extraArgs], "serving at", dataDir, port, executable: executable, workingDirectory: workingDirectory);
+
+    private static async Task<OrchProcess> LaunchAsync(string[] args, string readyLine, string dataDir, int port, string? assembly = null, string? executable = null, string? workingDirectory = null)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(assembly ?? Path.Combine(AppContext.BaseDirectory, "orch.dll"));
+        var start = new ProcessStartInfo(executable ?? "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = workingDirectory ?? "" };
+        if (executable is null)
+        {
+            start.ArgumentList.Add(assembly ?? Path.Combine(AppContext.BaseDirectory, "orch.dll"));
+        }
+
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
@@ -83,7 +94,7 @@ public sealed class OrchProcess : IAsyncDisposable
             if (process.HasExited || DateTime.UtcNow > deadline)
             {
                 await orchProcess.DisposeAsync();
-                throw new InvalidOperationException($"{Path.GetFileNameWithoutExtension(assembly ?? "orch")} {args.FirstOrDefault()} did not come up:\n{orchProcess.Output}");
+                throw new InvalidOperationException($"{Path.GetFileNameWithoutExtension(assembly ?? executable ?? "orch")} {args.FirstOrDefault()} did not come up:\n{orchProcess.Output}");
             }
 
             await Task.Delay(100);
