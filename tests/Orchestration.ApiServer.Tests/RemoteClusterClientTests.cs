@@ -1,7 +1,7 @@
 using k8s.Models;
 using Microsoft.Extensions.Time.Testing;
 using Orchestration.Client;
-using Orchestration.Testing.Conformance;
+using Orchestration.TestKit.Conformance;
 
 namespace Orchestration.ApiServer.Tests;
 

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Orchestration.Client;
 using Orchestration.Controllers;
-using Orchestration.Testing;
+using Orchestration.TestKit;
 
 namespace Orchestration.ApiServer.Tests;
 

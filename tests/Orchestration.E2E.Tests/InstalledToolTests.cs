@@ -1,6 +1,5 @@
-using System.Diagnostics;
 using System.Globalization;
-using Orchestration.Testing;
+using Orchestration.TestKit;
 using Orchestration.Testing.Daemons;
 
 namespace Orchestration.E2E.Tests;
@@ -59,31 +58,12 @@ public sealed class InstalledToolTests(InstalledToolTests.InstalledOrch tool) : 
 
         public async Task InitializeAsync()
         {
-            var packages = Path.Combine(RepositoryRoot(), "artifacts", "packages");
-            var package = Directory.Exists(packages) ? Directory.GetFiles(packages, "Orchestration.Cli.*.nupkg").OrderBy(File.GetLastWriteTimeUtc).LastOrDefault() : null;
-            package.Should().NotBeNull($"the test command packs every project into {packages} (dotnet pack Orchestration.sln)");
-            var version = Path.GetFileNameWithoutExtension(package)!["Orchestration.Cli.".Length..];
-
+            var version = Artifacts.PackedVersion("Orchestration.Cli");
             Directory.CreateDirectory(WorkingDirectory);
-            var config = Path.Combine(Root, "nuget.config");
-            await File.WriteAllTextAsync(config, $"""
-                <?xml version="1.0" encoding="utf-8"?>
-                <configuration><packageSources><clear /><add key="local" value="{packages}" /></packageSources></configuration>
-                """);
-            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = WorkingDirectory };
-            foreach (var arg in new[] { "tool", "install", "Orchestration.Cli", "--tool-path", Path.Combine(Root, "tools"), "--configfile", config, "--version", version })
-            {
-                start.ArgumentList.Add(arg);
-            }
-
-            // Its own package cache: a package of the same version packed earlier must not be taken from the machine's.
-            start.Environment["NUGET_PACKAGES"] = Path.Combine(Root, "nuget");
-            using var install = Process.Start(start)!;
-            var output = install.StandardOutput.ReadToEndAsync();
-            var errors = await install.StandardError.ReadToEndAsync();
-            await install.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromMinutes(2)).Token);
-            install.ExitCode.Should().Be(0, await output + errors);
-            File.Exists(Executable).Should().BeTrue(await output);
+            var config = await Artifacts.WriteNuGetConfigAsync(Root, withNuGetOrg: false);
+            var install = await Artifacts.DotnetAsync(WorkingDirectory, Path.Combine(Root, "nuget"), TimeSpan.FromMinutes(2), "tool", "install", "Orchestration.Cli", "--tool-path", Path.Combine(Root, "tools"), "--configfile", config, "--version", version);
+            install.ExitCode.Should().Be(0, install.ToString());
+            File.Exists(Executable).Should().BeTrue(install.ToString());
         }
 
         public Task DisposeAsync()
@@ -98,17 +78,6 @@ public sealed class InstalledToolTests(InstalledToolTests.InstalledOrch tool) : 
             }
 
             return Task.CompletedTask;
-        }
-
-        private static string RepositoryRoot()
-        {
-            var root = new DirectoryInfo(AppContext.BaseDirectory);
-            while (root is not null && !File.Exists(Path.Combine(root.FullName, "Orchestration.sln")))
-            {
-                root = root.Parent;
-            }
-
-            return root?.FullName ?? throw new InvalidOperationException("the tests run from inside the checkout");
         }
     }
 }

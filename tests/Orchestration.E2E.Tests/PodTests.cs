@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Orchestration.Testing;
+using Orchestration.TestKit;
 using Orchestration.Testing.Daemons;
 
 namespace Orchestration.E2E.Tests;

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 using Orchestration.Runtime.Containerd;
 using Orchestration.Runtime.Linux.Daemons;
 using Orchestration.Runtime.Docker;
-using Orchestration.Testing;
+using Orchestration.TestKit;
 using Orchestration.Testing.Daemons;
 
 namespace Orchestration.E2E.Tests;

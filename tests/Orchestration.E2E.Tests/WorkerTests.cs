@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Orchestration.Testing;
+using Orchestration.TestKit;
 using Orchestration.Testing.Daemons;
 
 namespace Orchestration.E2E.Tests;

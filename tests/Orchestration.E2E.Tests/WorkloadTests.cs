@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Orchestration.Testing;
+using Orchestration.TestKit;
 using Orchestration.Testing.Daemons;
 
 namespace Orchestration.E2E.Tests;

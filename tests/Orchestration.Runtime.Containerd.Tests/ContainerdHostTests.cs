@@ -89,7 +89,7 @@ public sealed class ContainerdHostTests
         podNamespaces.Should().NotBeEmpty().And.NotContain(first.NetworkNamespace);
 
         await RunAsync("kill", "-KILL", pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        (await Orchestration.Testing.Eventually.HoldsAsync(() => !IsRunning(pid), 100, TimeSpan.FromMilliseconds(50))).Should().BeTrue();
+        (await Orchestration.TestKit.Eventually.HoldsAsync(() => !IsRunning(pid), 100, TimeSpan.FromMilliseconds(50))).Should().BeTrue();
         await first.DetachAsync();
         await using var second = await ContainerdHost.StartAsync(options);
         IReadOnlyList<PodSandbox> sandboxes;

@@ -4,7 +4,7 @@ using Orchestration.Client;
 using Orchestration.NodeAgent;
 using Orchestration.Resources;
 using Orchestration.State;
-using Orchestration.Testing;
+using Orchestration.TestKit;
 
 namespace Orchestration.Runtime.Containerd.Tests;
 

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Orchestration.Testing;
+using Orchestration.TestKit;
 using Xunit.Abstractions;
 
 namespace Orchestration.Runtime.Containerd.Tests;

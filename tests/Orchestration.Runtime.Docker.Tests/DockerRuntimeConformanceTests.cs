@@ -1,4 +1,4 @@
-using Orchestration.Testing.Conformance;
+using Orchestration.TestKit.Conformance;
 
 namespace Orchestration.Runtime.Docker.Tests;
 

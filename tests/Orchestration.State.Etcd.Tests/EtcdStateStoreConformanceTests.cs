@@ -1,6 +1,6 @@
 using Orchestration.State;
 using Orchestration.State.Etcd;
-using Orchestration.Testing.Conformance;
+using Orchestration.TestKit.Conformance;
 
 namespace Orchestration.State.Etcd.Tests;
 

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Time.Testing;
 using Orchestration.State;
 using Orchestration.State.Sqlite;
-using Orchestration.Testing.Conformance;
+using Orchestration.TestKit.Conformance;
 
 namespace Orchestration.State.Sqlite.Tests;
 

@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Orchestration.Client;
 using Orchestration.Controllers;
 using Orchestration.Hosting;
-using Orchestration.Testing;
+using Orchestration.TestKit;
 
 namespace Orchestration.Core.Tests.Controllers;
 

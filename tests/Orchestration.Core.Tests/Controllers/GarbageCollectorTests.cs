@@ -5,7 +5,7 @@ using Orchestration.Client;
 using Orchestration.Controllers;
 using Orchestration.Resources;
 using Orchestration.State;
-using Orchestration.Testing;
+using Orchestration.TestKit;
 
 namespace Orchestration.Core.Tests.Controllers;
 

@@ -137,14 +137,14 @@ public sealed class ReplicaSetControllerTests : IAsyncLifetime
         // Back to back: the second reconcile runs before (or while) the cache learns of the first's pods.
         await controller.ReconcileAsync(_key, CancellationToken.None);
         await controller.ReconcileAsync(_key, CancellationToken.None);
-        var seen = await Orchestration.Testing.Eventually.HoldsAsync(() => podInformer.Cache.Count == 3, 50, TimeSpan.FromMilliseconds(20));
+        var seen = await Orchestration.TestKit.Eventually.HoldsAsync(() => podInformer.Cache.Count == 3, 50, TimeSpan.FromMilliseconds(20));
         await controller.ReconcileAsync(_key, CancellationToken.None);
 
         seen.Should().BeTrue();
         (await PodsAsync()).Should().HaveCount(3, "pods created but not yet cached count as there");
         var doomed = (await PodsAsync())[0];
         await _client.DeleteAsync<V1Pod>("default", doomed.Metadata.Name);
-        (await Orchestration.Testing.Eventually.HoldsAsync(() => podInformer.Cache.Count == 2, 50, TimeSpan.FromMilliseconds(20))).Should().BeTrue();
+        (await Orchestration.TestKit.Eventually.HoldsAsync(() => podInformer.Cache.Count == 2, 50, TimeSpan.FromMilliseconds(20))).Should().BeTrue();
         await controller.ReconcileAsync(_key, CancellationToken.None);
         (await PodsAsync()).Should().HaveCount(3, "a pod deleted by someone else is replaced once the cache shows it gone");
         await stop.CancelAsync();

@@ -7,7 +7,7 @@ using Orchestration.Client;
 using Orchestration.Informers;
 using Orchestration.Resources;
 using Orchestration.State;
-using Orchestration.Testing;
+using Orchestration.TestKit;
 
 namespace Orchestration.Core.Tests.Informers;
 

@@ -1,4 +1,4 @@
-using Orchestration.Testing.Linearizability;
+using Orchestration.TestKit.Linearizability;
 
 namespace Orchestration.Core.Tests.Linearizability;
 

@@ -1,6 +1,6 @@
 using k8s.Models;
 using Orchestration.Runtime;
-using Orchestration.Testing;
+using Orchestration.TestKit;
 using static Orchestration.Core.Tests.NodeAgent.NodeAgentHarness;
 
 namespace Orchestration.Core.Tests.NodeAgent;

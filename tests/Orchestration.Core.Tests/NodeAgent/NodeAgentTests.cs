@@ -4,7 +4,7 @@ using Orchestration.NodeAgent;
 using Orchestration.Resources;
 using Orchestration.Runtime;
 using Orchestration.State;
-using Orchestration.Testing;
+using Orchestration.TestKit;
 
 namespace Orchestration.Core.Tests.NodeAgent;
 

@@ -5,7 +5,7 @@ using Orchestration.Client;
 using Orchestration.Hosting;
 using Orchestration.Resources;
 using Orchestration.State;
-using Orchestration.Testing.Conformance;
+using Orchestration.TestKit.Conformance;
 
 namespace Orchestration.Core.Tests.Resources;
 

@@ -1,5 +1,5 @@
 using Orchestration.Runtime;
-using Orchestration.Testing.Conformance;
+using Orchestration.TestKit.Conformance;
 
 namespace Orchestration.Core.Tests.Runtime;
 

@@ -113,7 +113,7 @@ public sealed class SchedulerControllerTests : IAsyncLifetime
 
         // The event follows the binding (the binding cycle records it once the bind is written).
         IReadOnlyList<Corev1Event> events = [];
-        var recorded = await Orchestration.Testing.Eventually.HoldsAsync(async () =>
+        var recorded = await Orchestration.TestKit.Eventually.HoldsAsync(async () =>
         {
             events = (await _client.ListAsync<Corev1Event>("default")).Items;
             return events.Any(e => e.Reason == "Scheduled" && e.InvolvedObject.Name == "a");

@@ -3,10 +3,10 @@ using System.Diagnostics;
 using System.Text;
 using FluentAssertions;
 using Orchestration.State;
-using Orchestration.Testing.Linearizability;
+using Orchestration.TestKit.Linearizability;
 using Xunit;
 
-namespace Orchestration.Testing.Conformance;
+namespace Orchestration.TestKit.Conformance;
 
 public abstract partial class StateStoreConformanceTests
 {

@@ -3,7 +3,7 @@ using FluentAssertions;
 using Orchestration.Runtime;
 using Xunit;
 
-namespace Orchestration.Testing.Conformance;
+namespace Orchestration.TestKit.Conformance;
 
 /// <summary>
 /// What every <see cref="INodeRuntime"/> must do for the node agent, in CRI's terms: the simulated

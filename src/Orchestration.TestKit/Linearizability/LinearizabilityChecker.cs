@@ -1,6 +1,6 @@
 using System.Collections;
 
-namespace Orchestration.Testing.Linearizability;
+namespace Orchestration.TestKit.Linearizability;
 
 /// <summary>
 /// Decides whether a concurrent history is linearizable against a sequential model: whether every

@@ -6,7 +6,7 @@ using Orchestration.State;
 using Xunit;
 using FluentAssertions;
 
-namespace Orchestration.Testing.Conformance;
+namespace Orchestration.TestKit.Conformance;
 
 /// <summary>What any <see cref="IClusterClient"/> must do, local or remote.</summary>
 /// <param name="Client">The client under test.</param>

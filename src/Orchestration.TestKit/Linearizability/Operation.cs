@@ -1,4 +1,4 @@
-namespace Orchestration.Testing.Linearizability;
+namespace Orchestration.TestKit.Linearizability;
 
 /// <summary>One completed operation of a recorded concurrent history.</summary>
 /// <param name="Client">Who issued it (for messages only).</param>
@@ -6,10 +6,14 @@ namespace Orchestration.Testing.Linearizability;
 /// <param name="Output">What came back.</param>
 /// <param name="Call">When it was issued (a monotonic timestamp).</param>
 /// <param name="Return">When its answer arrived.</param>
+/// <typeparam name="TInput">What an operation asks.</typeparam>
+/// <typeparam name="TOutput">What an operation answers.</typeparam>
 public sealed record Operation<TInput, TOutput>(int Client, TInput Input, TOutput Output, long Call, long Return);
 
 /// <summary>A sequential specification: what a single correct copy of the system would answer.</summary>
 /// <typeparam name="TState">The state; must have value equality (it is cached).</typeparam>
+/// <typeparam name="TInput">What an operation asks.</typeparam>
+/// <typeparam name="TOutput">What an operation answers.</typeparam>
 public interface ISequentialModel<TState, TInput, TOutput>
     where TState : notnull
 {

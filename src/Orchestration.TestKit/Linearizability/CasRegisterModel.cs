@@ -1,4 +1,4 @@
-namespace Orchestration.Testing.Linearizability;
+namespace Orchestration.TestKit.Linearizability;
 
 /// <summary>What a client asked of one key.</summary>
 public enum RegisterOp

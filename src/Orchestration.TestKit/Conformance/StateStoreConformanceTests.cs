@@ -4,7 +4,7 @@ using Microsoft.Extensions.Time.Testing;
 using Orchestration.State;
 using Xunit;
 
-namespace Orchestration.Testing.Conformance;
+namespace Orchestration.TestKit.Conformance;
 
 /// <summary>
 /// The contract of <see cref="IStateStore"/>, run against every implementation: subclass it and

@@ -2,7 +2,7 @@ using FluentAssertions;
 using Orchestration.State;
 using Xunit;
 
-namespace Orchestration.Testing.Conformance;
+namespace Orchestration.TestKit.Conformance;
 
 public abstract partial class StateStoreConformanceTests
 {

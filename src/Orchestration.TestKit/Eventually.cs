@@ -1,4 +1,4 @@
-namespace Orchestration.Testing;
+namespace Orchestration.TestKit;
 
 /// <summary>Waits, boundedly, for something that happens in the background (a controller's work, a watch's delivery).</summary>
 public static class Eventually
