@@ -29,6 +29,7 @@ public interface ISchedulingPlugin
 }
 
 /// <summary>Orders the scheduling queue: the pod that should go first compares lower.</summary>
+/// <remarks>A scheduler has one queue order: the last queue sort plugin registered wins, so one of the user's replaces PrioritySort.</remarks>
 public interface IQueueSortPlugin : ISchedulingPlugin
 {
     /// <summary>Compares two pending pods.</summary>
@@ -111,21 +112,31 @@ public interface INormalizeScorePlugin : IScorePlugin
     void NormalizeScores(SchedulingCycle cycle, SchedulingPod pod, Span<long> scores);
 }
 
-/// <summary>Holds a node's resources for a pod once it is chosen, before binding.</summary>
+/// <summary>
+/// Holds something of a node's for a pod once the pod is chosen for it, before binding (a volume,
+/// a device, a quota of its own): called in registration order right after the node is chosen,
+/// inside the scheduling cycle (so keep it quick and free of I/O).
+/// </summary>
 public interface IReservePlugin : ISchedulingPlugin
 {
-    /// <summary>Reserves; <see cref="Unreserve"/> undoes it if binding fails.</summary>
+    /// <summary>Reserves for <paramref name="pod"/> on <paramref name="node"/>; <see cref="Unreserve"/> undoes it if binding fails.</summary>
     void Reserve(SchedulingPod pod, SchedulingNode node);
 
-    /// <summary>Undoes <see cref="Reserve"/>.</summary>
+    /// <summary>Undoes <see cref="Reserve"/>: binding failed or the pod went before it was bound. Called in reverse order.</summary>
     void Unreserve(SchedulingPod pod, SchedulingNode node);
 }
 
-/// <summary>Binds a pod to its node (the pods/binding subresource).</summary>
+/// <summary>
+/// Binds a pod to its chosen node in the binding cycle, off the scheduling loop. Bind plugins are
+/// asked in registration order until one binds; when none does, the default binder writes the
+/// pods/binding subresource through the API.
+/// </summary>
 public interface IBindPlugin : ISchedulingPlugin
 {
-    /// <summary>Binds.</summary>
-    Task BindAsync(SchedulingPod pod, string nodeName, CancellationToken cancellationToken);
+    /// <summary>Binds <paramref name="pod"/> to <paramref name="nodeName"/>, or declines (false) to leave it to the next binder.</summary>
+    /// <returns>Whether this plugin bound the pod.</returns>
+    /// <exception cref="Exception">Binding failed: the reservation is undone and the pod tried again with back-off.</exception>
+    Task<bool> BindAsync(SchedulingPod pod, string nodeName, CancellationToken cancellationToken);
 }
 
 /// <summary>Where a pod goes, or why it goes nowhere.</summary>

@@ -15,6 +15,7 @@ public sealed class DefaultScheduler : IScheduler, ISchedulingFramework
     private readonly IReadOnlyList<IFilterPlugin> _filters;
     private readonly IReadOnlyList<IScorePlugin> _scores;
     private readonly IReadOnlyList<IPostFilterPlugin> _postFilters;
+    private readonly IReadOnlyList<IReservePlugin> _reserves;
     private readonly Lock _sync = new();
     private int _nextStart;
 
@@ -32,10 +33,15 @@ public sealed class DefaultScheduler : IScheduler, ISchedulingFramework
         _filters = list.OfType<IFilterPlugin>().ToList();
         _scores = list.OfType<IScorePlugin>().ToList();
         _postFilters = list.OfType<IPostFilterPlugin>().ToList();
-        QueueSort = list.OfType<IQueueSortPlugin>().FirstOrDefault() ?? new PrioritySortPlugin();
+        _reserves = list.OfType<IReservePlugin>().ToList();
+        BindPlugins = list.OfType<IBindPlugin>().ToList();
+        QueueSort = list.OfType<IQueueSortPlugin>().LastOrDefault() ?? new PrioritySortPlugin();
     }
 
-    /// <summary>The plugin that orders the scheduling queue (PrioritySort unless another was given).</summary>
+    /// <summary>The bind plugins, asked in order before the default binder.</summary>
+    public IReadOnlyList<IBindPlugin> BindPlugins { get; }
+
+    /// <summary>The plugin that orders the scheduling queue: the last one given, so one added after the standard plugins replaces PrioritySort (a queue has one order).</summary>
     public IQueueSortPlugin QueueSort { get; }
 
     /// <summary>
@@ -95,8 +101,7 @@ public sealed class DefaultScheduler : IScheduler, ISchedulingFramework
                 {
                     if (node.Name == nominated && RunFilters(cycle, pod, node).IsSuccess)
                     {
-                        node.Add(pod);
-                        return new ScheduleResult(node.Name, null);
+                        return Assume(pod, node);
                     }
                 }
             }
@@ -121,9 +126,34 @@ public sealed class DefaultScheduler : IScheduler, ISchedulingFramework
             }
 
             var best = feasible.Count == 1 ? feasible[0] : Best(cycle, pod, feasible);
-            best.Add(pod);
-            return new ScheduleResult(best.Name, null);
+            return Assume(pod, best);
         }
+    }
+
+    /// <summary>Undoes the reserve plugins' reservations for a pod whose binding failed, in reverse order.</summary>
+    public void Unreserve(SchedulingPod pod, SchedulingNode node)
+    {
+        ArgumentNullException.ThrowIfNull(pod);
+        ArgumentNullException.ThrowIfNull(node);
+        lock (_sync)
+        {
+            for (var i = _reserves.Count - 1; i >= 0; i--)
+            {
+                _reserves[i].Unreserve(pod, node);
+            }
+        }
+    }
+
+    /// <summary>The pod counts on its node from now on, and the reserve plugins hold what they need there.</summary>
+    private ScheduleResult Assume(SchedulingPod pod, SchedulingNode node)
+    {
+        node.Add(pod);
+        foreach (var reserve in _reserves)
+        {
+            reserve.Reserve(pod, node);
+        }
+
+        return new ScheduleResult(node.Name, null);
     }
 
     /// <inheritdoc />

@@ -146,7 +146,12 @@ public sealed class SchedulerController(IClusterClient client, IScheduler schedu
         var key = queued.Pod.Key;
         try
         {
-            await client.BindAsync(queued.Pod.Namespace, queued.Pod.Name, nodeName, cancellationToken).ConfigureAwait(false);
+            if (!await BindByPluginAsync(queued.Pod, nodeName, cancellationToken).ConfigureAwait(false))
+            {
+                // The default binder: the pods/binding subresource.
+                await client.BindAsync(queued.Pod.Namespace, queued.Pod.Name, nodeName, cancellationToken).ConfigureAwait(false);
+            }
+
             cache.FinishBinding(key);
             queue.Done(key);
             await events.RecordAsync(pod, "Normal", "Scheduled", $"Successfully assigned {key} to {nodeName}", Name, cancellationToken).ConfigureAwait(false);
@@ -160,23 +165,52 @@ public sealed class SchedulerController(IClusterClient client, IScheduler schedu
         }
         catch (NotFoundException)
         {
+            Unreserve(cache, queued.Pod, nodeName);
             cache.Forget(key);
             queue.Done(key);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+            Unreserve(cache, queued.Pod, nodeName);
             cache.Forget(key);
         }
         catch (Exception ex)
         {
             // The room is given back and the pod tried again with backoff.
             logger.LogWarning(ex, "Binding {Pod} to {Node} failed (attempt {Attempt})", key, nodeName, queued.Attempts);
+            Unreserve(cache, queued.Pod, nodeName);
             cache.Forget(key);
             queue.AddUnschedulable(queued, error: true);
         }
         finally
         {
             _bindings.Release();
+        }
+    }
+
+    /// <summary>Asks the bind plugins in order; true when one of them bound the pod.</summary>
+    private async Task<bool> BindByPluginAsync(SchedulingPod pod, string nodeName, CancellationToken cancellationToken)
+    {
+        if (scheduler is DefaultScheduler framework)
+        {
+            foreach (var binder in framework.BindPlugins)
+            {
+                if (await binder.BindAsync(pod, nodeName, cancellationToken).ConfigureAwait(false))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The reserve plugins give back what they held for a pod that was not bound.</summary>
+    private void Unreserve(SchedulerCache cache, SchedulingPod pod, string nodeName)
+    {
+        if (scheduler is DefaultScheduler framework && cache.FindNode(nodeName) is { } node)
+        {
+            framework.Unreserve(pod, node);
         }
     }
 
