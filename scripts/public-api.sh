@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Declares new public API: builds, and appends every symbol the build reports as undeclared
-# (RS0016) to the PublicAPI.Unshipped.txt of its project. Removed symbols (RS0017) are reported
-# for you to mark *REMOVED* by hand. Review the diff before committing.
+# Keeps PublicAPI.Unshipped.txt (the public surface not yet released) in step with the code:
+# builds, appends every symbol the build reports as undeclared (RS0016) and deletes every declared
+# one that is gone (RS0017) from the Unshipped file of its project. A symbol gone from
+# PublicAPI.Shipped.txt (a released surface) is only reported: mark it *REMOVED* by hand.
+# Review the diff before committing.
 # Usage: scripts/public-api.sh [PROJECT-OR-SOLUTION]   (default: the solution)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +17,16 @@ grep -oE "[^ ]+\.cs\([0-9]+,[0-9]+\): (warning|error) RS0016: Symbol '[^']+'" "$
   dir=$(dirname "$file")
   while [ ! -f "$dir/PublicAPI.Unshipped.txt" ] && [ "$dir" != "/" ]; do dir=$(dirname "$dir"); done
   grep -qxF "$symbol" "$dir/PublicAPI.Unshipped.txt" || echo "$symbol" >> "$dir/PublicAPI.Unshipped.txt"
-  echo "public-api: declared in $dir/PublicAPI.Unshipped.txt: $symbol"
+  echo "public-api: added to $dir/PublicAPI.Unshipped.txt: $symbol"
 done
-grep -E "RS0017" "$log" | sort -u || true
+grep -oE "[^ ]+PublicAPI\.(Shipped|Unshipped)\.txt\([0-9]+,[0-9]+\): (warning|error) RS0017: Symbol '[^']+'" "$log" | sort -u | while read -r line; do
+  file=${line%%(*}
+  symbol=$(sed -E "s/.*Symbol '([^']+)'$/\1/" <<<"$line")
+  case "$file" in
+    *Unshipped.txt)
+      grep -vxF "$symbol" "$file" > "$file.tmp" || true
+      mv "$file.tmp" "$file"
+      echo "public-api: removed from $file: $symbol" ;;
+    *) echo "public-api: gone from the released surface, mark it *REMOVED* in PublicAPI.Unshipped.txt: $symbol" ;;
+  esac
+done

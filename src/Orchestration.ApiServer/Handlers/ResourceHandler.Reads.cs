@@ -59,7 +59,7 @@ public sealed partial class ResourceHandler
     {
         // Selectors are checked before the stream starts, so a bad one is a plain 400.
         LabelSelector.Parse(request.String("labelSelector"));
-        FieldSelector.Parse(request.String("fieldSelector")).RequireSupported(kind);
+        FieldSelector.Parse(request.String("fieldSelector")).RequireSupported(registry.Strategies.For(kind));
         // A watch lasts at most a day: a larger timeout asks for no more than that.
         var timeout = request.Int("timeoutSeconds") is > 0 and var seconds ? TimeSpan.FromSeconds(Math.Min(seconds, 86_400)) : _options.DefaultWatchTimeout;
         var watchOptions = new WatchOptions

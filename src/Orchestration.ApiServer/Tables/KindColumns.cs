@@ -5,55 +5,65 @@ using Orchestration.Resources;
 
 namespace Orchestration.ApiServer.Tables;
 
-/// <summary>The table columns of each kind, after the columns Kubernetes's printers define.</summary>
+/// <summary>The table columns of the built-in kinds, after the columns Kubernetes's printers define; each kind's are one <see cref="KindTableColumns"/> registration.</summary>
 public static class KindColumns
 {
     private static readonly TableColumn Name = new("Name", "string", "name", "Name must be unique within a namespace.", 0, (o, _) => Str(o, "metadata.name"));
     private static readonly TableColumn Age = new("Age", "string", "", "CreationTimestamp is a timestamp representing the server time when this object was created.", 0, (o, now) => HumanDuration.Since(Str(o, "metadata.creationTimestamp"), now));
 
-    /// <summary>The columns of a kind.</summary>
+    private static readonly IReadOnlyList<KindTableColumns> BuiltInColumns =
+    [
+        new("", "Pod", [Name, Col("Ready", PodReady), Col("Status", PodStatus), Col("Restarts", (o, _) => Restarts(o), "integer"), Age,
+                Col("IP", (o, _) => Str(o, "status.podIP") ?? "<none>", priority: 1), Col("Node", (o, _) => Str(o, "spec.nodeName") ?? "<none>", priority: 1),
+                Col("Nominated Node", (o, _) => Str(o, "status.nominatedNodeName") ?? "<none>", priority: 1), Col("Readiness Gates", (o, _) => ReadinessGates(o), priority: 1)]),
+        new("", "Node", [Name, Col("Status", NodeStatus), Col("Roles", (o, _) => NodeRoles(o)), Age, Col("Version", (o, _) => Str(o, "status.nodeInfo.kubeletVersion") ?? ""),
+                Col("Internal-IP", (o, _) => NodeAddress(o, "InternalIP"), priority: 1), Col("External-IP", (o, _) => NodeAddress(o, "ExternalIP"), priority: 1),
+                Col("OS-Image", (o, _) => Str(o, "status.nodeInfo.osImage") ?? "<unknown>", priority: 1), Col("Kernel-Version", (o, _) => Str(o, "status.nodeInfo.kernelVersion") ?? "<unknown>", priority: 1),
+                Col("Container-Runtime", (o, _) => Str(o, "status.nodeInfo.containerRuntimeVersion") ?? "<unknown>", priority: 1)]),
+        new("", "Namespace", [Name, Col("Status", (o, _) => Str(o, "status.phase") ?? ""), Age]),
+        new("", "Service", [Name, Col("Type", (o, _) => Str(o, "spec.type") ?? "ClusterIP"), Col("Cluster-IP", (o, _) => Str(o, "spec.clusterIP") ?? "<none>"),
+                Col("External-IP", (o, _) => ExternalIps(o)), Col("Port(s)", (o, _) => ServicePorts(o)), Age,
+                Col("Selector", (o, _) => MapString(o["spec"]?["selector"] as JsonObject) is { Length: > 0 } s ? s : "<none>", priority: 1)]),
+        new("", "Endpoints", [Name, Col("Endpoints", (o, _) => EndpointsList(o)), Age]),
+        new("", "ConfigMap", [Name, Col("Data", (o, _) => Count(o["data"]) + Count(o["binaryData"]), "integer"), Age]),
+        new("", "Secret", [Name, Col("Type", (o, _) => Str(o, "type") ?? "Opaque"), Col("Data", (o, _) => Count(o["data"]), "integer"), Age]),
+        new("", "ServiceAccount", [Name, Col("Secrets", (o, _) => Count(o["secrets"]), "integer"), Age]),
+        new("", "Event", [Col("Last Seen", (o, now) => HumanDuration.Since(Str(o, "lastTimestamp") ?? Str(o, "eventTime") ?? Str(o, "metadata.creationTimestamp"), now)),
+                Col("Type", (o, _) => Str(o, "type") ?? ""), Col("Reason", (o, _) => Str(o, "reason") ?? ""),
+                Col("Object", (o, _) => $"{(Str(o, "involvedObject.kind") ?? "").ToLowerInvariant()}/{Str(o, "involvedObject.name")}"), Col("Message", (o, _) => (Str(o, "message") ?? "").Trim())]),
+        new("events.k8s.io", "Event", [Col("Last Seen", (o, now) => HumanDuration.Since(Str(o, "deprecatedLastTimestamp") ?? Str(o, "eventTime") ?? Str(o, "metadata.creationTimestamp"), now)),
+                Col("Type", (o, _) => Str(o, "type") ?? ""), Col("Reason", (o, _) => Str(o, "reason") ?? ""),
+                Col("Object", (o, _) => $"{(Str(o, "regarding.kind") ?? "").ToLowerInvariant()}/{Str(o, "regarding.name")}"), Col("Message", (o, _) => (Str(o, "note") ?? "").Trim())]),
+        new("coordination.k8s.io", "Lease", [Name, Col("Holder", (o, _) => Str(o, "spec.holderIdentity") ?? ""), Age]),
+        new("discovery.k8s.io", "EndpointSlice", [Name, Col("AddressType", (o, _) => Str(o, "addressType") ?? ""), Col("Ports", (o, _) => SlicePorts(o)), Col("Endpoints", (o, _) => SliceEndpoints(o)), Age]),
+        new("apps", "Deployment", [Name, Col("Ready", (o, _) => $"{Int(o, "status.readyReplicas")}/{Int(o, "spec.replicas")}"), Col("Up-to-date", (o, _) => Int(o, "status.updatedReplicas"), "integer"),
+                Col("Available", (o, _) => Int(o, "status.availableReplicas"), "integer"), Age, .. Wide()]),
+        new("apps", "ReplicaSet", [Name, Col("Desired", (o, _) => Int(o, "spec.replicas"), "integer"), Col("Current", (o, _) => Int(o, "status.replicas"), "integer"),
+                Col("Ready", (o, _) => Int(o, "status.readyReplicas"), "integer"), Age, .. Wide()]),
+        new("apps", "DaemonSet", [Name, Col("Desired", (o, _) => Int(o, "status.desiredNumberScheduled"), "integer"), Col("Current", (o, _) => Int(o, "status.currentNumberScheduled"), "integer"),
+                Col("Ready", (o, _) => Int(o, "status.numberReady"), "integer"), Col("Up-to-date", (o, _) => Int(o, "status.updatedNumberScheduled"), "integer"),
+                Col("Available", (o, _) => Int(o, "status.numberAvailable"), "integer"), Col("Node Selector", (o, _) => MapString(o["spec"]?["template"]?["spec"]?["nodeSelector"] as JsonObject) is { Length: > 0 } s ? s : "<none>"), Age, .. Wide()]),
+        new("apps", "StatefulSet", [Name, Col("Ready", (o, _) => $"{Int(o, "status.readyReplicas")}/{Int(o, "spec.replicas")}"), Age, .. Wide(withSelector: false)]),
+        new("batch", "Job", [Name, Col("Status", (o, _) => JobStatus(o)), Col("Completions", (o, _) => $"{Int(o, "status.succeeded")}/{(o["spec"]?["completions"] is { } c ? c.ToString() : "1")}"),
+                Col("Duration", (o, now) => JobDuration(o, now)), Age, .. Wide()]),
+        new("apiextensions.k8s.io", "CustomResourceDefinition", [Name, new("Created At", "date", "", "The time the definition was created.", 0, (o, _) => Str(o, "metadata.creationTimestamp"))]),
+    ];
+
+    /// <summary>The columns of the built-in kinds, after Kubernetes's printers.</summary>
+    public static IReadOnlyList<KindTableColumns> BuiltIn() => BuiltInColumns;
+
+    /// <summary>The columns of a kind none are registered for: a custom kind's CRD printer columns, else the name and age.</summary>
+    public static IReadOnlyList<TableColumn> Fallback(ResourceKind kind)
+    {
+        ArgumentNullException.ThrowIfNull(kind);
+        return kind.ClrType is null ? [Name, .. PrinterColumns(kind), Age] : [Name, Age];
+    }
+
+    /// <summary>The columns of a kind among the built-in ones, else its fallback.</summary>
     public static IReadOnlyList<TableColumn> For(ResourceKind kind)
     {
         ArgumentNullException.ThrowIfNull(kind);
-        return (kind.Group, kind.Kind) switch
-        {
-            ("", "Pod") => [Name, Col("Ready", PodReady), Col("Status", PodStatus), Col("Restarts", (o, _) => Restarts(o), "integer"), Age,
-                Col("IP", (o, _) => Str(o, "status.podIP") ?? "<none>", priority: 1), Col("Node", (o, _) => Str(o, "spec.nodeName") ?? "<none>", priority: 1),
-                Col("Nominated Node", (o, _) => Str(o, "status.nominatedNodeName") ?? "<none>", priority: 1), Col("Readiness Gates", (o, _) => ReadinessGates(o), priority: 1)],
-            ("", "Node") => [Name, Col("Status", NodeStatus), Col("Roles", (o, _) => NodeRoles(o)), Age, Col("Version", (o, _) => Str(o, "status.nodeInfo.kubeletVersion") ?? ""),
-                Col("Internal-IP", (o, _) => NodeAddress(o, "InternalIP"), priority: 1), Col("External-IP", (o, _) => NodeAddress(o, "ExternalIP"), priority: 1),
-                Col("OS-Image", (o, _) => Str(o, "status.nodeInfo.osImage") ?? "<unknown>", priority: 1), Col("Kernel-Version", (o, _) => Str(o, "status.nodeInfo.kernelVersion") ?? "<unknown>", priority: 1),
-                Col("Container-Runtime", (o, _) => Str(o, "status.nodeInfo.containerRuntimeVersion") ?? "<unknown>", priority: 1)],
-            ("", "Namespace") => [Name, Col("Status", (o, _) => Str(o, "status.phase") ?? ""), Age],
-            ("", "Service") => [Name, Col("Type", (o, _) => Str(o, "spec.type") ?? "ClusterIP"), Col("Cluster-IP", (o, _) => Str(o, "spec.clusterIP") ?? "<none>"),
-                Col("External-IP", (o, _) => ExternalIps(o)), Col("Port(s)", (o, _) => ServicePorts(o)), Age,
-                Col("Selector", (o, _) => MapString(o["spec"]?["selector"] as JsonObject) is { Length: > 0 } s ? s : "<none>", priority: 1)],
-            ("", "Endpoints") => [Name, Col("Endpoints", (o, _) => EndpointsList(o)), Age],
-            ("", "ConfigMap") => [Name, Col("Data", (o, _) => Count(o["data"]) + Count(o["binaryData"]), "integer"), Age],
-            ("", "Secret") => [Name, Col("Type", (o, _) => Str(o, "type") ?? "Opaque"), Col("Data", (o, _) => Count(o["data"]), "integer"), Age],
-            ("", "ServiceAccount") => [Name, Col("Secrets", (o, _) => Count(o["secrets"]), "integer"), Age],
-            ("", "Event") => [Col("Last Seen", (o, now) => HumanDuration.Since(Str(o, "lastTimestamp") ?? Str(o, "eventTime") ?? Str(o, "metadata.creationTimestamp"), now)),
-                Col("Type", (o, _) => Str(o, "type") ?? ""), Col("Reason", (o, _) => Str(o, "reason") ?? ""),
-                Col("Object", (o, _) => $"{(Str(o, "involvedObject.kind") ?? "").ToLowerInvariant()}/{Str(o, "involvedObject.name")}"), Col("Message", (o, _) => (Str(o, "message") ?? "").Trim())],
-            ("events.k8s.io", "Event") => [Col("Last Seen", (o, now) => HumanDuration.Since(Str(o, "deprecatedLastTimestamp") ?? Str(o, "eventTime") ?? Str(o, "metadata.creationTimestamp"), now)),
-                Col("Type", (o, _) => Str(o, "type") ?? ""), Col("Reason", (o, _) => Str(o, "reason") ?? ""),
-                Col("Object", (o, _) => $"{(Str(o, "regarding.kind") ?? "").ToLowerInvariant()}/{Str(o, "regarding.name")}"), Col("Message", (o, _) => (Str(o, "note") ?? "").Trim())],
-            ("coordination.k8s.io", "Lease") => [Name, Col("Holder", (o, _) => Str(o, "spec.holderIdentity") ?? ""), Age],
-            ("discovery.k8s.io", "EndpointSlice") => [Name, Col("AddressType", (o, _) => Str(o, "addressType") ?? ""), Col("Ports", (o, _) => SlicePorts(o)), Col("Endpoints", (o, _) => SliceEndpoints(o)), Age],
-            ("apps", "Deployment") => [Name, Col("Ready", (o, _) => $"{Int(o, "status.readyReplicas")}/{Int(o, "spec.replicas")}"), Col("Up-to-date", (o, _) => Int(o, "status.updatedReplicas"), "integer"),
-                Col("Available", (o, _) => Int(o, "status.availableReplicas"), "integer"), Age, .. Wide()],
-            ("apps", "ReplicaSet") => [Name, Col("Desired", (o, _) => Int(o, "spec.replicas"), "integer"), Col("Current", (o, _) => Int(o, "status.replicas"), "integer"),
-                Col("Ready", (o, _) => Int(o, "status.readyReplicas"), "integer"), Age, .. Wide()],
-            ("apps", "DaemonSet") => [Name, Col("Desired", (o, _) => Int(o, "status.desiredNumberScheduled"), "integer"), Col("Current", (o, _) => Int(o, "status.currentNumberScheduled"), "integer"),
-                Col("Ready", (o, _) => Int(o, "status.numberReady"), "integer"), Col("Up-to-date", (o, _) => Int(o, "status.updatedNumberScheduled"), "integer"),
-                Col("Available", (o, _) => Int(o, "status.numberAvailable"), "integer"), Col("Node Selector", (o, _) => MapString(o["spec"]?["template"]?["spec"]?["nodeSelector"] as JsonObject) is { Length: > 0 } s ? s : "<none>"), Age, .. Wide()],
-            ("apps", "StatefulSet") => [Name, Col("Ready", (o, _) => $"{Int(o, "status.readyReplicas")}/{Int(o, "spec.replicas")}"), Age, .. Wide(withSelector: false)],
-            ("batch", "Job") => [Name, Col("Status", (o, _) => JobStatus(o)), Col("Completions", (o, _) => $"{Int(o, "status.succeeded")}/{(o["spec"]?["completions"] is { } c ? c.ToString() : "1")}"),
-                Col("Duration", (o, now) => JobDuration(o, now)), Age, .. Wide()],
-            ("apiextensions.k8s.io", "CustomResourceDefinition") => [Name, new("Created At", "date", "", "The time the definition was created.", 0, (o, _) => Str(o, "metadata.creationTimestamp"))],
-            _ when kind.ClrType is null => [Name, .. PrinterColumns(kind), Age],
-            _ => [Name, Age],
-        };
+        return BuiltIn().FirstOrDefault(c => c.Group == kind.Group && c.Kind == kind.Kind)?.Columns ?? Fallback(kind);
     }
 
     private static IEnumerable<TableColumn> PrinterColumns(ResourceKind kind) =>

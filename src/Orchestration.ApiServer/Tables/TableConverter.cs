@@ -9,8 +9,19 @@ namespace Orchestration.ApiServer.Tables;
 /// <c>kubectl get</c> and <c>-o wide</c> show what users expect; a custom kind prints its CRD's
 /// additionalPrinterColumns.
 /// </summary>
-public sealed class TableConverter(TimeProvider timeProvider)
+public sealed class TableConverter(TimeProvider timeProvider, IEnumerable<KindTableColumns> registered)
 {
+    // The built-in kinds' columns, then those registered through DI, a later registration of a kind winning.
+    private readonly Dictionary<(string Group, string Kind), IReadOnlyList<TableColumn>> _columns =
+        KindColumns.BuiltIn().Concat(registered).GroupBy(c => (c.Group, c.Kind)).ToDictionary(g => g.Key, g => g.Last().Columns);
+
+    /// <summary>The columns <c>kubectl get</c> shows for a kind.</summary>
+    public IReadOnlyList<TableColumn> ColumnsFor(ResourceKind kind)
+    {
+        ArgumentNullException.ThrowIfNull(kind);
+        return _columns.TryGetValue((kind.Group, kind.Kind), out var columns) ? columns : KindColumns.Fallback(kind);
+    }
+
     /// <summary>Whether the request asks for a Table, and which meta.k8s.io version of it.</summary>
     public bool Wants(HttpRequest request, out string version)
     {
@@ -41,7 +52,7 @@ public sealed class TableConverter(TimeProvider timeProvider)
         ArgumentNullException.ThrowIfNull(kind);
         ArgumentNullException.ThrowIfNull(items);
         ArgumentNullException.ThrowIfNull(request);
-        var columns = KindColumns.For(kind);
+        var columns = ColumnsFor(kind);
         var includeObject = request.Query["includeObject"].ToString() is { Length: > 0 } include ? include : "PartialObjectMetadata";
         var now = timeProvider.GetUtcNow();
         var rows = new JsonArray();
@@ -102,3 +113,13 @@ public sealed class TableConverter(TimeProvider timeProvider)
 /// <param name="Priority">0 for default columns; 1 for those only <c>-o wide</c> shows.</param>
 /// <param name="Cell">The cell of one object at a point in time.</param>
 public sealed record TableColumn(string Name, string Type, string Format, string Description, int Priority, Func<JsonObject, DateTimeOffset, JsonNode?> Cell);
+
+/// <summary>
+/// The columns of one kind in <c>kubectl get</c> (server-side printing): register one through DI
+/// (<c>services.AddSingleton(new KindTableColumns(...))</c>) for a kind of your own; it replaces
+/// the built-in columns of the same kind.
+/// </summary>
+/// <param name="Group">The kind's API group.</param>
+/// <param name="Kind">The kind.</param>
+/// <param name="Columns">Its columns, in order; priority 0 shows in <c>kubectl get</c>, higher only with <c>-o wide</c>.</param>
+public sealed record KindTableColumns(string Group, string Kind, IReadOnlyList<TableColumn> Columns);

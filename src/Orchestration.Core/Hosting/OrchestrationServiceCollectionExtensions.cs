@@ -9,6 +9,8 @@ using Orchestration.Controllers.Nodes;
 using Orchestration.Events;
 using Orchestration.Scheduling;
 using Orchestration.Resources;
+using Orchestration.Resources.Admission;
+using Orchestration.Resources.Strategies;
 using Orchestration.State;
 
 namespace Orchestration.Hosting;
@@ -25,7 +27,7 @@ public static class OrchestrationServiceCollectionExtensions
     {
         services.AddOptions<StateStoreOptions>();
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton(_ => ResourceKindTable.CreateDefault());
+        services.TryAddSingleton(KindTable);
         services.TryAddSingleton<IStateStore>(sp => new InMemoryStateStore(
             sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<StateStoreOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(),
@@ -35,10 +37,26 @@ public static class OrchestrationServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IObjectPatcher, StrategicMergePatcher>());
         services.TryAddSingleton(sp => sp.GetServices<IObjectPatcher>().Aggregate(new ObjectPatchers(), (all, patcher) => all.Add(patcher)));
         services.AddOptions<RegistryOptions>();
+        services.AddOptions<ServiceAddressOptions>();
+        services.TryAddSingleton(sp => new ServiceAddresses(sp.GetRequiredService<IStateStore>(), sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<ServiceAddressOptions>>().Value));
+
+        // The built-in admission plugins come first, whenever a user's were registered (TryAddEnumerable
+        // of the plugin interfaces), which follow in their order.
+        services.TryAddSingleton<ServiceAddressAllocation>();
+        services.TryAddSingleton<NamespaceLifecycle>();
+        services.TryAddSingleton(sp => new AdmissionChain(
+            [sp.GetRequiredService<ServiceAddressAllocation>(), .. sp.GetServices<IMutatingAdmissionPlugin>()],
+            [sp.GetRequiredService<NamespaceLifecycle>(), .. sp.GetServices<IValidatingAdmissionPlugin>()]));
+
+        // Strategies registered through DI (AddResourceStrategy) replace the built-in one of their kind.
+        services.TryAddSingleton(sp => new ResourceStrategies([.. ResourceStrategies.BuiltIn(), .. sp.GetServices<IResourceStrategy>()]));
         services.TryAddSingleton(sp => new ObjectRegistry(sp.GetRequiredService<IStateStore>(), sp.GetRequiredService<ResourceKindTable>(), sp.GetRequiredService<TimeProvider>())
         {
             Patchers = sp.GetRequiredService<ObjectPatchers>(),
             GracefulPodDeletion = sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<RegistryOptions>>().Value.GracefulPodDeletion,
+            ServiceAddresses = sp.GetRequiredService<ServiceAddresses>(),
+            Strategies = sp.GetRequiredService<ResourceStrategies>(),
+            Admission = sp.GetRequiredService<AdmissionChain>(),
         });
         services.TryAddSingleton<IClusterClient, LocalClusterClient>();
         services.TryAddSingleton<IDynamicClusterClient, LocalDynamicClusterClient>();
@@ -146,4 +164,35 @@ public static class OrchestrationServiceCollectionExtensions
         services.TryAddSingleton<EventRecorder>();
         return services.AddControllerLoop<SchedulerController>();
     }
+
+    /// <summary>
+    /// Registers a kind's strategy (its defaults, server fields, checks and selectable fields); it
+    /// replaces the built-in strategy of the same kind, and a later registration replaces an earlier one.
+    /// </summary>
+    public static IServiceCollection AddResourceStrategy<TStrategy>(this IServiceCollection services)
+        where TStrategy : class, IResourceStrategy
+    {
+        services.AddSingleton<IResourceStrategy, TStrategy>();
+        return services;
+    }
+
+    /// <summary>
+    /// Serves a typed kind of the user's own (a C# class with Kubernetes' metadata): one registration
+    /// gives it routing, discovery, storage and, when <paramref name="strategy"/> is given, its rules.
+    /// </summary>
+    public static IServiceCollection AddResourceKind(this IServiceCollection services, ResourceKind kind, IResourceStrategy? strategy = null)
+    {
+        ArgumentNullException.ThrowIfNull(kind);
+        services.AddSingleton(kind);
+        if (strategy is not null)
+        {
+            services.AddSingleton(strategy);
+        }
+
+        return services;
+    }
+
+    /// <summary>The built-in kinds and those registered with <see cref="AddResourceKind"/>.</summary>
+    internal static ResourceKindTable KindTable(IServiceProvider services) =>
+        services.GetServices<ResourceKind>().Aggregate(ResourceKindTable.CreateDefault(), (table, kind) => table.Register(kind));
 }

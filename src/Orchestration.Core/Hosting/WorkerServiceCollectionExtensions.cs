@@ -36,7 +36,7 @@ public static class WorkerServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<NodeAgentOptions>, NodeAgentOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<NodeAgentOptions>, ApiReachable>());
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton(_ => ResourceKindTable.CreateDefault());
+        services.TryAddSingleton(OrchestrationServiceCollectionExtensions.KindTable);
         services.TryAddSingleton<EventRecorder>();
         return new WorkerBuilder(services);
     }

@@ -54,7 +54,7 @@ public static class CustomResourceDefinitions
     }
 
     /// <summary>Adds the problems of a CRD to <paramref name="causes"/>.</summary>
-    public static void Validate(JsonObject crd, string name, List<V1StatusCause> causes)
+    public static void Validate(JsonObject crd, string name, ICollection<V1StatusCause> causes)
     {
         ArgumentNullException.ThrowIfNull(crd);
         ArgumentNullException.ThrowIfNull(causes);

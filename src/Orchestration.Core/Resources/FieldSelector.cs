@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Orchestration.Client;
+using Orchestration.Resources.Strategies;
 
 namespace Orchestration.Resources;
 
@@ -51,34 +52,14 @@ public sealed class FieldSelector
         return new FieldSelector(terms);
     }
 
-    /// <summary>The fields a kind can be selected by, as the Kubernetes API server supports them.</summary>
-    public static IReadOnlySet<string> SupportedFields(ResourceKind kind)
-    {
-        ArgumentNullException.ThrowIfNull(kind);
-        var fields = new HashSet<string>(StringComparer.Ordinal) { "metadata.name", "metadata.namespace" };
-        fields.UnionWith((kind.Group, kind.Kind) switch
-        {
-            ("", "Pod") => ["spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName", "spec.hostNetwork", "status.phase", "status.podIP", "status.podIPs", "status.nominatedNodeName"],
-            ("", "Event") => ["involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type"],
-            ("events.k8s.io", "Event") => ["regarding.kind", "regarding.namespace", "regarding.name", "regarding.uid", "regarding.apiVersion", "regarding.resourceVersion", "regarding.fieldPath", "reason", "reportingController", "type"],
-            ("", "Node") => ["spec.unschedulable"],
-            ("", "Namespace") => ["status.phase"],
-            ("", "Secret") => ["type"],
-            ("apps", "ReplicaSet") => ["status.replicas"],
-            ("batch", "Job") => ["status.successful"],
-            _ => [],
-        });
-        return fields;
-    }
-
-    /// <summary>Refuses a selector that names a field the kind cannot be selected by, with Kubernetes's wording.</summary>
+    /// <summary>Refuses a selector that names a field the kind cannot be selected by (its strategy's <see cref="IResourceStrategy.SelectableFields"/>, the name and the namespace), with Kubernetes's wording.</summary>
     /// <exception cref="BadRequestException">A field is not supported.</exception>
-    public void RequireSupported(ResourceKind kind)
+    public void RequireSupported(IResourceStrategy strategy)
     {
-        var supported = SupportedFields(kind);
+        ArgumentNullException.ThrowIfNull(strategy);
         foreach (var (_, field, _, _) in _terms)
         {
-            if (!supported.Contains(field))
+            if (field is not ("metadata.name" or "metadata.namespace") && !strategy.SelectableFields.Contains(field))
             {
                 throw new BadRequestException($"field label not supported: {field}");
             }

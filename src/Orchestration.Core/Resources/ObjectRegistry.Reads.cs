@@ -22,7 +22,7 @@ public sealed partial class ObjectRegistry
         options ??= new ListOptions();
         var labels = LabelSelector.Parse(options.LabelSelector);
         var fields = FieldSelector.Parse(options.FieldSelector);
-        fields.RequireSupported(kind);
+        fields.RequireSupported(Strategies.For(kind));
         if (options.Limit < 0)
         {
             throw new BadRequestException($"limit must not be negative (got {options.Limit})");
@@ -108,7 +108,7 @@ public sealed partial class ObjectRegistry
         options ??= new WatchOptions();
         var labels = LabelSelector.Parse(options.LabelSelector);
         var fields = FieldSelector.Parse(options.FieldSelector);
-        fields.RequireSupported(kind);
+        fields.RequireSupported(Strategies.For(kind));
         var prefix = PrefixFor(kind, kind.Namespaced ? NullIfEmpty(@namespace) : null);
         var fromNow = string.IsNullOrEmpty(options.ResourceVersion) || options.ResourceVersion == "0";
         long after;

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Orchestration.Client;
+using Orchestration.Resources.Admission;
+using Orchestration.Resources.Strategies;
 using Orchestration.State;
 
 namespace Orchestration.Resources;
@@ -28,9 +30,20 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
 
     private const int MaxRetries = 16;
     private ServiceAddresses? _serviceAddresses;
+    private AdmissionChain? _admission;
 
     /// <summary>Where Services get their cluster IPs and node ports.</summary>
     public ServiceAddressOptions ServiceAddressOptions { get; init; } = new();
+
+    /// <summary>Each kind's defaults, server fields and checks; the built-in strategies unless DI gives others.</summary>
+    public ResourceStrategies Strategies { get; init; } = ResourceStrategies.CreateDefault();
+
+    /// <summary>The admission plugins every write passes; by default service address allocation and namespace lifecycle over this registry's store.</summary>
+    public AdmissionChain Admission
+    {
+        get => _admission ??= AdmissionChain.CreateDefault(store, ServiceAddresses);
+        init => _admission = value;
+    }
 
     /// <summary>
     /// Whether deleting a pod that runs on a node only marks it (deletionTimestamp and grace period)
@@ -40,7 +53,11 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
     public bool GracefulPodDeletion { get; init; }
 
     /// <summary>The allocator of Service addresses over this registry's store.</summary>
-    public ServiceAddresses ServiceAddresses => _serviceAddresses ??= new ServiceAddresses(store, ServiceAddressOptions);
+    public ServiceAddresses ServiceAddresses
+    {
+        get => _serviceAddresses ??= new ServiceAddresses(store, ServiceAddressOptions);
+        init => _serviceAddresses = value;
+    }
     private const string GenerateNameAlphabet = "bcdfghjklmnpqrstvwxz2456789";
 
     /// <summary>The kinds this registry serves.</summary>
@@ -79,22 +96,12 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
         var ns = CheckNamespace(kind, @namespace, meta);
         obj["apiVersion"] = kind.ApiVersion;
         obj["kind"] = kind.Kind;
+        var strategy = Strategies.For(kind);
         var generateName = meta["generateName"]?.ToString();
         var generated = string.IsNullOrEmpty(meta["name"]?.ToString()) && !string.IsNullOrEmpty(generateName);
-        if (kind.HasStatus)
-        {
-            // As Kubernetes's create strategies do: the status of a new object is the server's.
-            obj.Remove("status");
-        }
-
-        ObjectDefaults.Apply(kind, obj);
         meta.Remove("deletionTimestamp");
         meta.Remove("deletionGracePeriodSeconds");
-        if (ns is not null)
-        {
-            await RequireActiveNamespaceAsync(ns, cancellationToken).ConfigureAwait(false);
-        }
-
+        var dryRun = options?.DryRun == true;
         for (var attempt = 0; ; attempt++)
         {
             if (generated)
@@ -103,43 +110,42 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
             }
 
             var name = meta["name"]?.ToString() ?? "";
-            meta["uid"] = Guid.NewGuid().ToString();
+            var uid = Guid.NewGuid().ToString();
+            meta["uid"] = uid;
             meta["creationTimestamp"] = FormatTime(timeProvider.GetUtcNow());
             meta["generation"] = 1;
-            ObjectDefaults.JobSelector(kind, obj, name, meta["uid"]!.ToString());
-            ObjectValidation.Validate(kind, obj, name);
-            if (options?.DryRun == true)
+            strategy.PrepareForCreate(kind, obj, name, uid);
+            strategy.Default(obj);
+            var admission = new AdmissionRequest(kind, AdmissionOperation.Create, ns, name, obj, null, dryRun);
+            await Admission.MutateAsync(admission, cancellationToken).ConfigureAwait(false);
+            try
             {
-                if (await store.GetAsync(KeyFor(kind, ns, name), 0, cancellationToken).ConfigureAwait(false) is not null)
+                ObjectValidation.Validate(kind, strategy, obj, null, name);
+                await Admission.ValidateAsync(admission, cancellationToken).ConfigureAwait(false);
+                if (dryRun)
                 {
-                    throw new AlreadyExistsException(kind.Group, kind.Plural, name);
+                    if (await store.GetAsync(KeyFor(kind, ns, name), 0, cancellationToken).ConfigureAwait(false) is not null)
+                    {
+                        throw new AlreadyExistsException(kind.Group, kind.Plural, name);
+                    }
+
+                    return obj;
                 }
 
-                return obj;
-            }
-
-            if (IsService(kind))
-            {
-                // An existing name is AlreadyExists, whatever addresses the new object asks for.
-                if (await store.GetAsync(KeyFor(kind, ns, name), 0, cancellationToken).ConfigureAwait(false) is not null && !generated)
+                var write = await store.CreateAsync(KeyFor(kind, ns, name), Encode(obj), 0, cancellationToken).ConfigureAwait(false);
+                if (write.Succeeded)
                 {
-                    throw new AlreadyExistsException(kind.Group, kind.Plural, name);
+                    await admission.CommitAsync(cancellationToken).ConfigureAwait(false);
+                    return DecodeNode(write.Current!);
                 }
-
-                await ServiceAddresses.AllocateAsync(obj, meta["uid"]!.ToString(), cancellationToken).ConfigureAwait(false);
             }
-
-            var write = await store.CreateAsync(KeyFor(kind, ns, name), Encode(obj), 0, cancellationToken).ConfigureAwait(false);
-            if (write.Succeeded)
+            catch
             {
-                return DecodeNode(write.Current!);
+                await admission.AbortAsync(CancellationToken.None).ConfigureAwait(false);
+                throw;
             }
 
-            if (IsService(kind))
-            {
-                await ServiceAddresses.ReleaseAsync(obj, cancellationToken).ConfigureAwait(false);
-            }
-
+            await admission.AbortAsync(cancellationToken).ConfigureAwait(false);
             if (!generated || attempt == MaxRetries)
             {
                 throw new AlreadyExistsException(kind.Group, kind.Plural, name);
@@ -213,6 +219,13 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
             }
 
             var dryRun = writeOptions?.DryRun == true;
+            if (IsNamespace(kind) && meta["deletionTimestamp"] is null)
+            {
+                // A namespace is only marked (its finalizer holds it): the chain judges the request now.
+                var marking = new AdmissionRequest(kind, AdmissionOperation.Delete, null, name, obj, obj, dryRun: true);
+                await Admission.ValidateAsync(marking, cancellationToken).ConfigureAwait(false);
+            }
+
             WriteResult write;
             if (GracefulPodDeletion && IsPod(kind) && PodGracePeriod(obj, options) is { } grace)
             {
@@ -263,6 +276,7 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
             }
             else
             {
+                var admission = await AdmitDeletionAsync(kind, @namespace, name, obj, dryRun, cancellationToken).ConfigureAwait(false);
                 if (dryRun)
                 {
                     return obj;
@@ -271,13 +285,11 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
                 write = await store.DeleteAsync(key, current.ModRevision, cancellationToken).ConfigureAwait(false);
                 if (write.Succeeded)
                 {
-                    if (IsService(kind))
-                    {
-                        await ServiceAddresses.ReleaseAsync(obj, cancellationToken).ConfigureAwait(false);
-                    }
-
+                    await admission.CommitAsync(cancellationToken).ConfigureAwait(false);
                     return WithResourceVersion(obj, write.Revision);
                 }
+
+                await admission.AbortAsync(cancellationToken).ConfigureAwait(false);
             }
 
             if (attempt == MaxRetries)
@@ -309,28 +321,39 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
                 throw new ConflictException(kind.Group, kind.Plural, name, ConflictException.Modified);
             }
 
+            var strategy = Strategies.For(kind);
+            var dryRun = options?.DryRun == true;
             if (!statusOnly)
             {
                 // Defaults first, so an update that only omits defaulted fields is no spec change.
-                ObjectDefaults.Apply(kind, sent);
+                strategy.Default(sent);
             }
 
             var next = statusOnly ? WithStatus(old, sent) : Merged(kind, old, sent);
-            if (IsService(kind) && !statusOnly)
+            var meta = MetadataOf(next);
+            var admission = new AdmissionRequest(kind, AdmissionOperation.Update, ns, name, next, old, dryRun);
+            if (!statusOnly)
             {
-                KeepServiceAddresses(old, next, name);
-                if (options?.DryRun != true)
-                {
-                    await ServiceAddresses.AllocateNodePortsAsync(next, MetadataOf(old)["uid"]?.ToString() ?? "", cancellationToken).ConfigureAwait(false);
-                }
+                // A status write changes what the server reports, not what was asked: it skips the chain, as in Kubernetes.
+                await Admission.MutateAsync(admission, cancellationToken).ConfigureAwait(false);
             }
 
-            ObjectValidation.Validate(kind, next, name);
-            var meta = MetadataOf(next);
+            ObjectValidation.Validate(kind, strategy, next, old, name);
+            if (!statusOnly)
+            {
+                await Admission.ValidateAsync(admission, cancellationToken).ConfigureAwait(false);
+            }
+
             // An object marked with a grace period (a pod its node agent is stopping) waits for a delete, not for its last finalizer.
             var finalizing = meta["deletionTimestamp"] is not null && (meta["finalizers"] as JsonArray ?? []).Count == 0 && !HasSpecFinalizers(kind, next)
                 && !(long.TryParse(meta["deletionGracePeriodSeconds"]?.ToString(), CultureInfo.InvariantCulture, out var grace) && grace > 0);
-            if (options?.DryRun == true)
+            if (finalizing)
+            {
+                // Its last finalizer went: the object leaves the store, and the chain sees it go.
+                admission = await AdmitDeletionAsync(kind, ns, name, next, dryRun, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (dryRun)
             {
                 return WithResourceVersion(next, current.ModRevision);
             }
@@ -340,8 +363,11 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
                 : await store.UpdateAsync(key, Encode(next), current.ModRevision, 0, cancellationToken).ConfigureAwait(false);
             if (write.Succeeded)
             {
+                await admission.CommitAsync(cancellationToken).ConfigureAwait(false);
                 return write.Current is { } written ? DecodeNode(written) : WithResourceVersion(next, write.Revision);
             }
+
+            await admission.AbortAsync(cancellationToken).ConfigureAwait(false);
 
             if (expected is not null || pinned is not null || attempt == MaxRetries)
             {
@@ -351,8 +377,6 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
     }
 
     private static bool IsNamespace(ResourceKind kind) => kind is { Group: "", Plural: "namespaces" };
-
-    private static bool IsService(ResourceKind kind) => kind is { Group: "", Plural: "services" };
 
     private static bool IsPod(ResourceKind kind) => kind is { Group: "", Plural: "pods" };
 
@@ -371,61 +395,17 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
         return grace > 0 ? grace : null;
     }
 
-    /// <summary>A Service's cluster IP is fixed once set, and its node ports stay unless the update names others.</summary>
-    private static void KeepServiceAddresses(JsonObject old, JsonObject next, string name)
-    {
-        var oldSpec = old["spec"] as JsonObject ?? [];
-        var spec = next["spec"] as JsonObject;
-        if (spec is null)
-        {
-            return;
-        }
-
-        var oldIp = oldSpec["clusterIP"]?.ToString();
-        var sentIp = spec["clusterIP"]?.ToString();
-        if (string.IsNullOrEmpty(sentIp))
-        {
-            foreach (var field in new[] { "clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy" })
-            {
-                if (oldSpec[field] is { } value)
-                {
-                    spec[field] = value.DeepClone();
-                }
-            }
-        }
-        else if (sentIp != oldIp)
-        {
-            throw new InvalidException("", "Service", name, [ObjectValidation.InvalidValue("spec.clusterIPs[0]", sentIp, "may not change once set")]);
-        }
-
-        var oldPorts = (oldSpec["ports"] as JsonArray ?? []).OfType<JsonObject>().ToList();
-        foreach (var port in (spec["ports"] as JsonArray ?? []).OfType<JsonObject>().Where(p => p["nodePort"] is null))
-        {
-            var same = oldPorts.FirstOrDefault(o => JsonNode.DeepEquals(o["port"], port["port"]) && (o["protocol"]?.ToString() ?? "TCP") == (port["protocol"]?.ToString() ?? "TCP"));
-            if (same?["nodePort"] is { } nodePort && spec["type"]?.ToString() is "NodePort" or "LoadBalancer")
-            {
-                port["nodePort"] = nodePort.DeepClone();
-            }
-        }
-    }
-
     /// <summary>A namespace's spec.finalizers hold it like metadata finalizers do, until the namespace controller has emptied it.</summary>
     private static bool HasSpecFinalizers(ResourceKind kind, JsonObject obj) =>
         IsNamespace(kind) && obj["spec"]?["finalizers"] is JsonArray { Count: > 0 };
 
-    private async Task RequireActiveNamespaceAsync(string ns, CancellationToken cancellationToken)
+    /// <summary>An object is about to leave the store: both phases of the chain see it; the returned request commits or aborts with the store's delete.</summary>
+    private async Task<AdmissionRequest> AdmitDeletionAsync(ResourceKind kind, string? @namespace, string name, JsonObject obj, bool dryRun, CancellationToken cancellationToken)
     {
-        if (Kinds.Find("", "namespaces") is not { } namespaces)
-        {
-            return;
-        }
-
-        var kv = await store.GetAsync(KeyFor(namespaces, null, ns), 0, cancellationToken).ConfigureAwait(false)
-            ?? throw new NotFoundException("", "namespaces", ns);
-        if (MetadataOf(DecodeNode(kv))["deletionTimestamp"] is not null)
-        {
-            throw new ForbiddenException($"unable to create new content in namespace {ns} because it is being terminated");
-        }
+        var admission = new AdmissionRequest(kind, AdmissionOperation.Delete, NamespaceOf(kind, @namespace), name, obj, obj, dryRun);
+        await Admission.MutateAsync(admission, cancellationToken).ConfigureAwait(false);
+        await Admission.ValidateAsync(admission, cancellationToken).ConfigureAwait(false);
+        return admission;
     }
 
     /// <summary>The namespace an object lives in: the request's, which the body must not contradict.</summary>

@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace Orchestration.Resources;
+namespace Orchestration.Resources.Admission;
 
 /// <summary>Where Services get their cluster IPs and node ports from.</summary>
 public sealed class ServiceAddressOptions

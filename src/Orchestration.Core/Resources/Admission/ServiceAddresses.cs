@@ -7,7 +7,7 @@ using Orchestration.Client;
 using Orchestration.Networking;
 using Orchestration.State;
 
-namespace Orchestration.Resources;
+namespace Orchestration.Resources.Admission;
 
 /// <summary>
 /// Gives Services their cluster IPs and node ports, as the API server's allocators do: each taken

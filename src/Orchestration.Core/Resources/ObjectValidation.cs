@@ -3,6 +3,8 @@ using System.Text.RegularExpressions;
 using k8s.Models;
 using Orchestration.Client;
 
+using Orchestration.Resources.Strategies;
+
 namespace Orchestration.Resources;
 
 /// <summary>
@@ -11,12 +13,18 @@ namespace Orchestration.Resources;
 /// </summary>
 public static partial class ObjectValidation
 {
-    /// <summary>Checks an object about to be written.</summary>
+    /// <summary>Checks an object about to be written: what every object must be (metadata, name, labels, annotations, the JSON types of known fields), then its kind's own rules.</summary>
+    /// <param name="kind">The object's kind.</param>
+    /// <param name="strategy">The kind's strategy.</param>
+    /// <param name="obj">The object as it would be stored.</param>
+    /// <param name="old">The current object on an update; null on a create.</param>
+    /// <param name="name">The object's name.</param>
     /// <exception cref="BadRequestException">A field has the wrong JSON type.</exception>
     /// <exception cref="InvalidException">Fields are invalid or missing; the causes name each.</exception>
-    public static void Validate(ResourceKind kind, JsonObject obj, string name)
+    public static void Validate(ResourceKind kind, IResourceStrategy strategy, JsonObject obj, JsonObject? old, string name)
     {
         ArgumentNullException.ThrowIfNull(kind);
+        ArgumentNullException.ThrowIfNull(strategy);
         ArgumentNullException.ThrowIfNull(obj);
         if (obj["metadata"] is not (null or JsonObject))
         {
@@ -48,33 +56,7 @@ public static partial class ObjectValidation
 
         CheckLabels(meta["labels"] as JsonObject, "metadata.labels", causes);
         CheckAnnotations(meta["annotations"] as JsonObject, causes);
-        if (kind.ClrType is null && kind.Schema is { } schema)
-        {
-            CustomResourceSchemas.Validate(schema, obj, causes);
-        }
-        switch (kind.Group, kind.Kind)
-        {
-            case ("", "Pod"):
-                CheckPodSpec(obj["spec"] as JsonObject, "spec", causes);
-                break;
-            case ("apps", "Deployment" or "ReplicaSet" or "StatefulSet" or "DaemonSet"):
-                CheckWorkload(obj["spec"] as JsonObject, causes, requireSelector: true);
-                break;
-            case ("batch", "Job"):
-                CheckJob(obj["spec"] as JsonObject, causes);
-                break;
-            case ("", "Service"):
-                CheckService(obj["spec"] as JsonObject, causes);
-                break;
-            case ("", "ConfigMap" or "Secret"):
-                CheckDataKeys(obj["data"] as JsonObject, "data", causes);
-                CheckDataKeys(obj[kind.Kind == "Secret" ? "stringData" : "binaryData"] as JsonObject, kind.Kind == "Secret" ? "stringData" : "binaryData", causes);
-                break;
-            case ("apiextensions.k8s.io", "CustomResourceDefinition"):
-                CustomResourceDefinitions.Validate(obj, name, causes);
-                break;
-        }
-
+        strategy.Validate(kind, obj, old, causes);
         if (causes.Count > 0)
         {
             throw new InvalidException(kind.Group, kind.Kind, name, causes);
@@ -95,7 +77,7 @@ public static partial class ObjectValidation
 
     private static string Quote(object? value) => value is string s ? $"\"{s}\"" : value?.ToString() ?? "null";
 
-    private static void CheckLabels(JsonObject? labels, string path, List<V1StatusCause> causes)
+    internal static void CheckLabels(JsonObject? labels, string path, ICollection<V1StatusCause> causes)
     {
         foreach (var (key, value) in labels ?? [])
         {
@@ -113,7 +95,7 @@ public static partial class ObjectValidation
         }
     }
 
-    private static void CheckAnnotations(JsonObject? annotations, List<V1StatusCause> causes)
+    internal static void CheckAnnotations(JsonObject? annotations, ICollection<V1StatusCause> causes)
     {
         var total = 0;
         foreach (var (key, value) in annotations ?? [])
@@ -134,7 +116,7 @@ public static partial class ObjectValidation
         }
     }
 
-    private static void CheckPodSpec(JsonObject? spec, string path, List<V1StatusCause> causes)
+    internal static void CheckPodSpec(JsonObject? spec, string path, ICollection<V1StatusCause> causes)
     {
         if (spec is null)
         {
@@ -160,7 +142,7 @@ public static partial class ObjectValidation
         }
     }
 
-    private static void CheckContainers(JsonArray containers, string path, List<V1StatusCause> causes)
+    internal static void CheckContainers(JsonArray containers, string path, ICollection<V1StatusCause> causes)
     {
         var seen = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < containers.Count; i++)
@@ -202,7 +184,7 @@ public static partial class ObjectValidation
         }
     }
 
-    private static void CheckWorkload(JsonObject? spec, List<V1StatusCause> causes, bool requireSelector)
+    internal static void CheckWorkload(JsonObject? spec, ICollection<V1StatusCause> causes, bool requireSelector)
     {
         if (spec is null)
         {
@@ -239,7 +221,7 @@ public static partial class ObjectValidation
         CheckPodSpec(template?["spec"] as JsonObject, "spec.template.spec", causes);
     }
 
-    private static void CheckJob(JsonObject? spec, List<V1StatusCause> causes)
+    internal static void CheckJob(JsonObject? spec, ICollection<V1StatusCause> causes)
     {
         CheckWorkload(spec, causes, requireSelector: false);
         var policy = spec?["template"]?["spec"]?["restartPolicy"]?.ToString();
@@ -257,7 +239,7 @@ public static partial class ObjectValidation
         }
     }
 
-    private static void CheckService(JsonObject? spec, List<V1StatusCause> causes)
+    internal static void CheckService(JsonObject? spec, ICollection<V1StatusCause> causes)
     {
         var type = spec?["type"]?.ToString() ?? "ClusterIP";
         if (type is not ("ClusterIP" or "NodePort" or "LoadBalancer" or "ExternalName"))
@@ -302,7 +284,7 @@ public static partial class ObjectValidation
         }
     }
 
-    private static void CheckDataKeys(JsonObject? data, string path, List<V1StatusCause> causes)
+    internal static void CheckDataKeys(JsonObject? data, string path, ICollection<V1StatusCause> causes)
     {
         foreach (var (key, _) in data ?? [])
         {

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using k8s.Models;
 
-namespace Orchestration.Resources;
+namespace Orchestration.Resources.Strategies;
 
 /// <summary>
 /// Checks a custom object against its CRD's openAPIV3Schema: types, required fields, enums and
@@ -11,7 +11,7 @@ namespace Orchestration.Resources;
 public static class CustomResourceSchemas
 {
     /// <summary>Adds what is wrong with <paramref name="obj"/> under <paramref name="schema"/> to <paramref name="causes"/>.</summary>
-    public static void Validate(JsonObject schema, JsonObject obj, List<V1StatusCause> causes)
+    public static void Validate(JsonObject schema, JsonObject obj, ICollection<V1StatusCause> causes)
     {
         ArgumentNullException.ThrowIfNull(schema);
         ArgumentNullException.ThrowIfNull(obj);
@@ -38,7 +38,7 @@ public static class CustomResourceSchemas
         }
     }
 
-    private static void Check(JsonObject schema, JsonNode? value, string path, List<V1StatusCause> causes, int depth)
+    private static void Check(JsonObject schema, JsonNode? value, string path, ICollection<V1StatusCause> causes, int depth)
     {
         if (depth > 64 || (schema["x-kubernetes-preserve-unknown-fields"] is JsonValue preserve && preserve.TryGetValue<bool>(out var keep) && keep && schema["type"] is null))
         {
@@ -155,7 +155,7 @@ public static class CustomResourceSchemas
         }
     }
 
-    private static void CheckRange(JsonObject schema, JsonValue value, string path, List<V1StatusCause> causes)
+    private static void CheckRange(JsonObject schema, JsonValue value, string path, ICollection<V1StatusCause> causes)
     {
         AsDouble(value, out var number);
         if (schema["minimum"] is JsonValue min && AsDouble(min, out var minimum) && number < minimum)
