@@ -4,15 +4,14 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orchestration.Client;
+using Orchestration.Hosting;
 using Orchestration.Samples.GreetingController;
 
 var kubeconfig = args.SkipWhile(a => a != "--kubeconfig").Skip(1).FirstOrDefault()
     ?? Environment.GetEnvironmentVariable("KUBECONFIG")
     ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".orch", "kubeconfig");
-var kinds = GreetingControllerHost.Kinds();
 var builder = Host.CreateApplicationBuilder();
-builder.Services.AddSingleton(kinds);
-builder.Services.AddSingleton<IClusterClient>(_ => new RemoteClusterClient(RemoteClusterClientOptions.FromKubeconfig(kubeconfig), kinds));
+builder.Services.AddOrchestrationClient().UseKubeconfig(kubeconfig);
 builder.Services.AddGreetingController();
 using var host = builder.Build();
 await CustomResourceDefinitionInstaller.EnsureAsync(host.Services.GetRequiredService<IClusterClient>(), Path.Combine(AppContext.BaseDirectory, "greeting-crd.yaml"));

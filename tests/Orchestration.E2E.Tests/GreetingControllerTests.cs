@@ -12,23 +12,22 @@ using Orchestration.Testing.Daemons;
 
 namespace Orchestration.E2E.Tests;
 
-/// <summary>The sample custom controller: in process over the local client, and as its own process against orch up.</summary>
+/// <summary>The sample custom controller: in a master composed with the builder, and as its own process against orch up.</summary>
 [Collection(OrchClusterCollection.Name)]
 [Trait("Category", "E2E")]
 public sealed class GreetingControllerTests(OrchCluster cluster)
 {
     [Fact]
-    public async Task In_process_the_reconciler_publishes_the_message_and_reports_it()
+    public async Task In_a_master_of_ones_own_the_reconciler_publishes_the_message_and_reports_it()
     {
+        // A master of one's own with the sample's controller in its controller manager.
         var services = new ServiceCollection()
             .AddSingleton<ILoggerFactory>(NullLoggerFactory.Instance)
-            .AddSingleton(typeof(ILogger<>), typeof(NullLogger<>))
-            .AddSingleton(GreetingControllerHost.Kinds())
-            .AddGreetingController()
-            .Configure<ControllerManagerOptions>(o => o.LeaderElection = false);
+            .AddSingleton(typeof(ILogger<>), typeof(NullLogger<>));
+        services.AddOrchestrationMaster().AddGreetingController();
+        services.Configure<ControllerManagerOptions>(o => o.LeaderElection = false);
         await using var provider = services.BuildServiceProvider();
         var client = provider.GetRequiredService<IClusterClient>();
-        await client.CreateAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "default" } });
         var hosted = provider.GetServices<IHostedService>().ToList();
         foreach (var service in hosted)
         {

@@ -8,10 +8,8 @@ namespace Orchestration.Hosting;
 /// runtimes add their <c>Use*</c> extensions to it (<c>UseContainerdRuntime</c>,
 /// <c>UseDockerRuntime</c>, <see cref="WorkerServiceCollectionExtensions.UseSimulatedNodes"/>).
 /// </summary>
-public interface IWorkerBuilder
+public interface IWorkerBuilder : IClientBuilder
 {
-    /// <summary>The host's services, for extensions that register more.</summary>
-    IServiceCollection Services { get; }
 }
 
 internal sealed class WorkerBuilder(IServiceCollection services) : IWorkerBuilder

@@ -17,7 +17,7 @@ public static class WorkerServiceCollectionExtensions
     /// Composes a worker: a node agent that registers its node, renews its Lease and runs the pods
     /// bound to it. It reaches the API in process when a master is composed in the same host
     /// (<see cref="MasterServiceCollectionExtensions.AddOrchestrationMaster"/>), or through
-    /// <see cref="UseKubeconfig"/> / <see cref="UseRemoteApi"/>; its runtime comes from a
+    /// <c>UseKubeconfig</c> / <c>UseRemoteApi</c>; its runtime comes from a
     /// <c>Use*</c> extension (<c>UseContainerdRuntime</c>, <c>UseDockerRuntime</c>,
     /// <see cref="UseSimulatedNodes"/>, <see cref="UseRuntime{TRuntime}"/>). Options are validated when the host starts.
     /// </summary>
@@ -35,27 +35,8 @@ public static class WorkerServiceCollectionExtensions
         options.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<NodeAgentOptions>, NodeAgentOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<NodeAgentOptions>, ApiReachable>());
-        services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton(OrchestrationServiceCollectionExtensions.KindTable);
-        services.TryAddSingleton<EventRecorder>();
+        services.AddOrchestrationClient();
         return new WorkerBuilder(services);
-    }
-
-    /// <summary>Reaches the cluster through the API servers, credentials and CA of a kubeconfig file.</summary>
-    public static IWorkerBuilder UseKubeconfig(this IWorkerBuilder builder, string path)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        return builder.UseRemoteApi(() => RemoteClusterClientOptions.FromKubeconfig(path));
-    }
-
-    /// <summary>Reaches the cluster through the API servers and credentials that <paramref name="options"/> makes (failing over between servers).</summary>
-    public static IWorkerBuilder UseRemoteApi(this IWorkerBuilder builder, Func<RemoteClusterClientOptions> options)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        ArgumentNullException.ThrowIfNull(options);
-        builder.Services.Replace(ServiceDescriptor.Singleton<IClusterClient>(sp => new RemoteClusterClient(options(), sp.GetRequiredService<ResourceKindTable>(), sp.GetService<ILogger<RemoteClusterClient>>())));
-        return builder;
     }
 
     /// <summary>Runs the worker's node over a runtime of the user's own, resolved from DI.</summary>
