@@ -22,7 +22,7 @@ namespace Orchestration.NodeAgent.Server;
 /// pipe kubectl's upgraded connection to it, so the runtime's streaming server speaks SPDY and
 /// WebSocket to kubectl directly.
 /// </summary>
-public sealed class NodeAgentServer : IAsyncDisposable
+public sealed partial class NodeAgentServer : IAsyncDisposable
 {
     private readonly INodeRuntime _runtime;
     private readonly TimeProvider _time;
@@ -57,7 +57,7 @@ public sealed class NodeAgentServer : IAsyncDisposable
         await server._app.StartAsync(cancellationToken).ConfigureAwait(false);
         var address = server._app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         server.EndPoint = new IPEndPoint(options.Address, new Uri(address).Port);
-        server._logger.LogInformation("Node agent serves logs and exec on {EndPoint}", server.EndPoint);
+        server.LogServing(server.EndPoint);
         return server;
     }
 
@@ -264,4 +264,6 @@ public sealed class NodeAgentServer : IAsyncDisposable
         await context.Response.WriteAsync(message, context.RequestAborted).ConfigureAwait(false);
     }
 
+    [LoggerMessage(EventId = 3500, Level = LogLevel.Information, Message = "Node agent serves logs and exec on {EndPoint}")]
+    private partial void LogServing(IPEndPoint? endPoint);
 }

@@ -28,7 +28,7 @@ namespace Orchestration.Runtime.Containerd;
 /// its socket, with their containers. One host at a time holds a data directory. Needs root.
 /// </para>
 /// </summary>
-public sealed class ContainerdHost : DaemonHost
+public sealed partial class ContainerdHost : DaemonHost
 {
     private const string Namespace = "k8s.io";
 
@@ -167,7 +167,7 @@ public sealed class ContainerdHost : DaemonHost
     {
         if (!IsOurContainerd(pid))
         {
-            Logger.LogInformation("The containerd of the previous run on {Directory} (pid {Pid}) is gone; removing what it left and starting a new one", DataDirectory, pid);
+            Log.LogPreviousGone(Logger, DataDirectory, pid);
             return false;
         }
 
@@ -190,7 +190,7 @@ public sealed class ContainerdHost : DaemonHost
                 Pid = pid;
                 OwnsNamespace = true;
                 Adopted = true;
-                Logger.LogInformation("Adopted containerd (pid {Pid}) of the previous run, still running in network namespace {Namespace} with its containers", pid, recordedNamespace);
+                Log.LogAdopted(Logger, pid, recordedNamespace);
                 return true;
             }
             catch (IOException ex)
@@ -199,7 +199,7 @@ public sealed class ContainerdHost : DaemonHost
             }
         }
 
-        Logger.LogWarning("The containerd of the previous run (pid {Pid}) still runs but {Reason}: stopping it, removing what it left and starting a new one", pid, why);
+        Log.LogPreviousReplaced(Logger, pid, why);
         await DaemonProcess.StopAsync(pid, "containerd", _options.StopTimeout, Time, Logger, Started, cancellationToken).ConfigureAwait(false);
         return false;
     }
@@ -226,7 +226,7 @@ public sealed class ContainerdHost : DaemonHost
 
         await WipeAsync(cancellationToken).ConfigureAwait(false);
         DeleteRecord();
-        Logger.LogWarning("Removed what the previous containerd of {Directory} left: {Shims} shim(s) with their containers, its network namespace {Namespace}, its state", DataDirectory, shims, recordedNamespace ?? "(none recorded)");
+        Log.LogLeftoversRemoved(Logger, DataDirectory, shims, recordedNamespace ?? "(none recorded)");
     }
 
     // What a containerd whose containers are gone leaves: mounts of their filesystems, task and
@@ -246,7 +246,7 @@ public sealed class ContainerdHost : DaemonHost
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                Logger.LogWarning(ex, "Could not delete {Directory} of a containerd whose containers are gone", path);
+                Log.LogWipeFailed(Logger, ex, path);
             }
         }
 
@@ -277,7 +277,7 @@ public sealed class ContainerdHost : DaemonHost
         Started = DaemonProcess.StartDetached(LogPath, NetworkNamespacePath, [_options.ContainerdPath, "--config", ConfigPath]);
         Pid = Started.Id;
         WriteRecord(Started.Id);
-        Logger.LogInformation("Started containerd (pid {Pid}) in network namespace {Namespace}, data under {Directory}", Started.Id, NetworkNamespace, DataDirectory);
+        Log.LogStarted(Logger, Started.Id, NetworkNamespace, DataDirectory);
 
         using (var runtime = new ContainerdRuntime(Options.Create(RuntimeOptions), Time))
         {
@@ -289,7 +289,7 @@ public sealed class ContainerdHost : DaemonHost
             throw new InvalidOperationException($"The process {Started.Id} started for containerd is not containerd --config {ConfigPath}; this host cannot stop it by PID.");
         }
 
-        Logger.LogInformation("containerd answers CRI after {Elapsed} ms", stopwatch.ElapsedMilliseconds);
+        Log.LogAnswers(Logger, stopwatch.ElapsedMilliseconds);
     }
 
     private async Task ImportImagesAsync(CancellationToken cancellationToken)
@@ -297,7 +297,7 @@ public sealed class ContainerdHost : DaemonHost
         foreach (var archive in _options.ImageArchives)
         {
             await ProcessRunner.RunCheckedAsync(_options.CtrPath, ["-a", SocketPath, "-n", Namespace, "images", "import", archive], cancellationToken).ConfigureAwait(false);
-            Logger.LogInformation("Imported {Archive} into containerd", archive);
+            Log.LogImageImported(Logger, archive);
         }
     }
 
@@ -318,7 +318,7 @@ public sealed class ContainerdHost : DaemonHost
         }
         catch (Exception ex) when (ex is InvalidOperationException or IOException || (ex is OperationCanceledException && limit.IsCancellationRequested))
         {
-            Logger.LogWarning(ex, "Could not remove every pod sandbox before stopping containerd; leftover shims and their containers are killed instead");
+            Log.LogPodsNotRemoved(Logger, ex);
         }
     }
 
@@ -364,13 +364,13 @@ public sealed class ContainerdHost : DaemonHost
 
         foreach (var pid in containers)
         {
-            Logger.LogWarning("Killing container process {Pid} left under a shim of {Socket}", pid, SocketPath);
+            Log.LogKillingContainer(Logger, pid, SocketPath);
             ProcessTable.Signal(pid, ProcessTable.Sigkill);
         }
 
         foreach (var pid in shims)
         {
-            Logger.LogWarning("Killing leftover containerd shim {Pid} of {Socket}", pid, SocketPath);
+            Log.LogKillingShim(Logger, pid, SocketPath);
             ProcessTable.Signal(pid, ProcessTable.Sigkill);
         }
 
@@ -479,4 +479,39 @@ public sealed class ContainerdHost : DaemonHost
 
         """;
 
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 4100, Level = LogLevel.Information, Message = "The containerd of the previous run on {Directory} (pid {Pid}) is gone; removing what it left and starting a new one")]
+        public static partial void LogPreviousGone(ILogger logger, string directory, int pid);
+
+        [LoggerMessage(EventId = 4101, Level = LogLevel.Information, Message = "Adopted containerd (pid {Pid}) of the previous run, still running in network namespace {Namespace} with its containers")]
+        public static partial void LogAdopted(ILogger logger, int pid, string? @namespace);
+
+        [LoggerMessage(EventId = 4102, Level = LogLevel.Warning, Message = "The containerd of the previous run (pid {Pid}) still runs but {Reason}: stopping it, removing what it left and starting a new one")]
+        public static partial void LogPreviousReplaced(ILogger logger, int pid, string? reason);
+
+        [LoggerMessage(EventId = 4103, Level = LogLevel.Warning, Message = "Removed what the previous containerd of {Directory} left: {Shims} shim(s) with their containers, its network namespace {Namespace}, its state")]
+        public static partial void LogLeftoversRemoved(ILogger logger, string directory, int shims, string @namespace);
+
+        [LoggerMessage(EventId = 4104, Level = LogLevel.Warning, Message = "Could not delete {Directory} of a containerd whose containers are gone")]
+        public static partial void LogWipeFailed(ILogger logger, Exception ex, string directory);
+
+        [LoggerMessage(EventId = 4105, Level = LogLevel.Information, Message = "Started containerd (pid {Pid}) in network namespace {Namespace}, data under {Directory}")]
+        public static partial void LogStarted(ILogger logger, int pid, string @namespace, string directory);
+
+        [LoggerMessage(EventId = 4106, Level = LogLevel.Information, Message = "containerd answers CRI after {Elapsed} ms")]
+        public static partial void LogAnswers(ILogger logger, long elapsed);
+
+        [LoggerMessage(EventId = 4107, Level = LogLevel.Information, Message = "Imported {Archive} into containerd")]
+        public static partial void LogImageImported(ILogger logger, string archive);
+
+        [LoggerMessage(EventId = 4108, Level = LogLevel.Warning, Message = "Could not remove every pod sandbox before stopping containerd; leftover shims and their containers are killed instead")]
+        public static partial void LogPodsNotRemoved(ILogger logger, Exception ex);
+
+        [LoggerMessage(EventId = 4109, Level = LogLevel.Warning, Message = "Killing container process {Pid} left under a shim of {Socket}")]
+        public static partial void LogKillingContainer(ILogger logger, int pid, string socket);
+
+        [LoggerMessage(EventId = 4110, Level = LogLevel.Warning, Message = "Killing leftover containerd shim {Pid} of {Socket}")]
+        public static partial void LogKillingShim(ILogger logger, int pid, string socket);
+    }
 }

@@ -29,7 +29,7 @@ namespace Orchestration.Runtime.Docker;
 /// Needs root.
 /// </para>
 /// </summary>
-public sealed class DockerHost : DaemonHost
+public sealed partial class DockerHost : DaemonHost
 {
     private readonly DockerHostOptions _options;
 
@@ -154,7 +154,7 @@ public sealed class DockerHost : DaemonHost
         foreach (var archive in _options.ImageArchives)
         {
             await runtime.LoadImageAsync(archive, cancellationToken).ConfigureAwait(false);
-            Logger.LogInformation("Loaded {Archive} into dockerd", archive);
+            Log.LogImageLoaded(Logger, archive);
         }
     }
 
@@ -168,13 +168,13 @@ public sealed class DockerHost : DaemonHost
 
         if (!IsOurDockerd(pid))
         {
-            Logger.LogInformation("The dockerd of the previous run on {Directory} (pid {Pid}) is gone or runs otherwise; removing what it left and starting a new one", DataDirectory, pid);
+            Log.LogPreviousGone(Logger, DataDirectory, pid);
             return false;
         }
 
         if (!(await NetworkNamespaces.OfProcessAsync(pid, cancellationToken).ConfigureAwait(false)).Contains(recorded, StringComparer.Ordinal))
         {
-            Logger.LogWarning("The dockerd of the previous run (pid {Pid}) no longer runs in its network namespace {Namespace}: stopping it and starting a new one", pid, recorded);
+            Log.LogPreviousLeftNamespace(Logger, pid, recorded);
             return false;
         }
 
@@ -186,14 +186,14 @@ public sealed class DockerHost : DaemonHost
         }
         catch (IOException ex)
         {
-            Logger.LogWarning("The dockerd of the previous run (pid {Pid}) does not answer ({Message}): stopping it and starting a new one", pid, ex.Message);
+            Log.LogPreviousNotAnswering(Logger, pid, ex.Message);
             return false;
         }
 
         Pid = pid;
         OwnsNamespace = true;
         Adopted = true;
-        Logger.LogInformation("Adopted dockerd (pid {Pid}) of the previous run, still running in network namespace {Namespace} with its containers", pid, recorded);
+        Log.LogAdopted(Logger, pid, recorded);
         return true;
     }
 
@@ -242,7 +242,7 @@ public sealed class DockerHost : DaemonHost
             }
 
             File.Delete(NetworkNamespaceFilePath);
-            Logger.LogWarning("Removed what the previous dockerd of {Directory} left: {Processes} process(es), its mounts, its network namespace {Namespace}", DataDirectory, stopped, recorded);
+            Log.LogLeftoversRemoved(Logger, DataDirectory, stopped, recorded);
         }
     }
 
@@ -265,7 +265,7 @@ public sealed class DockerHost : DaemonHost
         var stopwatch = Stopwatch.StartNew();
         Started = DaemonProcess.StartDetached(LogPath, NetworkNamespacePath, DockerdArguments());
         Pid = Started.Id;
-        Logger.LogInformation("Started dockerd (pid {Pid}) in network namespace {Namespace}, data under {Directory}", Started.Id, NetworkNamespace, DataDirectory);
+        Log.LogStarted(Logger, Started.Id, NetworkNamespace, DataDirectory);
 
         using var runtime = new DockerRuntime(Options.Create(RuntimeOptions), Time);
         await DaemonProcess.WaitUntilAnswersAsync(Started, "dockerd", SocketPath, LogPath, token => runtime.ConnectAsync(_options.StartTimeout, token), cancellationToken).ConfigureAwait(false);
@@ -274,7 +274,7 @@ public sealed class DockerHost : DaemonHost
             throw new InvalidOperationException($"The process {Started.Id} started for dockerd is not dockerd with this host's arguments; this host cannot stop it by PID.");
         }
 
-        Logger.LogInformation("dockerd ({Version}) answers after {Elapsed} ms", runtime.Version, stopwatch.ElapsedMilliseconds);
+        Log.LogAnswers(Logger, runtime.Version, stopwatch.ElapsedMilliseconds);
     }
 
     private async Task RemovePodsAsync(CancellationToken cancellationToken)
@@ -293,7 +293,7 @@ public sealed class DockerHost : DaemonHost
         }
         catch (Exception ex) when (ex is InvalidOperationException or IOException || (ex is OperationCanceledException && limit.IsCancellationRequested))
         {
-            Logger.LogWarning(ex, "Could not remove every pod before stopping dockerd; leftover shims and their containers are killed instead");
+            Log.LogPodsNotRemoved(Logger, ex);
         }
     }
 
@@ -327,7 +327,7 @@ public sealed class DockerHost : DaemonHost
         var containers = processes.Where(p => shims.Contains(p.ParentPid)).Select(p => p.Pid).ToList();
         foreach (var pid in containers.Concat(remaining))
         {
-            Logger.LogWarning("Killing process {Pid} left behind by the dockerd of {Directory}", pid, DataDirectory);
+            Log.LogKillingLeftover(Logger, pid, DataDirectory);
             ProcessTable.Signal(pid, ProcessTable.Sigkill);
         }
 
@@ -337,5 +337,38 @@ public sealed class DockerHost : DaemonHost
         }
 
         return ours.Count + containers.Count;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 4200, Level = LogLevel.Information, Message = "Loaded {Archive} into dockerd")]
+        public static partial void LogImageLoaded(ILogger logger, string archive);
+
+        [LoggerMessage(EventId = 4201, Level = LogLevel.Information, Message = "The dockerd of the previous run on {Directory} (pid {Pid}) is gone or runs otherwise; removing what it left and starting a new one")]
+        public static partial void LogPreviousGone(ILogger logger, string directory, int pid);
+
+        [LoggerMessage(EventId = 4202, Level = LogLevel.Warning, Message = "The dockerd of the previous run (pid {Pid}) no longer runs in its network namespace {Namespace}: stopping it and starting a new one")]
+        public static partial void LogPreviousLeftNamespace(ILogger logger, int pid, string @namespace);
+
+        [LoggerMessage(EventId = 4203, Level = LogLevel.Warning, Message = "The dockerd of the previous run (pid {Pid}) does not answer ({Message}): stopping it and starting a new one")]
+        public static partial void LogPreviousNotAnswering(ILogger logger, int pid, string message);
+
+        [LoggerMessage(EventId = 4204, Level = LogLevel.Information, Message = "Adopted dockerd (pid {Pid}) of the previous run, still running in network namespace {Namespace} with its containers")]
+        public static partial void LogAdopted(ILogger logger, int pid, string @namespace);
+
+        [LoggerMessage(EventId = 4205, Level = LogLevel.Warning, Message = "Removed what the previous dockerd of {Directory} left: {Processes} process(es), its mounts, its network namespace {Namespace}")]
+        public static partial void LogLeftoversRemoved(ILogger logger, string directory, int processes, string @namespace);
+
+        [LoggerMessage(EventId = 4206, Level = LogLevel.Information, Message = "Started dockerd (pid {Pid}) in network namespace {Namespace}, data under {Directory}")]
+        public static partial void LogStarted(ILogger logger, int pid, string @namespace, string directory);
+
+        [LoggerMessage(EventId = 4207, Level = LogLevel.Information, Message = "dockerd ({Version}) answers after {Elapsed} ms")]
+        public static partial void LogAnswers(ILogger logger, string version, long elapsed);
+
+        [LoggerMessage(EventId = 4208, Level = LogLevel.Warning, Message = "Could not remove every pod before stopping dockerd; leftover shims and their containers are killed instead")]
+        public static partial void LogPodsNotRemoved(ILogger logger, Exception ex);
+
+        [LoggerMessage(EventId = 4209, Level = LogLevel.Warning, Message = "Killing process {Pid} left behind by the dockerd of {Directory}")]
+        public static partial void LogKillingLeftover(ILogger logger, int pid, string directory);
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Orchestration.TestKit;
 using Orchestration.Testing.Daemons;
 
 namespace Orchestration.E2E.Tests;
@@ -202,9 +203,14 @@ public sealed class KubectlTests(OrchCluster cluster)
         foreground.ExitCode.Should().Be(0, foreground.ToString());
         (await kubectl.RunAsync($"get configmaps -n {ns} -o name")).Stdout.Should().NotContain("configmap/fg", "kubectl waited until the owner, deleted last, was gone");
         orphan.ExitCode.Should().Be(0, orphan.ToString());
-        await Task.Delay(1000);
-        var orphans = await kubectl.RunAsync(["get", "configmap", "or-child", "-n", ns, "-o", "jsonpath={.metadata.name}:{.metadata.ownerReferences}"]);
-        orphans.Stdout.Should().BeOneOf("or-child:", "or-child:[]", "orphaned dependents stay, without the reference to their deleted owner");
+
+        // The positive signal: the garbage collector orphans the dependent by removing its owner reference; it stays.
+        CommandResult orphans = default!;
+        var orphaned = await Eventually.HoldsAsync(
+            async () => (orphans = await kubectl.RunAsync(["get", "configmap", "or-child", "-n", ns, "-o", "jsonpath={.metadata.name}:{.metadata.ownerReferences}"])).Stdout is "or-child:" or "or-child:[]",
+            200,
+            TimeSpan.FromMilliseconds(100));
+        orphaned.Should().BeTrue($"orphaned dependents stay, without the reference to their deleted owner: {orphans}");
     }
 
     [Theory]

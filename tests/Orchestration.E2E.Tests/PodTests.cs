@@ -435,9 +435,16 @@ public abstract class PodTests<TCluster>(TCluster cluster)
     [Fact]
     public async Task A_failing_readiness_probe_keeps_the_pod_running_but_not_ready()
     {
-        var pod = await cluster.WaitForPodAsync("unready", PodCluster.Running, TimeSpan.FromSeconds(60), "runs");
-        await Task.Delay(3000);
-        pod = await cluster.WaitForPodAsync("unready", PodCluster.Running, TimeSpan.FromSeconds(5), "still runs");
+        await cluster.WaitForPodAsync("unready", PodCluster.Running, TimeSpan.FromSeconds(60), "runs");
+
+        // The positive signal: the readiness probe has failed several times (kubelet counts repeats on one Unhealthy event).
+        var failedThrice = await Eventually.HoldsAsync(
+            async () => (await Kubectl.RunAsync(["get", "events", "--field-selector", "involvedObject.name=unready,reason=Unhealthy", "-o", "jsonpath={.items[*].count}"])).Stdout
+                .Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).Sum() >= 3,
+            300,
+            TimeSpan.FromMilliseconds(100));
+        failedThrice.Should().BeTrue("the readiness probe fails every second");
+        var pod = await cluster.WaitForPodAsync("unready", PodCluster.Running, TimeSpan.FromSeconds(5), "still runs");
         PodCluster.Container(pod).GetProperty("ready").GetBoolean().Should().BeFalse();
         pod.GetProperty("status").GetProperty("conditions").EnumerateArray()
             .Single(c => c.GetProperty("type").GetString() == "Ready").GetProperty("status").GetString().Should().Be("False");

@@ -102,8 +102,12 @@ public abstract class RuntimeLifecycleTests
             var registered = await WaitForReadyAsync(kubectl, "True", TimeSpan.FromSeconds(30), c => c.HeartbeatAt >= killedAt);
             registered.HeartbeatAt.Should().BeOnOrAfter(killedAt, $"the restarted node agent registers its node\n{second.Output}");
 
-            // The new agent has synced its pods within a few relists: nothing may have been started again.
-            await Task.Delay(TimeSpan.FromSeconds(3));
+            // The positive signal: the new agent has synced every pod it found; had it not adopted them, it would have started them again.
+            (await Eventually.HoldsAsync(() => Task.FromResult(second.Output.Contains("synced the 2 pods bound to it at start", StringComparison.Ordinal)), 300, TimeSpan.FromMilliseconds(100)))
+                .Should().BeTrue($"the restarted node agent syncs the pods it finds\n{second.Output}");
+
+            // A restarted agent reports readiness afresh, as kubelet does: the pods are Ready again once their probes pass.
+            await Eventually.HoldsAsync(async () => (await PodsAsync(kubectl)).All(p => p.Ready), 300, TimeSpan.FromMilliseconds(100));
             (await PodsAsync(kubectl)).Should().BeEquivalentTo(before, "the same containers run on, adopted: same ids, same start times, no restart");
             (await ContainersAsync(socket)).Should().Equal(runtimeContainers, "no sandbox or container was created or removed");
             HostProcesses.IsRunning(daemonPid).Should().BeTrue($"the running {Daemon} was adopted, not replaced");

@@ -5,6 +5,7 @@ using Orchestration.ApiServer.Routing;
 using Orchestration.ApiServer.Serialization;
 using Orchestration.Client;
 using Orchestration.Resources;
+using Orchestration.Resources.Patching;
 
 namespace Orchestration.ApiServer.Handlers;
 

@@ -57,7 +57,7 @@ public sealed partial class ResourceHandler(
         }
         catch (Exception ex) when (ex is State.StoreUnavailableException or State.StoreClosedException)
         {
-            logger.LogWarning(ex, "The state store is unavailable for {Method} {Path}", context.Request.Method, context.Request.Path);
+            LogStoreUnavailable(ex, context.Request.Method, context.Request.Path);
             await WriteErrorAsync(context, new ClusterApiException(503, "ServiceUnavailable", $"the state store is unavailable: {ex.Message}")).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is State.InvalidStateRequestException)
@@ -69,13 +69,13 @@ public sealed partial class ResourceHandler(
         {
             // Input of a shape no check above foresaw (a string where an object belongs): the
             // client's to fix, so a 400 that says what broke; logged so the check can be added.
-            logger.LogWarning(ex, "{Method} {Path}: input the handlers did not expect", context.Request.Method, context.Request.Path);
+            LogUnexpectedInput(ex, context.Request.Method, context.Request.Path);
             await WriteErrorAsync(context, new BadRequestException($"the request could not be processed: {ex.Message}", ex)).ConfigureAwait(false);
         }
         catch (Exception ex) when (!context.RequestAborted.IsCancellationRequested)
         {
             // A defect of ours: still a Status object, logged with the request that found it.
-            logger.LogError(ex, "{Method} {Path} failed", context.Request.Method, context.Request.Path);
+            LogRequestFailed(ex, context.Request.Method, context.Request.Path);
             await WriteErrorAsync(context, new ClusterApiException(500, "InternalError", $"an internal error occurred: {ex.Message}")).ConfigureAwait(false);
         }
     }
@@ -128,4 +128,13 @@ public sealed partial class ResourceHandler(
 
     private static string Describe(ResourceKind kind, string? name) =>
         name is null ? kind.Plural : $"{kind.Plural} \"{name}\"";
+
+    [LoggerMessage(EventId = 2010, Level = LogLevel.Warning, Message = "The state store is unavailable for {Method} {Path}")]
+    private partial void LogStoreUnavailable(Exception ex, string method, PathString path);
+
+    [LoggerMessage(EventId = 2011, Level = LogLevel.Warning, Message = "{Method} {Path}: input the handlers did not expect")]
+    private partial void LogUnexpectedInput(Exception ex, string method, PathString path);
+
+    [LoggerMessage(EventId = 2012, Level = LogLevel.Error, Message = "{Method} {Path} failed")]
+    private partial void LogRequestFailed(Exception ex, string method, PathString path);
 }

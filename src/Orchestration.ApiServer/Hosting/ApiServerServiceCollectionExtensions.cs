@@ -1,4 +1,3 @@
-using k8s.Models;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orchestration.ApiServer.Discovery;
@@ -8,6 +7,8 @@ using Orchestration.ApiServer.Patching;
 using Orchestration.ApiServer.Tables;
 using Orchestration.Hosting;
 using Orchestration.Resources;
+using Orchestration.Resources.Patching;
+using k8s.Models;
 
 namespace Orchestration.ApiServer.Hosting;
 

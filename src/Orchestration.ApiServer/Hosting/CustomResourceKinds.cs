@@ -13,7 +13,7 @@ namespace Orchestration.ApiServer.Hosting;
 /// as the CRD is written through this server (and within a watch round trip when another server
 /// wrote it), its status says Established, and deleting the CRD stops serving the kind.
 /// </summary>
-public sealed class CustomResourceKinds(ObjectRegistry registry, ResourceHandler handler, TimeProvider timeProvider, ILogger<CustomResourceKinds> logger) : BackgroundService
+public sealed partial class CustomResourceKinds(ObjectRegistry registry, ResourceHandler handler, TimeProvider timeProvider, ILogger<CustomResourceKinds> logger) : BackgroundService
 {
     private static readonly ResourceKind CrdKind = ResourceKind.For<k8s.Models.V1CustomResourceDefinition>(namespaced: false, hasStatus: true);
 
@@ -50,7 +50,7 @@ public sealed class CustomResourceKinds(ObjectRegistry registry, ResourceHandler
             }
             catch (Exception ex) when (ex is ClusterApiException or State.StoreUnavailableException or State.WatchFellBehindException)
             {
-                logger.LogWarning(ex, "Watching CustomResourceDefinitions failed; watching again");
+                LogWatchFailed(ex);
                 await Task.Delay(TimeSpan.FromSeconds(1), timeProvider, stoppingToken).ConfigureAwait(false);
             }
         }
@@ -162,7 +162,7 @@ public sealed class CustomResourceKinds(ObjectRegistry registry, ResourceHandler
         {
             if (registry.Kinds.Unregister(kind.Group, kind.Plural))
             {
-                logger.LogInformation("Stopped serving {Plural}.{Group}", kind.Plural, kind.Group);
+                LogStoppedServing(kind.Plural, kind.Group);
             }
 
             return;
@@ -171,14 +171,26 @@ public sealed class CustomResourceKinds(ObjectRegistry registry, ResourceHandler
         var existing = registry.Kinds.Find(kind.Group, kind.Plural);
         if (existing is { ClrType: not null })
         {
-            logger.LogWarning("The CRD {Plural}.{Group} names a built-in resource; it is not served", kind.Plural, kind.Group);
+            LogBuiltInNameNotServed(kind.Plural, kind.Group);
             return;
         }
 
         if (existing != kind)
         {
             registry.Kinds.RegisterOrReplace(kind);
-            logger.LogInformation("Serving {Plural}.{Group} ({Versions})", kind.Plural, kind.Group, string.Join(", ", kind.ServedVersions));
+            LogServing(kind.Plural, kind.Group, string.Join(", ", kind.ServedVersions));
         }
     }
+
+    [LoggerMessage(EventId = 2020, Level = LogLevel.Warning, Message = "Watching CustomResourceDefinitions failed; watching again")]
+    private partial void LogWatchFailed(Exception ex);
+
+    [LoggerMessage(EventId = 2021, Level = LogLevel.Information, Message = "Stopped serving {Plural}.{Group}")]
+    private partial void LogStoppedServing(string plural, string group);
+
+    [LoggerMessage(EventId = 2022, Level = LogLevel.Warning, Message = "The CRD {Plural}.{Group} names a built-in resource; it is not served")]
+    private partial void LogBuiltInNameNotServed(string plural, string group);
+
+    [LoggerMessage(EventId = 2023, Level = LogLevel.Information, Message = "Serving {Plural}.{Group} ({Versions})")]
+    private partial void LogServing(string plural, string group, string versions);
 }

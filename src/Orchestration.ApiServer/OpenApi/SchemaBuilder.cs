@@ -1,7 +1,8 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using k8s.Models;
 using Orchestration.Resources;
+using Orchestration.Resources.Patching;
+using k8s.Models;
 
 namespace Orchestration.ApiServer.OpenApi;
 

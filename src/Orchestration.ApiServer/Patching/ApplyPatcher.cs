@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Orchestration.ApiServer.Serialization;
 using Orchestration.Client;
 using Orchestration.Resources;
+using Orchestration.Resources.Patching;
 
 namespace Orchestration.ApiServer.Patching;
 

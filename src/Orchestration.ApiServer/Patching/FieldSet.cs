@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Orchestration.Resources;
+using Orchestration.Resources.Patching;
 
 namespace Orchestration.ApiServer.Patching;
 

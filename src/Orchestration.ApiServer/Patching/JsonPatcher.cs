@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.JsonPatch.SystemTextJson;
 using Microsoft.AspNetCore.JsonPatch.SystemTextJson.Exceptions;
 using Orchestration.Client;
 using Orchestration.Resources;
+using Orchestration.Resources.Patching;
 
 namespace Orchestration.ApiServer.Patching;
 

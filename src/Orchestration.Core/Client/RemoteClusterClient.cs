@@ -247,7 +247,7 @@ public sealed partial class RemoteClusterClient : IClusterClient, IDisposable
             }
             catch (HttpRequestException ex)
             {
-                _logger.LogWarning(ex, "The API server {Server} cannot be reached; trying the next", server);
+                LogServerUnreachable(ex, server);
                 last = ex;
                 continue;
             }
@@ -322,4 +322,7 @@ public sealed partial class RemoteClusterClient : IClusterClient, IDisposable
     }
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+
+    [LoggerMessage(EventId = 1200, Level = LogLevel.Warning, Message = "The API server {Server} cannot be reached; trying the next")]
+    private partial void LogServerUnreachable(Exception ex, string server);
 }

@@ -9,7 +9,7 @@ namespace Orchestration.Controllers;
 /// them; a failure retries the key with backoff, a success forgets its failures, and a requested
 /// requeue comes back after its delay.
 /// </summary>
-public sealed class ControllerRunner(IController controller, ControllerBuilder definition, WorkQueueOptions queueOptions, TimeProvider timeProvider, ILogger logger)
+public sealed partial class ControllerRunner(IController controller, ControllerBuilder definition, WorkQueueOptions queueOptions, TimeProvider timeProvider, ILogger logger)
 {
     /// <summary>Starts the watches on <paramref name="informers"/> and reconciles until cancelled.</summary>
     public async Task RunAsync(InformerFactory informers, CancellationToken cancellationToken)
@@ -51,7 +51,7 @@ public sealed class ControllerRunner(IController controller, ControllerBuilder d
             catch (Exception ex)
             {
                 // A controller's failure is retried, never fatal to the process.
-                logger.LogWarning(ex, "{Controller} failed to reconcile {Key} (retry {Retries})", definition.Name, key, queue.Requeues(key) + 1);
+                LogReconcileFailed(ex, definition.Name, key, queue.Requeues(key) + 1);
                 queue.AddRateLimited(key);
             }
             finally
@@ -60,4 +60,7 @@ public sealed class ControllerRunner(IController controller, ControllerBuilder d
             }
         }
     }
+
+    [LoggerMessage(EventId = 1420, Level = LogLevel.Warning, Message = "{Controller} failed to reconcile {Key} (retry {Retries})")]
+    private partial void LogReconcileFailed(Exception ex, string controller, ObjectKey key, int retries);
 }

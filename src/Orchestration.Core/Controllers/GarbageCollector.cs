@@ -21,7 +21,7 @@ namespace Orchestration.Controllers;
 /// It works through <see cref="IDynamicClusterClient"/> because it handles every kind, custom ones
 /// included: in process over the registry, or in a process of its own against an API server.
 /// </remarks>
-public sealed class GarbageCollector(IDynamicClusterClient client, IOptions<GarbageCollectorOptions> options, TimeProvider timeProvider, ILogger<GarbageCollector> logger) : BackgroundService
+public sealed partial class GarbageCollector(IDynamicClusterClient client, IOptions<GarbageCollectorOptions> options, TimeProvider timeProvider, ILogger<GarbageCollector> logger) : BackgroundService
 {
     private volatile IReadOnlyList<ResourceKind> _kinds = [];
 
@@ -45,7 +45,7 @@ public sealed class GarbageCollector(IDynamicClusterClient client, IOptions<Garb
                 }
                 catch (Exception ex) when (ex is ClusterApiException or HttpRequestException)
                 {
-                    logger.LogWarning(ex, "Listing the served kinds for garbage collection failed; trying again");
+                    LogListingKindsFailed(ex);
                 }
 
                 foreach (var kind in _kinds)
@@ -114,7 +114,7 @@ public sealed class GarbageCollector(IDynamicClusterClient client, IOptions<Garb
             }
             catch (Exception ex) when (ex is ClusterApiException or HttpRequestException or State.StoreUnavailableException or State.WatchFellBehindException or State.StoreClosedException)
             {
-                logger.LogWarning(ex, "Watching {Plural}.{Group} for garbage collection failed; watching again", plural, group);
+                LogWatchFailed(ex, plural, group);
                 if (ex is State.WatchFellBehindException)
                 {
                     version = null;
@@ -200,7 +200,7 @@ public sealed class GarbageCollector(IDynamicClusterClient client, IOptions<Garb
             }
             catch (Exception ex) when (ex is ClusterApiException or HttpRequestException or State.StoreUnavailableException)
             {
-                logger.LogWarning(ex, "Garbage collection of {Uid} failed; trying again", uid);
+                LogCollectionFailed(ex, uid);
                 _ = RetryLaterAsync(uid, stoppingToken);
             }
         }
@@ -268,7 +268,7 @@ public sealed class GarbageCollector(IDynamicClusterClient client, IOptions<Garb
 
         if (absent.Count == node.Owners.Count)
         {
-            logger.LogInformation("Deleting {Kind} {Namespace}/{Name}: its owners are gone", node.Kind.Kind, node.Namespace, node.Name);
+            LogDeletingOrphan(node.Kind.Kind, node.Namespace, node.Name);
             await DeleteAsync(node, "Background", cancellationToken).ConfigureAwait(false);
         }
         else if (absent.Count > 0)
@@ -364,4 +364,16 @@ public sealed class GarbageCollector(IDynamicClusterClient client, IOptions<Garb
     private sealed record OwnerRef(string ApiVersion, string Kind, string Name, string Uid);
 
     private sealed record Node(ResourceKind Kind, string? Namespace, string Name, string Uid, IReadOnlyList<OwnerRef> Owners, bool Deleting, IReadOnlyList<string> Finalizers);
+
+    [LoggerMessage(EventId = 1400, Level = LogLevel.Warning, Message = "Listing the served kinds for garbage collection failed; trying again")]
+    private partial void LogListingKindsFailed(Exception ex);
+
+    [LoggerMessage(EventId = 1401, Level = LogLevel.Warning, Message = "Watching {Plural}.{Group} for garbage collection failed; watching again")]
+    private partial void LogWatchFailed(Exception ex, string plural, string group);
+
+    [LoggerMessage(EventId = 1402, Level = LogLevel.Warning, Message = "Garbage collection of {Uid} failed; trying again")]
+    private partial void LogCollectionFailed(Exception ex, string uid);
+
+    [LoggerMessage(EventId = 1403, Level = LogLevel.Information, Message = "Deleting {Kind} {Namespace}/{Name}: its owners are gone")]
+    private partial void LogDeletingOrphan(string kind, string? @namespace, string name);
 }

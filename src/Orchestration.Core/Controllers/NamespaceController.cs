@@ -14,7 +14,7 @@ namespace Orchestration.Controllers;
 /// lets the namespace go. Until then the namespace is Terminating and refuses new objects.
 /// </summary>
 /// <remarks>Like the <see cref="GarbageCollector"/>, it works through <see cref="IDynamicClusterClient"/> because it deletes every kind, in process or against an API server.</remarks>
-public sealed class NamespaceController(IDynamicClusterClient client, IOptions<GarbageCollectorOptions> options, TimeProvider timeProvider, ILogger<NamespaceController> logger) : BackgroundService
+public sealed partial class NamespaceController(IDynamicClusterClient client, IOptions<GarbageCollectorOptions> options, TimeProvider timeProvider, ILogger<NamespaceController> logger) : BackgroundService
 {
     /// <summary>The finalizer that holds a namespace until it is empty.</summary>
     public const string Finalizer = "kubernetes";
@@ -44,7 +44,7 @@ public sealed class NamespaceController(IDynamicClusterClient client, IOptions<G
             }
             catch (Exception ex) when (ex is ClusterApiException or HttpRequestException or State.StoreUnavailableException or State.WatchFellBehindException or State.StoreClosedException)
             {
-                logger.LogWarning(ex, "Watching namespaces failed; watching again");
+                LogWatchFailed(ex);
                 await Task.Delay(options.Value.RetryDelay, timeProvider, stoppingToken).ConfigureAwait(false);
             }
         }
@@ -78,7 +78,7 @@ public sealed class NamespaceController(IDynamicClusterClient client, IOptions<G
                 if (left == 0)
                 {
                     await client.MutateAsync(namespaces, null, ns, WithoutFinalizer, "finalize", cancellationToken).ConfigureAwait(false);
-                    logger.LogInformation("Namespace {Namespace} is empty and deleted", ns);
+                    LogNamespaceDeleted(ns);
                     return;
                 }
 
@@ -94,7 +94,7 @@ public sealed class NamespaceController(IDynamicClusterClient client, IOptions<G
         }
         catch (Exception ex) when (ex is ClusterApiException or HttpRequestException or State.StoreUnavailableException)
         {
-            logger.LogWarning(ex, "Emptying namespace {Namespace} failed; it is tried again on its next change", ns);
+            LogEmptyingFailed(ex, ns);
         }
     }
 
@@ -110,4 +110,13 @@ public sealed class NamespaceController(IDynamicClusterClient client, IOptions<G
 
         return obj;
     }
+
+    [LoggerMessage(EventId = 1410, Level = LogLevel.Warning, Message = "Watching namespaces failed; watching again")]
+    private partial void LogWatchFailed(Exception ex);
+
+    [LoggerMessage(EventId = 1411, Level = LogLevel.Information, Message = "Namespace {Namespace} is empty and deleted")]
+    private partial void LogNamespaceDeleted(string @namespace);
+
+    [LoggerMessage(EventId = 1412, Level = LogLevel.Warning, Message = "Emptying namespace {Namespace} failed; it is tried again on its next change")]
+    private partial void LogEmptyingFailed(Exception ex, string @namespace);
 }

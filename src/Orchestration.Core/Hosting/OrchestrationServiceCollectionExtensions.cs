@@ -6,11 +6,13 @@ using Orchestration.Controllers.Apps;
 using Orchestration.Controllers.Batch;
 using Orchestration.Controllers.Network;
 using Orchestration.Controllers.Nodes;
+using Orchestration.Controllers.Scheduler;
 using Orchestration.Events;
-using Orchestration.Scheduling;
 using Orchestration.Resources;
 using Orchestration.Resources.Admission;
+using Orchestration.Resources.Patching;
 using Orchestration.Resources.Strategies;
+using Orchestration.Scheduling;
 using Orchestration.State;
 
 namespace Orchestration.Hosting;

@@ -13,7 +13,7 @@ namespace Orchestration.Informers;
 /// and reconciles the cache with what came back, so a change is never missed, only coalesced.
 /// Handlers run one at a time, in the order of the changes; keep them short (enqueue a key).
 /// </summary>
-public sealed class Informer<T>
+public sealed partial class Informer<T>
     where T : class, IKubernetesObject<V1ObjectMeta>
 {
     private readonly IClusterClient _client;
@@ -92,7 +92,7 @@ public sealed class Informer<T>
             }
             catch (GoneException ex)
             {
-                _logger.LogInformation("The {Kind} watch is too old ({Message}); listing again", typeof(T).Name, ex.Message);
+                LogWatchTooOld(typeof(T).Name, ex.Message);
                 ResourceVersion = null;
             }
             catch (Exception ex) when (ex is ClusterApiException or HttpRequestException or IOException or State.StoreUnavailableException or State.WatchFellBehindException or State.StoreClosedException)
@@ -102,7 +102,7 @@ public sealed class Informer<T>
                     ResourceVersion = null;
                 }
 
-                _logger.LogWarning(ex, "The {Kind} watch broke; watching again in {Backoff}", typeof(T).Name, backoff);
+                LogWatchBroke(ex, typeof(T).Name, backoff);
                 try
                 {
                     await Task.Delay(backoff, _timeProvider, cancellationToken).ConfigureAwait(false);
@@ -209,4 +209,10 @@ public sealed class Informer<T>
             }
         }
     }
+
+    [LoggerMessage(EventId = 1300, Level = LogLevel.Information, Message = "The {Kind} watch is too old ({Message}); listing again")]
+    private partial void LogWatchTooOld(string kind, string message);
+
+    [LoggerMessage(EventId = 1301, Level = LogLevel.Warning, Message = "The {Kind} watch broke; watching again in {Backoff}")]
+    private partial void LogWatchBroke(Exception ex, string kind, TimeSpan backoff);
 }

@@ -11,7 +11,7 @@ namespace Orchestration.LeaderElection;
 /// the leader renews it every retry period, and leading stops at once when the Lease is seen in
 /// another holder's hands or could not be renewed within the renew deadline.
 /// </summary>
-public sealed class LeaderElector(IClusterClient client, LeaderElectionOptions options, TimeProvider? timeProvider = null, ILogger<LeaderElector>? logger = null)
+public sealed partial class LeaderElector(IClusterClient client, LeaderElectionOptions options, TimeProvider? timeProvider = null, ILogger<LeaderElector>? logger = null)
 {
     private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
     private readonly ILogger _logger = (ILogger?)logger ?? NullLogger.Instance;
@@ -40,7 +40,7 @@ public sealed class LeaderElector(IClusterClient client, LeaderElectionOptions o
             catch (Exception ex) when (ex is ClusterApiException or HttpRequestException or State.StoreUnavailableException)
             {
                 // The API is not there yet (or the Lease's namespace is not): a candidate waits and tries again.
-                _logger.LogWarning(ex, "Acquiring {Lease} failed", options.LeaseName);
+                LogAcquireFailed(ex, options.LeaseName);
                 acquired = false;
             }
 
@@ -51,7 +51,7 @@ public sealed class LeaderElector(IClusterClient client, LeaderElectionOptions o
             }
 
             IsLeader = true;
-            _logger.LogInformation("{Identity} leads {Namespace}/{Lease}", options.Identity, options.LeaseNamespace, options.LeaseName);
+            LogLeading(options.Identity, options.LeaseNamespace, options.LeaseName);
             using var leading = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var work = Task.Run(() => lead(leading.Token), CancellationToken.None);
             await RenewWhileLeadingAsync(work, leading.Token).ConfigureAwait(false);
@@ -65,7 +65,7 @@ public sealed class LeaderElector(IClusterClient client, LeaderElectionOptions o
             {
             }
 
-            _logger.LogInformation("{Identity} stopped leading {Namespace}/{Lease}", options.Identity, options.LeaseNamespace, options.LeaseName);
+            LogStoppedLeading(options.Identity, options.LeaseNamespace, options.LeaseName);
         }
     }
 
@@ -93,7 +93,7 @@ public sealed class LeaderElector(IClusterClient client, LeaderElectionOptions o
             }
             catch (Exception ex) when (ex is ClusterApiException or HttpRequestException or State.StoreUnavailableException)
             {
-                _logger.LogWarning(ex, "Renewing {Lease} failed", options.LeaseName);
+                LogRenewFailed(ex, options.LeaseName);
                 if (_time.GetUtcNow() - lastRenew >= options.RenewDeadline)
                 {
                     return;
@@ -176,4 +176,16 @@ public sealed class LeaderElector(IClusterClient client, LeaderElectionOptions o
         {
         }
     }
+
+    [LoggerMessage(EventId = 1310, Level = LogLevel.Warning, Message = "Acquiring {Lease} failed")]
+    private partial void LogAcquireFailed(Exception ex, string lease);
+
+    [LoggerMessage(EventId = 1311, Level = LogLevel.Information, Message = "{Identity} leads {Namespace}/{Lease}")]
+    private partial void LogLeading(string identity, string @namespace, string lease);
+
+    [LoggerMessage(EventId = 1312, Level = LogLevel.Information, Message = "{Identity} stopped leading {Namespace}/{Lease}")]
+    private partial void LogStoppedLeading(string identity, string @namespace, string lease);
+
+    [LoggerMessage(EventId = 1313, Level = LogLevel.Warning, Message = "Renewing {Lease} failed")]
+    private partial void LogRenewFailed(Exception ex, string lease);
 }

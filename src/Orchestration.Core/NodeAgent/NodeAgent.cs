@@ -29,6 +29,12 @@ public sealed partial class NodeAgent
     private readonly EventRecorder? _events;
     private string? _podCidr;
 
+    // Pods synced since this run started, until every pod bound at start has been: then one log line
+    // says so (the sign that an agent started again has adopted or restarted what it found).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ObjectKey, byte> _syncedSinceStart = new();
+    private TaskCompletionSource _syncProgress = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile bool _startSynced;
+
     /// <summary>Creates a node agent over a _runtime.</summary>
     /// <param name="client">The cluster.</param>
     /// <param name="runtime">The node's container _runtime.</param>
@@ -75,7 +81,7 @@ public sealed partial class NodeAgent
             }
             catch (Exception ex) when (ex is ClusterApiException or InvalidOperationException or HttpRequestException or IOException)
             {
-                _logger.LogWarning(ex, "Node agent {Node} stopped; starting it again", NodeName);
+                LogAgentRestarting(ex, NodeName);
                 try
                 {
                     await Task.Delay(TimeSpan.FromSeconds(1), _time, cancellationToken).ConfigureAwait(false);
@@ -132,6 +138,7 @@ public sealed partial class NodeAgent
                 cancellationToken),
             events.RunAsync(cancellationToken),
             CleanUpOrphansAsync(informer, worker, queue, cancellationToken),
+            ReportStartSyncedAsync(informer, cancellationToken),
         };
 
         tasks.AddRange(Enumerable.Range(0, _options.Workers).Select(_ => WorkAsync(informer, worker, queue, cancellationToken)));
@@ -152,6 +159,11 @@ public sealed partial class NodeAgent
             {
                 await worker.SyncAsync(key, informer.Cache.Get(key.Namespace, key.Name), cancellationToken).ConfigureAwait(false);
                 queue.Forget(key);
+                if (!_startSynced)
+                {
+                    _syncedSinceStart.TryAdd(key, 0);
+                    Interlocked.Exchange(ref _syncProgress, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+                }
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -164,7 +176,7 @@ public sealed partial class NodeAgent
             }
             catch (Exception ex)
             {
-                _logger.LogWarning(ex, "Node {Node}: pod {Pod} failed to sync", _options.NodeName, key);
+                LogPodSyncError(ex, _options.NodeName, key);
                 queue.AddRateLimited(key);
             }
             finally
@@ -199,7 +211,7 @@ public sealed partial class NodeAgent
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
                     // A runtime that is down now is asked again until it answers (the node is NotReady meanwhile).
-                    _logger.LogWarning("Node {Node}: listing the runtime's sandboxes failed ({Message}); trying again", _options.NodeName, ex.Message);
+                    LogListSandboxesFailed(_options.NodeName, ex.Message);
                     await Task.Delay(_options.RuntimeStatusInterval, _time, cancellationToken).ConfigureAwait(false);
                 }
             }
@@ -232,7 +244,7 @@ public sealed partial class NodeAgent
                     // Once per outage, not every second: the node's Ready condition carries it meanwhile.
                     if (!failing)
                     {
-                        _logger.LogWarning(ex, "Node {Node}: relisting the runtime failed; retrying every {Interval}", _options.NodeName, _options.ResyncInterval);
+                        LogRelistFailed(ex, _options.NodeName, _options.ResyncInterval);
                     }
 
                     // A runtime that did not answer may come back started afresh, without the pod
@@ -403,7 +415,7 @@ public sealed partial class NodeAgent
         }
 
         readiness.Registered(ready);
-        _logger.LogInformation("Node {Node} registered", _options.NodeName);
+        LogNodeRegistered(_options.NodeName);
     }
 
     private async Task RenewLeaseAsync(CancellationToken cancellationToken)
@@ -436,7 +448,7 @@ public sealed partial class NodeAgent
             }
             catch (Exception ex) when (ex is ClusterApiException or HttpRequestException)
             {
-                _logger.LogWarning(ex, "Node {Node}: renewing its lease failed", _options.NodeName);
+                LogLeaseRenewFailed(ex, _options.NodeName);
                 await Task.Delay(TimeSpan.FromSeconds(1), _time, cancellationToken).ConfigureAwait(false);
             }
         }
@@ -458,6 +470,54 @@ public sealed partial class NodeAgent
 
     private static ObjectKey KeyOf(V1Pod pod) => new(pod.Metadata.NamespaceProperty, pod.Metadata.Name);
 
+    /// <summary>Logs once that every pod bound to the node when this run started has been synced (or has gone).</summary>
+    private async Task ReportStartSyncedAsync(Informer<V1Pod> informer, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await informer.WaitForSyncAsync(cancellationToken).ConfigureAwait(false);
+            var atStart = informer.Cache.List().Select(KeyOf).ToList();
+            while (true)
+            {
+                var progress = Volatile.Read(ref _syncProgress);
+                if (atStart.All(k => _syncedSinceStart.ContainsKey(k) || informer.Cache.Get(k.Namespace, k.Name) is null))
+                {
+                    break;
+                }
+
+                await progress.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            _startSynced = true;
+            _syncedSinceStart.Clear();
+            LogStartSynced(NodeName, atStart.Count);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
     [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Node {Node}: pod {Pod} failed to sync: {Message}; trying again with back-off")]
     private partial void LogPodSyncFailed(string node, string pod, string message);
+
+    [LoggerMessage(EventId = 3010, Level = LogLevel.Warning, Message = "Node agent {Node} stopped; starting it again")]
+    private partial void LogAgentRestarting(Exception ex, string node);
+
+    [LoggerMessage(EventId = 3011, Level = LogLevel.Warning, Message = "Node {Node}: pod {Pod} failed to sync")]
+    private partial void LogPodSyncError(Exception ex, string node, ObjectKey pod);
+
+    [LoggerMessage(EventId = 3012, Level = LogLevel.Warning, Message = "Node {Node}: listing the runtime's sandboxes failed ({Message}); trying again")]
+    private partial void LogListSandboxesFailed(string node, string message);
+
+    [LoggerMessage(EventId = 3013, Level = LogLevel.Warning, Message = "Node {Node}: relisting the runtime failed; retrying every {Interval}")]
+    private partial void LogRelistFailed(Exception ex, string node, TimeSpan interval);
+
+    [LoggerMessage(EventId = 3014, Level = LogLevel.Information, Message = "Node {Node} registered")]
+    private partial void LogNodeRegistered(string node);
+
+    [LoggerMessage(EventId = 3016, Level = LogLevel.Information, Message = "Node {Node}: synced the {Count} pods bound to it at start")]
+    private partial void LogStartSynced(string node, int count);
+
+    [LoggerMessage(EventId = 3015, Level = LogLevel.Warning, Message = "Node {Node}: renewing its lease failed")]
+    private partial void LogLeaseRenewFailed(Exception ex, string node);
 }

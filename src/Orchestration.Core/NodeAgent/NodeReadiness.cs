@@ -131,7 +131,7 @@ internal sealed partial class NodeReadiness(IClusterClient client, INodeRuntime 
             }
             catch (Exception ex) when (ex is ClusterApiException or HttpRequestException)
             {
-                logger.LogWarning(ex, "Node {Node}: writing its Ready condition failed; trying again", options.NodeName);
+                LogConditionWriteFailed(ex, options.NodeName);
             }
 
             try
@@ -197,16 +197,16 @@ internal sealed partial class NodeReadiness(IClusterClient client, INodeRuntime 
         _logged = Unchanging(message);
         if (ready)
         {
-            logger.LogInformation("Node {Node} is Ready: its container runtime answers", options.NodeName);
+            LogNodeReady(options.NodeName);
         }
         else if (message.StartsWith("container runtime network not ready", StringComparison.Ordinal))
         {
             // What a node says until its pod CIDR reaches the runtime: expected at every first start.
-            logger.LogWarning("Node {Node} is NotReady: {Message}", options.NodeName, message);
+            LogNodeNetworkNotReady(options.NodeName, message);
         }
         else
         {
-            logger.LogError("Node {Node} is NotReady: {Message}. Its pods are left as the runtime holds them; the agent keeps renewing its Lease and checks the runtime again every {Interval}", options.NodeName, message, GoDuration(options.ResyncInterval < options.RuntimeStatusInterval ? options.ResyncInterval : options.RuntimeStatusInterval));
+            LogNodeNotReady(options.NodeName, message, GoDuration(options.ResyncInterval < options.RuntimeStatusInterval ? options.ResyncInterval : options.RuntimeStatusInterval));
         }
     }
 
@@ -246,4 +246,16 @@ internal sealed partial class NodeReadiness(IClusterClient client, INodeRuntime 
             : m > 0 ? string.Create(CultureInfo.InvariantCulture, $"{m}m{s}s")
             : string.Create(CultureInfo.InvariantCulture, $"{s}s");
     }
+
+    [LoggerMessage(EventId = 3020, Level = LogLevel.Warning, Message = "Node {Node}: writing its Ready condition failed; trying again")]
+    private partial void LogConditionWriteFailed(Exception ex, string node);
+
+    [LoggerMessage(EventId = 3021, Level = LogLevel.Information, Message = "Node {Node} is Ready: its container runtime answers")]
+    private partial void LogNodeReady(string node);
+
+    [LoggerMessage(EventId = 3022, Level = LogLevel.Warning, Message = "Node {Node} is NotReady: {Message}")]
+    private partial void LogNodeNetworkNotReady(string node, string message);
+
+    [LoggerMessage(EventId = 3023, Level = LogLevel.Error, Message = "Node {Node} is NotReady: {Message}. Its pods are left as the runtime holds them; the agent keeps renewing its Lease and checks the runtime again every {Interval}")]
+    private partial void LogNodeNotReady(string node, string message, string interval);
 }

@@ -11,7 +11,7 @@ namespace Orchestration.NodeAgent;
 /// drops what does not fit, as kubelet's event broadcaster does: events are a courtesy, and a node
 /// under a storm of crashing pods must not flood the API with them.
 /// </summary>
-internal sealed class PodEventQueue(EventRecorder recorder, string nodeName, int capacity, ILogger logger)
+internal sealed partial class PodEventQueue(EventRecorder recorder, string nodeName, int capacity, ILogger logger)
 {
     private readonly Channel<(V1Pod Pod, string Type, string Reason, string Message)> _events =
         Channel.CreateBounded<(V1Pod, string, string, string)>(new BoundedChannelOptions(Math.Max(1, capacity)) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
@@ -38,7 +38,7 @@ internal sealed class PodEventQueue(EventRecorder recorder, string nodeName, int
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    logger.LogDebug(ex, "Node {Node}: event {Reason} about pod {Pod} was not recorded", nodeName, reason, pod.Metadata.Name);
+                    LogEventNotRecorded(ex, nodeName, reason, pod.Metadata.Name);
                 }
             }
         }
@@ -46,4 +46,7 @@ internal sealed class PodEventQueue(EventRecorder recorder, string nodeName, int
         {
         }
     }
+
+    [LoggerMessage(EventId = 3030, Level = LogLevel.Debug, Message = "Node {Node}: event {Reason} about pod {Pod} was not recorded")]
+    private partial void LogEventNotRecorded(Exception ex, string node, string reason, string pod);
 }

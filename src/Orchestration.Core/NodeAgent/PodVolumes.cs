@@ -16,7 +16,7 @@ namespace Orchestration.NodeAgent;
 /// containers. A pod's directory goes when its sandbox is removed, and directories of pods that no
 /// longer exist are swept when the agent starts. Nothing is written for a pod without volumes.
 /// </summary>
-internal sealed class PodVolumes(IClusterClient client, string podsDirectory, ResourceAmounts allocatable, TimeProvider time, ILogger logger)
+internal sealed partial class PodVolumes(IClusterClient client, string podsDirectory, ResourceAmounts allocatable, TimeProvider time, ILogger logger)
 {
     private const UnixFileMode DefaultFileMode = (UnixFileMode)420; // 0644, the API's default defaultMode
     private const UnixFileMode WorldWritable = (UnixFileMode)511; // 0777: kubelet's emptyDir
@@ -92,12 +92,12 @@ internal sealed class PodVolumes(IClusterClient client, string podsDirectory, Re
             {
                 // Links in it (a configMap's, or one a container made) are removed, not followed.
                 Directory.Delete(directory, recursive: true);
-                logger.LogDebug("Removed the volumes of pod {Uid}", uid);
+                LogVolumesRemoved(uid);
             }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            logger.LogWarning(ex, "Could not remove the volumes of pod {Uid} under {Directory}", uid, directory);
+            LogVolumesNotRemoved(ex, uid, directory);
         }
     }
 
@@ -295,4 +295,10 @@ internal sealed class PodVolumes(IClusterClient client, string podsDirectory, Re
 
     private static bool IsPlainName(string name) =>
         !string.IsNullOrEmpty(name) && name is not ("." or "..") && !name.Contains('/', StringComparison.Ordinal) && !name.Contains('\0', StringComparison.Ordinal);
+
+    [LoggerMessage(EventId = 3040, Level = LogLevel.Debug, Message = "Removed the volumes of pod {Uid}")]
+    private partial void LogVolumesRemoved(string uid);
+
+    [LoggerMessage(EventId = 3041, Level = LogLevel.Warning, Message = "Could not remove the volumes of pod {Uid} under {Directory}")]
+    private partial void LogVolumesNotRemoved(Exception ex, string uid, string directory);
 }

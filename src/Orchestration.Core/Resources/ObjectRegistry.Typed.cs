@@ -1,8 +1,9 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
+using Orchestration.Client;
+using Orchestration.Resources.Patching;
 using k8s;
 using k8s.Models;
-using Orchestration.Client;
 
 namespace Orchestration.Resources;
 

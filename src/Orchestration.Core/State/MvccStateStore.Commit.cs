@@ -122,7 +122,7 @@ public partial class MvccStateStore
     private void FailJournal(Exception error, List<CommitItem> batch)
     {
         var closed = new StoreClosedException($"writing to the journal failed, so the store stopped; acknowledged writes are safe, this one was not made: {error.Message}", error);
-        _logger.LogCritical(error, "The state store's journal failed; the store is stopping.");
+        LogJournalFailed(error);
         lock (_writeLock)
         {
             _closedBecause ??= closed;

@@ -134,13 +134,25 @@ public partial class MvccStateStore
         }
         catch (Exception ex) when (ex is StoreClosedException or OperationCanceledException)
         {
-            _logger.LogDebug(ex, "The store closed during {What}.", what);
+            LogClosedDuring(ex, what);
         }
         catch (Exception ex)
         {
-            _logger.LogError(ex, "The store failed during {What}.", what);
+            LogFailedDuring(ex, what);
         }
     }
+
+    [LoggerMessage(EventId = 1100, Level = LogLevel.Warning, Message = "Key {Key} names lease {Lease}, which the journal does not hold; the key is kept without a lease.")]
+    private partial void LogKeyLeaseMissing(string key, long lease);
+
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Critical, Message = "The state store's journal failed; the store is stopping.")]
+    private partial void LogJournalFailed(Exception ex);
+
+    [LoggerMessage(EventId = 1102, Level = LogLevel.Debug, Message = "The store closed during {What}.")]
+    private partial void LogClosedDuring(Exception ex, string what);
+
+    [LoggerMessage(EventId = 1103, Level = LogLevel.Error, Message = "The store failed during {What}.")]
+    private partial void LogFailedDuring(Exception ex, string what);
 
     private sealed class LeaseEntry(TimeSpan ttl, DateTimeOffset expiresAt)
     {

@@ -261,7 +261,7 @@ public partial class MvccStateStore : IStateStore
                 }
                 else
                 {
-                    _logger.LogWarning("Key {Key} names lease {Lease}, which the journal does not hold; the key is kept without a lease.", kv.Key, kv.Lease);
+                    LogKeyLeaseMissing(kv.Key, kv.Lease);
                 }
             }
         }

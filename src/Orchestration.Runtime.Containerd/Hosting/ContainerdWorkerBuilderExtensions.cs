@@ -1,9 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orchestration.Hosting;
+using Orchestration.Runtime.Linux.Daemons;
 
 namespace Orchestration.Runtime.Containerd.Hosting;
 
@@ -21,14 +20,7 @@ public static class ContainerdWorkerBuilderExtensions
     public static IWorkerBuilder UseContainerdRuntime(this IWorkerBuilder builder, Action<ContainerdNodeOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        ArgumentNullException.ThrowIfNull(configure);
-        builder.Services.AddOptions<ContainerdNodeOptions>()
-            .Configure(configure)
-            .Validate(o => o.SocketPath is not null || o.DataDirectory.Length > 0, "ContainerdNodeOptions.DataDirectory is required for a containerd of the node's own (or give SocketPath of a running one)")
-            .ValidateOnStart();
-        builder.Services.TryAddSingleton(TimeProvider.System);
-        builder.Services.TryAddSingleton<ContainerdDaemonService>();
-        builder.Services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<ContainerdDaemonService>());
+        builder.Services.AddRuntimeDaemon<ContainerdDaemonService, ContainerdNodeOptions>(configure, "containerd");
         return builder.UseRuntime(sp => new ContainerdRuntime(
             Options.Create(sp.GetRequiredService<ContainerdDaemonService>().RuntimeOptions),
             sp.GetRequiredService<TimeProvider>(),

@@ -1,9 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orchestration.Hosting;
+using Orchestration.Runtime.Linux.Daemons;
 
 namespace Orchestration.Runtime.Docker.Hosting;
 
@@ -21,14 +20,7 @@ public static class DockerWorkerBuilderExtensions
     public static IWorkerBuilder UseDockerRuntime(this IWorkerBuilder builder, Action<DockerNodeOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        ArgumentNullException.ThrowIfNull(configure);
-        builder.Services.AddOptions<DockerNodeOptions>()
-            .Configure(configure)
-            .Validate(o => o.SocketPath is not null || o.DataDirectory.Length > 0, "DockerNodeOptions.DataDirectory is required for a dockerd of the node's own (or give SocketPath of a running one)")
-            .ValidateOnStart();
-        builder.Services.TryAddSingleton(TimeProvider.System);
-        builder.Services.TryAddSingleton<DockerDaemonService>();
-        builder.Services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<DockerDaemonService>());
+        builder.Services.AddRuntimeDaemon<DockerDaemonService, DockerNodeOptions>(configure, "dockerd");
         return builder.UseRuntime(sp => new DockerRuntime(
             Options.Create(sp.GetRequiredService<DockerDaemonService>().RuntimeOptions),
             sp.GetRequiredService<TimeProvider>(),

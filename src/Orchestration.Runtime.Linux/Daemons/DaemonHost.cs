@@ -10,7 +10,7 @@ namespace Orchestration.Runtime.Linux.Daemons;
 /// (<see cref="RestartIfExitedAsync"/>) and, when disposed, stops it and what it ran (the host says
 /// how), then lets go of the directory and, if asked, deletes it.
 /// </summary>
-public abstract class DaemonHost : IDaemonHost
+public abstract partial class DaemonHost : IDaemonHost
 {
     private readonly bool _deleteDataOnDispose;
     private FileStream? _lock;
@@ -84,7 +84,7 @@ public abstract class DaemonHost : IDaemonHost
             await _lock.DisposeAsync().ConfigureAwait(false);
         }
 
-        Logger.LogInformation("Left {Daemon} (pid {Pid}) running in network namespace {Namespace} for the next host on {Directory}", Daemon, Pid, NetworkNamespace, DataDirectory);
+        Log.LogLeftRunning(Logger, Daemon, Pid, NetworkNamespace, DataDirectory);
     }
 
     /// <inheritdoc />
@@ -95,7 +95,7 @@ public abstract class DaemonHost : IDaemonHost
             return false;
         }
 
-        Logger.LogWarning("{Daemon} (pid {Pid}) has exited; removing what it left and starting it again in network namespace {Namespace}", Daemon, pid, NetworkNamespace);
+        Log.LogExited(Logger, Daemon, pid, NetworkNamespace);
         Started?.Dispose();
         Started = null;
         Pid = null;
@@ -194,7 +194,19 @@ public abstract class DaemonHost : IDaemonHost
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            Logger.LogWarning(ex, "Could not delete {Daemon}'s data directory {Directory}", Daemon, DataDirectory);
+            Log.LogDataDirectoryNotDeleted(Logger, ex, Daemon, DataDirectory);
         }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 4010, Level = LogLevel.Information, Message = "Left {Daemon} (pid {Pid}) running in network namespace {Namespace} for the next host on {Directory}")]
+        public static partial void LogLeftRunning(ILogger logger, string daemon, int? pid, string @namespace, string directory);
+
+        [LoggerMessage(EventId = 4011, Level = LogLevel.Warning, Message = "{Daemon} (pid {Pid}) has exited; removing what it left and starting it again in network namespace {Namespace}")]
+        public static partial void LogExited(ILogger logger, string daemon, int pid, string @namespace);
+
+        [LoggerMessage(EventId = 4012, Level = LogLevel.Warning, Message = "Could not delete {Daemon}'s data directory {Directory}")]
+        public static partial void LogDataDirectoryNotDeleted(ILogger logger, Exception ex, string daemon, string directory);
     }
 }

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 namespace Orchestration.Runtime.Linux.Daemons;
 
 /// <summary>Starting a runtime daemon so that it outlives this process, waiting until it answers, and stopping it by PID.</summary>
-public static class DaemonProcess
+public static partial class DaemonProcess
 {
     /// <summary>
     /// Starts <paramref name="arguments"/> (the daemon and its flags) inside the network namespace at
@@ -75,11 +75,11 @@ public static class DaemonProcess
             return;
         }
 
-        logger.LogWarning("{What} (pid {Pid}) did not stop within {Timeout}; killing it", what, pid, stopTimeout);
+        LogKilling(logger, what, pid, stopTimeout);
         ProcessTable.Signal(pid, ProcessTable.Sigkill);
         if (!await ExitedWithinAsync(pid, TimeSpan.FromSeconds(10), time, child, cancellationToken).ConfigureAwait(false))
         {
-            logger.LogWarning("{What} (pid {Pid}) is still there 10 s after SIGKILL", what, pid);
+            LogStillThereAfterKill(logger, what, pid);
         }
     }
 
@@ -134,4 +134,10 @@ public static class DaemonProcess
             // The wait ended first.
         }
     }
+
+    [LoggerMessage(EventId = 4020, Level = LogLevel.Warning, Message = "{What} (pid {Pid}) did not stop within {Timeout}; killing it")]
+    private static partial void LogKilling(ILogger logger, string what, int pid, TimeSpan timeout);
+
+    [LoggerMessage(EventId = 4021, Level = LogLevel.Warning, Message = "{What} (pid {Pid}) is still there 10 s after SIGKILL")]
+    private static partial void LogStillThereAfterKill(ILogger logger, string what, int pid);
 }

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 namespace Orchestration.Runtime.Linux.Daemons;
 
 /// <summary>Named network namespaces (<c>ip netns</c>), in which a node's daemon and its pods run apart from the host's network.</summary>
-public static class NetworkNamespaces
+public static partial class NetworkNamespaces
 {
     /// <summary>The namespace as a path, for <c>nsenter --net=</c> and setns.</summary>
     public static string PathOf(string name) => $"/var/run/netns/{name}";
@@ -30,7 +30,7 @@ public static class NetworkNamespaces
         var (exitCode, output) = await ProcessRunner.RunAsync("ip", ["netns", "delete", name], cancellationToken).ConfigureAwait(false);
         if (exitCode != 0)
         {
-            logger.LogWarning("Could not delete network namespace {Namespace}: {Output}", name, output.Trim());
+            LogDeleteFailed(logger, name, output.Trim());
         }
     }
 
@@ -59,7 +59,7 @@ public static class NetworkNamespaces
             .ToList();
         foreach (var pid in pids)
         {
-            logger.LogWarning("Killing process {Pid} left in network namespace {Namespace}", pid, name);
+            LogKillingLeftover(logger, pid, name);
             ProcessTable.Signal(pid, ProcessTable.Sigkill);
         }
 
@@ -68,4 +68,10 @@ public static class NetworkNamespaces
             await DaemonProcess.ExitedWithinAsync(pid, TimeSpan.FromSeconds(5), time, null, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    [LoggerMessage(EventId = 4030, Level = LogLevel.Warning, Message = "Could not delete network namespace {Namespace}: {Output}")]
+    private static partial void LogDeleteFailed(ILogger logger, string @namespace, string output);
+
+    [LoggerMessage(EventId = 4031, Level = LogLevel.Warning, Message = "Killing process {Pid} left in network namespace {Namespace}")]
+    private static partial void LogKillingLeftover(ILogger logger, int pid, string @namespace);
 }

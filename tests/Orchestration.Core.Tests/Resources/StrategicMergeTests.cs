@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
-using k8s.Models;
 using Orchestration.Resources;
+using Orchestration.Resources.Patching;
+using k8s.Models;
 
 namespace Orchestration.Core.Tests.Resources;
 

@@ -15,7 +15,7 @@ namespace Orchestration.Controllers.Apps;
 /// longer qualify are deleted; a template change replaces pods node by node, at most
 /// <c>maxUnavailable</c> at a time; the status counts are the ones <c>kubectl rollout status</c> reads.
 /// </summary>
-public sealed class DaemonSetController(IClusterClient client, EventRecorder events, TimeProvider timeProvider, ILogger<DaemonSetController> logger) : IController
+public sealed partial class DaemonSetController(IClusterClient client, EventRecorder events, TimeProvider timeProvider, ILogger<DaemonSetController> logger) : IController
 {
     /// <summary>The component name on its events.</summary>
     public const string Component = "daemonset-controller";
@@ -138,7 +138,7 @@ public sealed class DaemonSetController(IClusterClient client, EventRecorder eve
 
         if (toCreate.Count > 0 || toDelete.Count > 0)
         {
-            logger.LogInformation("DaemonSet {Key}: created {Created} pods, deleted {Deleted}", key, toCreate.Count, toDelete.Distinct().Count());
+            LogPodsChanged(key, toCreate.Count, toDelete.Distinct().Count());
         }
 
         await UpdateStatusAsync(ds, eligible, byNode, hash, cancellationToken).ConfigureAwait(false);
@@ -211,4 +211,7 @@ public sealed class DaemonSetController(IClusterClient client, EventRecorder eve
         ds.Status = status;
         await WorkloadPods.WriteStatusAsync(client, ds, cancellationToken).ConfigureAwait(false);
     }
+
+    [LoggerMessage(EventId = 1440, Level = LogLevel.Information, Message = "DaemonSet {Key}: created {Created} pods, deleted {Deleted}")]
+    private partial void LogPodsChanged(ObjectKey key, int created, int deleted);
 }

@@ -19,7 +19,7 @@ namespace Orchestration.Controllers.Apps;
 /// reconcile never acts twice on a change the cache has not caught up with (kube-controller-manager's
 /// expectations). Reconciled by hand, without running informers, it reads with a consistent list.
 /// </remarks>
-public sealed class ReplicaSetController(IClusterClient client, EventRecorder events, TimeProvider timeProvider, ILogger<ReplicaSetController> logger, ControllerContext? context = null) : IController
+public sealed partial class ReplicaSetController(IClusterClient client, EventRecorder events, TimeProvider timeProvider, ILogger<ReplicaSetController> logger, ControllerContext? context = null) : IController
 {
     private const string ControllerIndex = "controller-uid";
 
@@ -108,7 +108,7 @@ public sealed class ReplicaSetController(IClusterClient client, EventRecorder ev
             await Task.WhenAll(pods.Select(pod => events.RecordAsync(rs, "Normal", "SuccessfulCreate", $"Created pod: {pod.Metadata.Name}", Component, cancellationToken))).ConfigureAwait(false);
         }
 
-        logger.LogInformation("ReplicaSet {Namespace}/{Name}: created {Count} pods", rs.Metadata.NamespaceProperty, rs.Metadata.Name, created);
+        LogPodsCreated(rs.Metadata.NamespaceProperty, rs.Metadata.Name, created);
     }
 
     /// <summary>
@@ -210,4 +210,7 @@ public sealed class ReplicaSetController(IClusterClient client, EventRecorder ev
 
         return result;
     }
+
+    [LoggerMessage(EventId = 1430, Level = LogLevel.Information, Message = "ReplicaSet {Namespace}/{Name}: created {Count} pods")]
+    private partial void LogPodsCreated(string? @namespace, string name, int count);
 }

@@ -13,7 +13,7 @@ namespace Orchestration.Controllers.Apps;
 /// go at once. A template change is rolled out from the highest ordinal down to the partition, one
 /// pod at a time; a failed pod is replaced under the same name.
 /// </summary>
-public sealed class StatefulSetController(IClusterClient client, EventRecorder events, ILogger<StatefulSetController> logger) : IController
+public sealed partial class StatefulSetController(IClusterClient client, EventRecorder events, ILogger<StatefulSetController> logger) : IController
 {
     /// <summary>The label naming the pod's own name, for per-pod Services.</summary>
     public const string PodNameLabel = "statefulset.kubernetes.io/pod-name";
@@ -159,7 +159,7 @@ public sealed class StatefulSetController(IClusterClient client, EventRecorder e
         {
             var created = await client.CreateAsync(pod, cancellationToken).ConfigureAwait(false);
             await events.RecordAsync(sts, "Normal", "SuccessfulCreate", $"create Pod {name} in StatefulSet {sts.Metadata.Name} successful", Component, cancellationToken).ConfigureAwait(false);
-            logger.LogInformation("StatefulSet {Namespace}/{Name}: created pod {Pod}", sts.Metadata.NamespaceProperty, sts.Metadata.Name, name);
+            LogPodCreated(sts.Metadata.NamespaceProperty, sts.Metadata.Name, name);
             return created;
         }
         catch (AlreadyExistsException)
@@ -209,4 +209,7 @@ public sealed class StatefulSetController(IClusterClient client, EventRecorder e
         sts.Status = status;
         await WorkloadPods.WriteStatusAsync(client, sts, cancellationToken).ConfigureAwait(false);
     }
+
+    [LoggerMessage(EventId = 1460, Level = LogLevel.Information, Message = "StatefulSet {Namespace}/{Name}: created pod {Pod}")]
+    private partial void LogPodCreated(string? @namespace, string name, string pod);
 }

@@ -14,7 +14,7 @@ namespace Orchestration.Controllers.Batch;
 /// reports active, ready, succeeded and failed counts, start and completion times, and the Complete,
 /// SuccessCriteriaMet, FailureTarget, Failed and Suspended conditions.
 /// </summary>
-public sealed class JobController(IClusterClient client, EventRecorder events, TimeProvider timeProvider, ILogger<JobController> logger) : IController
+public sealed partial class JobController(IClusterClient client, EventRecorder events, TimeProvider timeProvider, ILogger<JobController> logger) : IController
 {
     /// <summary>The component name on its events.</summary>
     public const string Component = "job-controller";
@@ -90,7 +90,7 @@ public sealed class JobController(IClusterClient client, EventRecorder events, T
                 SetCondition(conditions, "FailureTarget", failure, failureMessage!, now);
                 SetCondition(conditions, "Failed", failure, failureMessage!, now);
                 await events.RecordAsync(job, "Warning", failure, failureMessage!, Component, cancellationToken).ConfigureAwait(false);
-                logger.LogInformation("Job {Key} failed: {Reason}", key, failure);
+                LogJobFailed(key, failure);
                 recheck = null;
             }
             else if (complete)
@@ -101,7 +101,7 @@ public sealed class JobController(IClusterClient client, EventRecorder events, T
                 SetCondition(conditions, "Complete", "CompletionsReached", "Reached expected number of succeeded pods", now);
                 status.CompletionTime = now;
                 await events.RecordAsync(job, "Normal", "Completed", "Job completed", Component, cancellationToken).ConfigureAwait(false);
-                logger.LogInformation("Job {Key} completed", key);
+                LogJobCompleted(key);
                 recheck = null;
             }
             else if (job.Spec.Suspend == true)
@@ -214,4 +214,10 @@ public sealed class JobController(IClusterClient client, EventRecorder events, T
         && a.StartTime == b.StartTime && a.CompletionTime == b.CompletionTime
         && (a.Conditions?.Count ?? 0) == (b.Conditions?.Count ?? 0)
         && (a.Conditions ?? []).Zip(b.Conditions ?? []).All(p => p.First.Type == p.Second.Type && p.First.Status == p.Second.Status && p.First.Reason == p.Second.Reason);
+
+    [LoggerMessage(EventId = 1470, Level = LogLevel.Information, Message = "Job {Key} failed: {Reason}")]
+    private partial void LogJobFailed(ObjectKey key, string reason);
+
+    [LoggerMessage(EventId = 1471, Level = LogLevel.Information, Message = "Job {Key} completed")]
+    private partial void LogJobCompleted(ObjectKey key);
 }

@@ -11,7 +11,7 @@ namespace Orchestration.Controllers.Network;
 /// ready pods as addresses, others as not-ready ones, with the Service's ports resolved against the
 /// pods' container ports (a named targetPort finds its number per pod).
 /// </summary>
-public sealed class EndpointsController(IClusterClient client, ILogger<EndpointsController> logger) : IController
+public sealed partial class EndpointsController(IClusterClient client, ILogger<EndpointsController> logger) : IController
 {
     /// <summary>The label that ties an EndpointSlice to its Service.</summary>
     public const string ServiceNameLabel = "kubernetes.io/service-name";
@@ -102,7 +102,7 @@ public sealed class EndpointsController(IClusterClient client, ILogger<Endpoints
             await client.CreateAsync(endpoints, cancellationToken).ConfigureAwait(false);
         }
 
-        logger.LogDebug("Endpoints of {Namespace}/{Service}: {Count} pods", service.Metadata.NamespaceProperty, service.Metadata.Name, pods.Count);
+        LogEndpointsWritten(service.Metadata.NamespaceProperty, service.Metadata.Name, pods.Count);
     }
 
     private async Task WriteSliceAsync(V1Service service, List<V1Pod> pods, CancellationToken cancellationToken)
@@ -204,4 +204,7 @@ public sealed class EndpointsController(IClusterClient client, ILogger<Endpoints
         {
         }
     }
+
+    [LoggerMessage(EventId = 1480, Level = LogLevel.Debug, Message = "Endpoints of {Namespace}/{Service}: {Count} pods")]
+    private partial void LogEndpointsWritten(string? @namespace, string service, int count);
 }

@@ -23,7 +23,7 @@ public sealed class NodeIpamOptions
 /// block no other node has). One worker, so two nodes never get the same block. When the cluster
 /// CIDR is used up, the node gets a CIDRNotAvailable event and is looked at again later.
 /// </summary>
-public sealed class NodeIpamController(IClusterClient client, IOptions<NodeIpamOptions> options, ILogger<NodeIpamController> logger, EventRecorder? events = null, ControllerContext? context = null) : IController
+public sealed partial class NodeIpamController(IClusterClient client, IOptions<NodeIpamOptions> options, ILogger<NodeIpamController> logger, EventRecorder? events = null, ControllerContext? context = null) : IController
 {
     // Blocks handed out that the node cache may not show yet (node name to block): with the cache
     // lagging, they must still count as taken.
@@ -66,7 +66,7 @@ public sealed class NodeIpamController(IClusterClient client, IOptions<NodeIpamO
         if (cidr is null)
         {
             // Not an error to retry fast: nothing frees a block but a node going away, which brings its own event.
-            logger.LogWarning("Node {Node} gets no pod CIDR: the cluster CIDR {Cidr} has no free /{Size} left", key.Name, options.Value.ClusterCidr, options.Value.NodeCidrMaskSize);
+            LogNoFreeCidr(key.Name, options.Value.ClusterCidr, options.Value.NodeCidrMaskSize);
             if (events is not null)
             {
                 await events.RecordAsync(node, "Normal", "CIDRNotAvailable", $"Node {key.Name} status is now: CIDRNotAvailable", "cidrAllocator", cancellationToken).ConfigureAwait(false);
@@ -77,7 +77,7 @@ public sealed class NodeIpamController(IClusterClient client, IOptions<NodeIpamO
 
         await client.PatchAsync<V1Node>(null, key.Name, new ObjectPatch(PatchKind.Merge, $"{{\"spec\":{{\"podCIDR\":\"{cidr}\",\"podCIDRs\":[\"{cidr}\"]}}}}"), cancellationToken).ConfigureAwait(false);
         _recent[key.Name] = cidr;
-        logger.LogInformation("Node {Node} gets pod CIDR {Cidr}", key.Name, cidr);
+        LogCidrAssigned(key.Name, cidr);
         return ReconcileResult.Done;
     }
 
@@ -124,4 +124,10 @@ public sealed class NodeIpamController(IClusterClient client, IOptions<NodeIpamO
             yield return $"{Ipv4.AddressAt(network, i * size)}/{options.NodeCidrMaskSize}";
         }
     }
+
+    [LoggerMessage(EventId = 1490, Level = LogLevel.Warning, Message = "Node {Node} gets no pod CIDR: the cluster CIDR {Cidr} has no free /{Size} left")]
+    private partial void LogNoFreeCidr(string node, string cidr, int size);
+
+    [LoggerMessage(EventId = 1491, Level = LogLevel.Information, Message = "Node {Node} gets pod CIDR {Cidr}")]
+    private partial void LogCidrAssigned(string node, string cidr);
 }

@@ -24,7 +24,7 @@ public sealed class NodeLifecycleOptions
 /// Ready=False is tainted not-ready the same way, until it reports Ready. While no node at all is
 /// Ready, nothing is evicted.
 /// </summary>
-public sealed class NodeLifecycleController(IClusterClient client, EventRecorder events, IOptions<NodeLifecycleOptions> options, TimeProvider timeProvider, ILogger<NodeLifecycleController> logger) : IController
+public sealed partial class NodeLifecycleController(IClusterClient client, EventRecorder events, IOptions<NodeLifecycleOptions> options, TimeProvider timeProvider, ILogger<NodeLifecycleController> logger) : IController
 {
     /// <summary>The taint of a node that stopped reporting.</summary>
     public const string UnreachableTaint = "node.kubernetes.io/unreachable";
@@ -69,14 +69,14 @@ public sealed class NodeLifecycleController(IClusterClient client, EventRecorder
         {
             await MarkAsync(node, unreachable: true, now, cancellationToken).ConfigureAwait(false);
             await events.RecordAsync(node, "Normal", "NodeNotReady", $"Node {key.Name} status is now: NodeNotReady", "node-controller", cancellationToken).ConfigureAwait(false);
-            logger.LogWarning("Node {Node} stopped renewing its lease; it is unreachable", key.Name);
+            LogNodeUnreachable(key.Name);
             return await EvictAsync(node, UnreachableTaint, now, cancellationToken).ConfigureAwait(false);
         }
 
         if (!stale && tainted)
         {
             await MarkAsync(node, unreachable: false, now, cancellationToken).ConfigureAwait(false);
-            logger.LogInformation("Node {Node} renews its lease again", key.Name);
+            LogLeaseRenewedAgain(key.Name);
             return ReconcileResult.After(options.Value.CheckInterval);
         }
 
@@ -111,7 +111,14 @@ public sealed class NodeLifecycleController(IClusterClient client, EventRecorder
                 return ReconcileResult.After(TimeSpan.FromMilliseconds(100));
             }
 
-            logger.LogInformation(notReady ? "Node {Node} reports NotReady; tainted not-ready" : "Node {Node} reports Ready; the not-ready taint is removed", key.Name);
+            if (notReady)
+            {
+                LogNotReadyTainted(key.Name);
+            }
+            else
+            {
+                LogNotReadyTaintRemoved(key.Name);
+            }
         }
 
         return notReady
@@ -180,4 +187,16 @@ public sealed class NodeLifecycleController(IClusterClient client, EventRecorder
 
         return ReconcileResult.After(options.Value.CheckInterval);
     }
+
+    [LoggerMessage(EventId = 1500, Level = LogLevel.Warning, Message = "Node {Node} stopped renewing its lease; it is unreachable")]
+    private partial void LogNodeUnreachable(string node);
+
+    [LoggerMessage(EventId = 1501, Level = LogLevel.Information, Message = "Node {Node} renews its lease again")]
+    private partial void LogLeaseRenewedAgain(string node);
+
+    [LoggerMessage(EventId = 1502, Level = LogLevel.Information, Message = "Node {Node} reports NotReady; tainted not-ready")]
+    private partial void LogNotReadyTainted(string node);
+
+    [LoggerMessage(EventId = 1503, Level = LogLevel.Information, Message = "Node {Node} reports Ready; the not-ready taint is removed")]
+    private partial void LogNotReadyTaintRemoved(string node);
 }

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using Orchestration.Client;
 
-namespace Orchestration.Resources;
+namespace Orchestration.Resources.Patching;
 
 /// <summary>Applies one format of patch to an object.</summary>
 public interface IObjectPatcher

@@ -1,6 +1,6 @@
 using k8s.Models;
 
-namespace Orchestration.Resources;
+namespace Orchestration.Resources.Patching;
 
 /// <summary>
 /// How the lists of the built-in types merge in a strategic merge patch and in server-side apply:

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using Orchestration.Client;
 
-namespace Orchestration.Resources;
+namespace Orchestration.Resources.Patching;
 
 /// <summary>
 /// The strategic merge patch algorithm over JSON trees, guided by the model types: maps merge key

@@ -6,10 +6,11 @@ using Orchestration.Client;
 using Orchestration.Controllers;
 using Orchestration.Events;
 using Orchestration.Informers;
+using Orchestration.Scheduling;
 using Orchestration.Scheduling.Cache;
 using Orchestration.Scheduling.Queue;
 
-namespace Orchestration.Scheduling;
+namespace Orchestration.Controllers.Scheduler;
 
 /// <summary>
 /// The kube-scheduler role, run by the controller manager while it leads. The pod and node
@@ -21,7 +22,7 @@ namespace Orchestration.Scheduling;
 /// a cluster event; if preemption found room, the victims are deleted (with a Preempted event) and
 /// the pod's status.nominatedNodeName is set before it waits for them to go.
 /// </summary>
-public sealed class SchedulerController(IClusterClient client, IScheduler scheduler, EventRecorder events, IOptions<SchedulerOptions> options, TimeProvider timeProvider, ILogger<SchedulerController> logger) : IControllerLoop
+public sealed partial class SchedulerController(IClusterClient client, IScheduler scheduler, EventRecorder events, IOptions<SchedulerOptions> options, TimeProvider timeProvider, ILogger<SchedulerController> logger) : IControllerLoop
 {
     /// <summary>The name pods ask for in spec.schedulerName.</summary>
     public const string Name = "default-scheduler";
@@ -38,7 +39,7 @@ public sealed class SchedulerController(IClusterClient client, IScheduler schedu
 
         // Fresh state per term of leadership, as the informers are.
         var cache = new SchedulerCache(timeProvider, options.Value.AssumedPodExpiry);
-        var sort = scheduler is DefaultScheduler defaults ? defaults.QueueSort : new Plugins.PrioritySortPlugin();
+        var sort = scheduler is DefaultScheduler defaults ? defaults.QueueSort : new Scheduling.Plugins.PrioritySortPlugin();
         using var queue = new SchedulingQueue(sort, timeProvider, options.Value.Queue);
         var pods = informers.For<V1Pod>();
         var nodes = informers.For<V1Node>();
@@ -88,7 +89,7 @@ public sealed class SchedulerController(IClusterClient client, IScheduler schedu
                 catch (Exception ex)
                 {
                     // One pod's failure is retried with backoff, never fatal to the loop.
-                    logger.LogWarning(ex, "Scheduling {Pod} failed (attempt {Attempt})", queued.Pod.Key, queued.Attempts);
+                    LogSchedulingFailed(ex, queued.Pod.Key, queued.Attempts);
                     queue.AddUnschedulable(queued, error: true);
                 }
             }
@@ -120,7 +121,7 @@ public sealed class SchedulerController(IClusterClient client, IScheduler schedu
         var result = cache.Schedule(scheduler, queued.Pod);
         if (!result.Scheduled)
         {
-            logger.LogInformation("Pod {Pod} is unschedulable: {Message}", key, result.Message);
+            LogUnschedulable(key, result.Message);
             await events.RecordAsync(pod, "Warning", "FailedScheduling", result.Message!, Name, cancellationToken).ConfigureAwait(false);
             if (result.NominatedNodeName is { } nominated)
             {
@@ -177,7 +178,7 @@ public sealed class SchedulerController(IClusterClient client, IScheduler schedu
         catch (Exception ex)
         {
             // The room is given back and the pod tried again with backoff.
-            logger.LogWarning(ex, "Binding {Pod} to {Node} failed (attempt {Attempt})", key, nodeName, queued.Attempts);
+            LogBindingFailed(ex, key, nodeName, queued.Attempts);
             Unreserve(cache, queued.Pod, nodeName);
             cache.Forget(key);
             queue.AddUnschedulable(queued, error: true);
@@ -218,7 +219,7 @@ public sealed class SchedulerController(IClusterClient client, IScheduler schedu
     {
         foreach (var victim in victims)
         {
-            logger.LogInformation("Preempting {Victim} on {Node} for {Pod}", victim.Key, node, $"{preemptor.Metadata.NamespaceProperty}/{preemptor.Metadata.Name}");
+            LogPreempting(victim.Key, node, $"{preemptor.Metadata.NamespaceProperty}/{preemptor.Metadata.Name}");
             try
             {
                 var current = await client.GetAsync<V1Pod>(victim.Namespace, victim.Name, cancellationToken).ConfigureAwait(false);
@@ -271,8 +272,20 @@ public sealed class SchedulerController(IClusterClient client, IScheduler schedu
         }
     }
 
+    [LoggerMessage(EventId = 1600, Level = LogLevel.Warning, Message = "Scheduling {Pod} failed (attempt {Attempt})")]
+    private partial void LogSchedulingFailed(Exception ex, string pod, int attempt);
+
+    [LoggerMessage(EventId = 1601, Level = LogLevel.Information, Message = "Pod {Pod} is unschedulable: {Message}")]
+    private partial void LogUnschedulable(string pod, string? message);
+
+    [LoggerMessage(EventId = 1602, Level = LogLevel.Warning, Message = "Binding {Pod} to {Node} failed (attempt {Attempt})")]
+    private partial void LogBindingFailed(Exception ex, string pod, string node, int attempt);
+
+    [LoggerMessage(EventId = 1603, Level = LogLevel.Information, Message = "Preempting {Victim} on {Node} for {Pod}")]
+    private partial void LogPreempting(string victim, string node, string pod);
+
     /// <summary>Turns informer events into cache adjustments and queue moves; they run on the informers' threads, briefly.</summary>
-    private sealed class InformerHandlers(SchedulerCache cache, SchedulingQueue queue, ILogger logger)
+    private sealed partial class InformerHandlers(SchedulerCache cache, SchedulingQueue queue, ILogger logger)
     {
         public void NodeAdded(V1Node node) => Guard(node, () =>
         {
@@ -299,7 +312,7 @@ public sealed class SchedulerController(IClusterClient client, IScheduler schedu
             }
             catch (Exception ex)
             {
-                logger.LogError(ex, "The scheduler could not take in {Kind} {Name}", obj.Kind, obj.Metadata?.Name);
+                LogEventNotTakenIn(ex, obj.Kind, obj.Metadata?.Name);
             }
         }
 
@@ -389,5 +402,8 @@ public sealed class SchedulerController(IClusterClient client, IScheduler schedu
                 && before.Labels.Count == after.Labels.Count && before.Labels.All(l => after.Labels.TryGetValue(l.Key, out var v) && v == l.Value)
                 && Json(old.Spec?.Taints) == Json(node.Spec?.Taints);
         }
+
+        [LoggerMessage(EventId = 1604, Level = LogLevel.Error, Message = "The scheduler could not take in {Kind} {Name}")]
+        private partial void LogEventNotTakenIn(Exception ex, string kind, string? name);
     }
 }

@@ -1,9 +1,9 @@
-namespace Orchestration.Runtime;
+namespace Orchestration.Hosting;
 
 /// <summary>How many simulated nodes a worker runs, and how they are named.</summary>
 public sealed class SimulatedNodesOptions
 {
-    /// <summary>How many nodes (each a node agent over its own <see cref="SimulatedRuntime"/>).</summary>
+    /// <summary>How many nodes (each a node agent over its own <see cref="Runtime.SimulatedRuntime"/>).</summary>
     public int Count { get; set; } = 1;
 
     /// <summary>

@@ -4,8 +4,9 @@ using Microsoft.Extensions.Options;
 using Orchestration.Client;
 using Orchestration.Events;
 using Orchestration.NodeAgent;
+using Orchestration.Runtime;
 
-namespace Orchestration.Runtime;
+namespace Orchestration.Hosting;
 
 /// <summary>
 /// N node agents in this host, each over a simulated runtime of its own (pods without processes),
