@@ -403,9 +403,13 @@ public sealed class KubectlTests(OrchCluster cluster)
     {
         var kubectl = cluster.Kubectl(binary);
         var ns = await cluster.NamespaceAsync(kubectl);
+
+        // kubectl lists, then watches from the list's resourceVersion: once the sentinel is printed, nothing created later is missed.
+        (await kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], Manifests.ConfigMap("sentinel"))).ExitCode.Should().Be(0);
         using var watch = kubectl.Start("get", "configmaps", "-n", ns, "-w", "--request-timeout=30s");
         var lines = new List<string>();
         var sawWatched = new TaskCompletionSource();
+        var sawSentinel = new TaskCompletionSource();
         watch.OutputDataReceived += (_, e) =>
         {
             lock (lines)
@@ -417,11 +421,16 @@ public sealed class KubectlTests(OrchCluster cluster)
                     {
                         sawWatched.TrySetResult();
                     }
+
+                    if (e.Data.StartsWith("sentinel", StringComparison.Ordinal))
+                    {
+                        sawSentinel.TrySetResult();
+                    }
                 }
             }
         };
         watch.BeginOutputReadLine();
-        await Task.Delay(1000);
+        (await Task.WhenAny(sawSentinel.Task, Task.Delay(TimeSpan.FromSeconds(20))) == sawSentinel.Task).Should().BeTrue($"kubectl get -w lists what is there first; it printed: {string.Join('\n', lines)}");
 
         (await kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], Manifests.ConfigMap("watched"))).ExitCode.Should().Be(0);
         var seen = await Task.WhenAny(sawWatched.Task, Task.Delay(TimeSpan.FromSeconds(20))) == sawWatched.Task;

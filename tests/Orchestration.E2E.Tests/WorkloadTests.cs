@@ -178,6 +178,8 @@ public sealed class WorkloadTests(SimulatedCluster cluster)
         var ns = await NamespaceAsync();
 
         // The watch shows the store's order of changes: db-N must be added only after db-(N-1) turned Ready.
+        // kubectl lists, then watches from the list's resourceVersion: once the sentinel pod is printed, nothing later is missed.
+        (await _kubectl.RunAsync(["run", "sentinel", "-n", ns, "--image=busybox", "--restart=Never"])).ExitCode.Should().Be(0);
         using var watch = _kubectl.Start("get", "pods", "-n", ns, "-w", "--output-watch-events", "-o", "jsonpath={.type} {.object.metadata.name} {.object.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}");
         var lines = new List<string>();
         watch.OutputDataReceived += (_, e) =>
@@ -191,7 +193,17 @@ public sealed class WorkloadTests(SimulatedCluster cluster)
             }
         };
         watch.BeginOutputReadLine();
-        await Task.Delay(500);
+        var listed = await Eventually.HoldsAsync(
+            () =>
+            {
+                lock (lines)
+                {
+                    return Task.FromResult(lines.Any(l => l.StartsWith("ADDED sentinel", StringComparison.Ordinal)));
+                }
+            },
+            200,
+            TimeSpan.FromMilliseconds(100));
+        listed.Should().BeTrue("kubectl get -w lists what is there before it watches");
         const string manifest = """
             apiVersion: apps/v1
             kind: StatefulSet

@@ -54,7 +54,21 @@ public sealed class ContainerdPodSpecTests(ContainerdFixture containerd) : IAsyn
 
         foreach (var sandbox in (await Runtime.ListPodSandboxesAsync(CancellationToken.None)).Where(s => s.Config.Namespace == Namespace))
         {
-            await Runtime.StopPodSandboxAsync(sandbox.Id, CancellationToken.None);
+            // After an OOM kill the pod's shim may be going away ("ttrpc: closed"): containerd stops
+            // the sandbox on a later try, as the node agent's next sync would.
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await Runtime.StopPodSandboxAsync(sandbox.Id, CancellationToken.None);
+                    break;
+                }
+                catch (InvalidOperationException) when (attempt < 5)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt));
+                }
+            }
+
             await Runtime.RemovePodSandboxAsync(sandbox.Id, CancellationToken.None);
         }
 
