@@ -1,7 +1,6 @@
 // A master and a worker of three simulated nodes in one generic host, served to the real kubectl:
 //   dotnet run --project samples/ClusterHost -- --data-dir /tmp/my-cluster --port 6443
 //   KUBECONFIG=/tmp/my-cluster/kubeconfig kubectl create deployment web --image=busybox --replicas=3
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orchestration.ApiServer.Hosting;
 using Orchestration.Hosting;

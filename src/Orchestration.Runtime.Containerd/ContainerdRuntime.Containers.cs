@@ -1,14 +1,3 @@
-using System.Collections.Concurrent;
-using System.Net.Sockets;
-using System.Text;
-using Grpc.Core;
-using Grpc.Net.Client;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
-using Orchestration.Runtime.Linux;
-using Cri = Orchestration.Runtime.Containerd.Cri;
-
 namespace Orchestration.Runtime.Containerd;
 
 // Images and containers through CRI: created in their sandbox with the pod's config, started, stopped with grace, listed with their state.

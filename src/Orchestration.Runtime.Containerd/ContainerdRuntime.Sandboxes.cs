@@ -1,14 +1,3 @@
-using System.Collections.Concurrent;
-using System.Net.Sockets;
-using System.Text;
-using Grpc.Core;
-using Grpc.Net.Client;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
-using Orchestration.Runtime.Linux;
-using Cri = Orchestration.Runtime.Containerd.Cri;
-
 namespace Orchestration.Runtime.Containerd;
 
 // Pod sandboxes through CRI's RuntimeService: run with the pod's CNI network and port mappings, taking the next attempt when a dead one holds the name; listed with their addresses.

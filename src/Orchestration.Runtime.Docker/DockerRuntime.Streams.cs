@@ -1,13 +1,6 @@
-using System.Collections.Concurrent;
-using System.Globalization;
-using System.Net;
 using System.Net.Sockets;
 using Docker.DotNet;
 using Docker.DotNet.Models;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
-using Orchestration.Runtime.Linux;
 
 namespace Orchestration.Runtime.Docker;
 

@@ -4,7 +4,6 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Time.Testing;
 using Orchestration.NodeAgent.Server;
-using Orchestration.Runtime;
 
 namespace Orchestration.ApiServer.Tests;
 

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Orchestration.TestKit;
 using Orchestration.Testing.Daemons;
 

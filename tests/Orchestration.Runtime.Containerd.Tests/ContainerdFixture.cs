@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Options;
-using Orchestration.Runtime.Containerd;
 using Orchestration.Testing.Daemons;
 
 namespace Orchestration.Runtime.Containerd.Tests;

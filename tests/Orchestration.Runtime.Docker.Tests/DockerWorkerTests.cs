@@ -5,7 +5,6 @@ using Microsoft.Extensions.Logging;
 using Orchestration.Client;
 using Orchestration.Hosting;
 using Orchestration.NodeAgent.Server.Hosting;
-using Orchestration.Runtime.Docker;
 using Orchestration.Runtime.Docker.Hosting;
 
 namespace Orchestration.Runtime.Docker.Tests;

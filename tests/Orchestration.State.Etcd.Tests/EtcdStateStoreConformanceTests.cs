@@ -1,5 +1,3 @@
-using Orchestration.State;
-using Orchestration.State.Etcd;
 using Orchestration.TestKit.Conformance;
 
 namespace Orchestration.State.Etcd.Tests;

@@ -1,6 +1,4 @@
 using System.Text;
-using Orchestration.State;
-using Orchestration.State.Etcd;
 using Orchestration.Testing.Daemons;
 
 namespace Orchestration.State.Etcd.Tests;

@@ -2,8 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using Orchestration.State;
-using Orchestration.State.Sqlite;
 
 namespace Orchestration.State.Sqlite.Tests;
 

@@ -1,6 +1,3 @@
-using Microsoft.Extensions.Time.Testing;
-using Orchestration.State;
-using Orchestration.State.Sqlite;
 using Orchestration.TestKit.Conformance;
 
 namespace Orchestration.State.Sqlite.Tests;

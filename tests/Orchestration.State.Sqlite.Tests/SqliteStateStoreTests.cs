@@ -1,7 +1,5 @@
 using System.Text;
 using Microsoft.Data.Sqlite;
-using Orchestration.State;
-using Orchestration.State.Sqlite;
 
 namespace Orchestration.State.Sqlite.Tests;
 

@@ -1,7 +1,6 @@
 using System.Security.Claims;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
 using Orchestration.ApiServer.Serialization;
 
 namespace Orchestration.ApiServer.Security;

@@ -1,11 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orchestration.Client;
-using Orchestration.Events;
 using Orchestration.NodeAgent;
-using Orchestration.Resources;
 using Orchestration.Runtime;
 
 namespace Orchestration.Hosting;

@@ -1,11 +1,7 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using k8s.Models;
-using Orchestration.Controllers;
-using Microsoft.Extensions.Logging;
 using Orchestration.Client;
 using Orchestration.Runtime;
-using Orchestration.Scheduling;
 
 namespace Orchestration.NodeAgent;
 

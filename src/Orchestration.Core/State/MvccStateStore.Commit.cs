@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Logging;
-
 namespace Orchestration.State;
 
 public partial class MvccStateStore

@@ -1,8 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
 using Orchestration.Hosting;
-using Orchestration.State;
 
 namespace Orchestration.State.Sqlite.Hosting;
 

@@ -1,8 +1,6 @@
 using System.Reflection;
-using FluentAssertions;
 using Orchestration.Resources;
 using Orchestration.State;
-using Xunit;
 
 namespace Orchestration.Core.Tests.Layering;
 

@@ -1,6 +1,5 @@
 using k8s.Models;
 using Orchestration.Client;
-using Orchestration.Runtime;
 using static Orchestration.Core.Tests.NodeAgent.NodeAgentHarness;
 
 namespace Orchestration.Core.Tests.NodeAgent;

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Orchestration.Resources;
 using Orchestration.Resources.Patching;
 using k8s.Models;
 

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Time.Testing;
-using Orchestration.Scheduling;
 using Orchestration.Scheduling.Plugins;
 using Orchestration.Scheduling.Queue;
 using static Orchestration.Core.Tests.Scheduling.SchedulingTestObjects;

@@ -1,10 +1,7 @@
-using System.Globalization;
-using System.Text.Json.Nodes;
 using k8s.Models;
 using Microsoft.Extensions.Logging;
 using Orchestration.Client;
 using Orchestration.Events;
-using Orchestration.Resources;
 
 namespace Orchestration.Controllers.Apps;
 

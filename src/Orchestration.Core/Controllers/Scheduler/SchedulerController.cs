@@ -3,7 +3,6 @@ using k8s.Models;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orchestration.Client;
-using Orchestration.Controllers;
 using Orchestration.Events;
 using Orchestration.Informers;
 using Orchestration.Scheduling;

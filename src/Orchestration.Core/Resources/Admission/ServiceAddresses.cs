@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
-using k8s.Models;
 using Orchestration.Client;
 using Orchestration.Networking;
 using Orchestration.State;
