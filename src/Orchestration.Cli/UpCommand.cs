@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Orchestration.ApiServer.Hosting;
+using Orchestration.Controllers.Nodes;
 using Orchestration.Hosting;
 using Orchestration.NodeAgent.Server.Hosting;
 using Orchestration.Runtime.Containerd.Hosting;
@@ -54,6 +55,13 @@ internal static class UpCommand
             if (!IPAddress.TryParse(parse.GetValue(bind), out var address))
             {
                 return Fail($"--bind-address \"{parse.GetValue(bind)}\" is not an IP address");
+            }
+
+            // The options are validated again when the host starts; here the message names the flags.
+            var pods = new NodeIpamOptions { ClusterCidr = parse.GetValue(clusterCidr)!, NodeCidrMaskSize = parse.GetValue(nodeMask) };
+            if (new NodeIpamOptionsValidator().Validate(null, pods) is { Failed: true } invalid)
+            {
+                return Fail($"--cluster-cidr {pods.ClusterCidr} with --node-cidr-mask-size {pods.NodeCidrMaskSize}: {invalid.FailureMessage}");
             }
 
             var settings = new UpSettings(

@@ -72,4 +72,35 @@ public sealed class OrchUpTests
             Directory.Delete(orch.DataDir, recursive: true);
         }
     }
+
+    [Theory]
+    [InlineData("--cluster-cidr 10.0.0.0/33", "orch: --cluster-cidr 10.0.0.0/33 with --node-cidr-mask-size 24: NodeIpamOptions.ClusterCidr \"10.0.0.0/33\" is not an IPv4 CIDR")]
+    [InlineData("--cluster-cidr 10.0.0.0/16 --node-cidr-mask-size 8", "orch: --cluster-cidr 10.0.0.0/16 with --node-cidr-mask-size 8: NodeIpamOptions.NodeCidrMaskSize 8 does not fit in 10.0.0.0/16")]
+    [InlineData("--bind-address nowhere", "orch: --bind-address \"nowhere\" is not an IP address")]
+    public async Task Orch_up_refuses_a_bad_option_with_the_flag_and_exit_code_2_and_no_stack_trace(string arguments, string message)
+    {
+        var dataDir = Directory.CreateTempSubdirectory("orch-badopt-").FullName;
+        try
+        {
+            var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "orch.dll"), "up", "--runtime", "none", "--data-dir", dataDir }.Concat(arguments.Split(' ')))
+            {
+                start.ArgumentList.Add(arg);
+            }
+
+            using var process = System.Diagnostics.Process.Start(start)!;
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            var stdout = process.StandardOutput.ReadToEndAsync(limit.Token);
+            var stderr = await process.StandardError.ReadToEndAsync(limit.Token);
+            await process.WaitForExitAsync(limit.Token);
+
+            process.ExitCode.Should().Be(2, stderr);
+            stderr.Should().Contain(message);
+            (stderr + await stdout).Should().NotContain("   at ", "the reason is one line, not a stack trace").And.NotContain("serving at");
+        }
+        finally
+        {
+            Directory.Delete(dataDir, recursive: true);
+        }
+    }
 }
