@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Orchestration.Testing.Daemons;
 
 namespace Orchestration.E2E.Tests;
@@ -52,29 +51,6 @@ internal static class Artifacts
     /// Runs <c>dotnet</c> in <paramref name="directory"/> with a package cache of its own under it,
     /// so a package of the same version packed earlier is never taken from the machine's cache.
     /// </summary>
-    public static async Task<CommandResult> DotnetAsync(string directory, string cache, TimeSpan timeout, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = directory };
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        start.Environment["NUGET_PACKAGES"] = cache;
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        using var limit = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(limit.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"dotnet {string.Join(' ', args)} did not finish within {timeout}: {await output}{await errors}");
-        }
-
-        return new CommandResult(process.ExitCode, await output, await errors);
-    }
+    public static Task<CommandResult> DotnetAsync(string directory, string cache, TimeSpan timeout, params string[] args) =>
+        DotnetCommand.RunAsync(args, timeout, directory, new Dictionary<string, string> { ["NUGET_PACKAGES"] = cache });
 }

@@ -55,6 +55,10 @@ public sealed class OrchProcess : IAsyncDisposable
     public static Task<OrchProcess> StartAgentAsync(string kubeconfig, string dataDir, params string[] extraArgs) =>
         LaunchAsync(["agent", "--kubeconfig", kubeconfig, "--data-dir", dataDir, .. extraArgs], "joined the cluster", dataDir, 0);
 
+    /// <summary><c>orch</c> with <paramref name="args"/>, run to its exit (a command that fails at start).</summary>
+    public static Task<CommandResult> RunToExitAsync(TimeSpan timeout, params string[] args) =>
+        DotnetCommand.RunAsync([Path.Combine(AppContext.BaseDirectory, "orch.dll"), .. args], timeout);
+
     /// <summary>
     /// A sample host app (built beside the tests), started with <paramref name="args"/> once it prints
     /// <paramref name="readyLine"/>, and stopped with SIGINT like orch.

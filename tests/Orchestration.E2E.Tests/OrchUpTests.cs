@@ -82,21 +82,11 @@ public sealed class OrchUpTests
         var dataDir = Directory.CreateTempSubdirectory("orch-badopt-").FullName;
         try
         {
-            var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "orch.dll"), "up", "--runtime", "none", "--data-dir", dataDir }.Concat(arguments.Split(' ')))
-            {
-                start.ArgumentList.Add(arg);
-            }
+            var result = await OrchProcess.RunToExitAsync(TimeSpan.FromSeconds(30), ["up", "--runtime", "none", "--data-dir", dataDir, .. arguments.Split(' ')]);
 
-            using var process = System.Diagnostics.Process.Start(start)!;
-            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            var stdout = process.StandardOutput.ReadToEndAsync(limit.Token);
-            var stderr = await process.StandardError.ReadToEndAsync(limit.Token);
-            await process.WaitForExitAsync(limit.Token);
-
-            process.ExitCode.Should().Be(2, stderr);
-            stderr.Should().Contain(message);
-            (stderr + await stdout).Should().NotContain("   at ", "the reason is one line, not a stack trace").And.NotContain("serving at");
+            result.ExitCode.Should().Be(2, result.ToString());
+            result.Stderr.Should().Contain(message);
+            (result.Stderr + result.Stdout).Should().NotContain("   at ", "the reason is one line, not a stack trace").And.NotContain("serving at");
         }
         finally
         {

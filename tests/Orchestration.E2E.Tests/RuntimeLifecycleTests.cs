@@ -333,22 +333,12 @@ public abstract class RuntimeLifecycleTests
         var dataDir = Directory.CreateTempSubdirectory("orch-nonode-").FullName;
         try
         {
-            var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "orch.dll"), "up", "--data-dir", dataDir, "--port", FreePorts.Next().ToString(CultureInfo.InvariantCulture), "--runtime", Runtime, "--image-archive", "/nonexistent/busybox-oci.tar" })
-            {
-                start.ArgumentList.Add(arg);
-            }
+            var result = await OrchProcess.RunToExitAsync(TimeSpan.FromSeconds(60), "up", "--data-dir", dataDir, "--port", FreePorts.Next().ToString(CultureInfo.InvariantCulture), "--runtime", Runtime, "--image-archive", "/nonexistent/busybox-oci.tar");
 
-            using var process = System.Diagnostics.Process.Start(start)!;
-            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            var stdout = process.StandardOutput.ReadToEndAsync(limit.Token);
-            var stderr = await process.StandardError.ReadToEndAsync(limit.Token);
-            await process.WaitForExitAsync(limit.Token);
-
-            process.ExitCode.Should().Be(1, await stdout + stderr);
-            stderr.Should().Contain($"orch: the {Runtime} node could not start: The image tarball /nonexistent/busybox-oci.tar does not exist")
+            result.ExitCode.Should().Be(1, result.ToString());
+            result.Stderr.Should().Contain($"orch: the {Runtime} node could not start: The image tarball /nonexistent/busybox-oci.tar does not exist")
                 .And.Contain("--runtime simulated").And.Contain("--runtime none");
-            (await stdout).Should().NotContain("serving at", "a cluster whose node cannot run does not start serving");
+            result.Stdout.Should().NotContain("serving at", "a cluster whose node cannot run does not start serving");
         }
         finally
         {

@@ -130,21 +130,11 @@ public sealed partial class WorkerTests
         var kubeconfig = Path.GetTempFileName();
         try
         {
-            var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "orch.dll"), "agent", "--kubeconfig", kubeconfig }.Concat(arguments.Split(' ')))
-            {
-                start.ArgumentList.Add(arg);
-            }
+            var result = await OrchProcess.RunToExitAsync(TimeSpan.FromSeconds(30), ["agent", "--kubeconfig", kubeconfig, .. arguments.Split(' ')]);
 
-            using var process = System.Diagnostics.Process.Start(start)!;
-            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            var stdout = process.StandardOutput.ReadToEndAsync(limit.Token);
-            var stderr = await process.StandardError.ReadToEndAsync(limit.Token);
-            await process.WaitForExitAsync(limit.Token);
-
-            process.ExitCode.Should().Be(1, stderr);
-            stderr.Should().Contain(message);
-            (await stdout).Should().NotContain("joined the cluster");
+            result.ExitCode.Should().Be(1, result.ToString());
+            result.Stderr.Should().Contain(message);
+            result.Stdout.Should().NotContain("joined the cluster");
         }
         finally
         {
