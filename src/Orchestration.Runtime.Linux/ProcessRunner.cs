@@ -9,12 +9,17 @@ namespace Orchestration.Runtime.Linux;
 public static class ProcessRunner
 {
     /// <summary>Runs <paramref name="file"/> with <paramref name="arguments"/>; returns its exit code and its output.</summary>
-    public static async Task<(int ExitCode, string Output)> RunAsync(string file, IEnumerable<string> arguments, CancellationToken cancellationToken)
+    public static Task<(int ExitCode, string Output)> RunAsync(string file, IEnumerable<string> arguments, CancellationToken cancellationToken) =>
+        RunAsync(file, arguments, input: null, cancellationToken);
+
+    /// <summary>Runs <paramref name="file"/> with <paramref name="arguments"/>, writing <paramref name="input"/> (when not null) to its standard input; returns its exit code and its output.</summary>
+    public static async Task<(int ExitCode, string Output)> RunAsync(string file, IEnumerable<string> arguments, string? input, CancellationToken cancellationToken)
     {
         var start = new ProcessStartInfo(file)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            RedirectStandardInput = input is not null,
             UseShellExecute = false,
         };
         foreach (var argument in arguments)
@@ -25,6 +30,12 @@ public static class ProcessRunner
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"{file} did not start");
         var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
         var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        if (input is not null)
+        {
+            await process.StandardInput.WriteAsync(input.AsMemory(), cancellationToken).ConfigureAwait(false);
+            process.StandardInput.Close();
+        }
+
         try
         {
             await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
@@ -39,10 +50,14 @@ public static class ProcessRunner
     }
 
     /// <summary>Runs the command and throws with its output when it fails.</summary>
-    public static async Task<string> RunCheckedAsync(string file, IEnumerable<string> arguments, CancellationToken cancellationToken)
+    public static Task<string> RunCheckedAsync(string file, IEnumerable<string> arguments, CancellationToken cancellationToken) =>
+        RunCheckedAsync(file, arguments, cancellationToken, input: null);
+
+    /// <summary>Runs the command with <paramref name="input"/> on its standard input and throws with its output when it fails.</summary>
+    public static async Task<string> RunCheckedAsync(string file, IEnumerable<string> arguments, CancellationToken cancellationToken, string? input)
     {
         var list = arguments.ToList();
-        var (exitCode, output) = await RunAsync(file, list, cancellationToken).ConfigureAwait(false);
+        var (exitCode, output) = await RunAsync(file, list, input, cancellationToken).ConfigureAwait(false);
         if (exitCode != 0)
         {
             throw new InvalidOperationException($"`{file} {string.Join(' ', list)}` exited with {exitCode}: {output.Trim()}");

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orchestration.Hosting;
+using Orchestration.Runtime.Linux.Hosting;
 using Orchestration.Runtime.Linux.Daemons;
 
 namespace Orchestration.Runtime.Containerd.Hosting;
@@ -21,6 +22,7 @@ public static class ContainerdWorkerBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddRuntimeDaemon<ContainerdDaemonService, ContainerdNodeOptions>(configure, "containerd");
+        builder.UseNftablesProxyByDefault();
         return builder.UseRuntime(sp => new ContainerdRuntime(
             Options.Create(sp.GetRequiredService<ContainerdDaemonService>().RuntimeOptions),
             sp.GetRequiredService<TimeProvider>(),

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orchestration.Hosting;
+using Orchestration.Runtime.Linux.Hosting;
 using Orchestration.Runtime.Linux.Daemons;
 
 namespace Orchestration.Runtime.Docker.Hosting;
@@ -21,6 +22,7 @@ public static class DockerWorkerBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddRuntimeDaemon<DockerDaemonService, DockerNodeOptions>(configure, "dockerd");
+        builder.UseNftablesProxyByDefault();
         return builder.UseRuntime(sp => new DockerRuntime(
             Options.Create(sp.GetRequiredService<DockerDaemonService>().RuntimeOptions),
             sp.GetRequiredService<TimeProvider>(),

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Orchestration.Runtime.Linux.Networking;
 
 namespace Orchestration.Runtime.Linux.Daemons;
 
@@ -16,7 +17,7 @@ public static class RuntimeDaemonRegistration
     /// <param name="configure">The caller's settings.</param>
     /// <param name="daemon">The daemon's name in the validation message (<c>containerd</c>).</param>
     public static IServiceCollection AddRuntimeDaemon<TService, TOptions>(this IServiceCollection services, Action<TOptions> configure, string daemon)
-        where TService : class, IHostedService
+        where TService : class, IHostedService, INodeNetworkNamespace
         where TOptions : RuntimeDaemonOptions
     {
         ArgumentNullException.ThrowIfNull(services);
@@ -28,6 +29,9 @@ public static class RuntimeDaemonRegistration
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<TService>();
         services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<TService>());
+
+        // The node's network proxy and DNS work in the daemon's namespace, where its pods are.
+        services.TryAddSingleton<INodeNetworkNamespace>(sp => sp.GetRequiredService<TService>());
         return services;
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Orchestration.Runtime.Linux.Networking;
 
 namespace Orchestration.Runtime.Linux.Daemons;
 
@@ -12,7 +13,7 @@ namespace Orchestration.Runtime.Linux.Daemons;
 /// Each runtime says how its daemon starts and what its runtime is told.
 /// </summary>
 /// <typeparam name="TRuntimeOptions">What the runtime over the daemon is told (its socket, log directory, namespace).</typeparam>
-public abstract partial class RuntimeDaemonService<TRuntimeOptions> : IHostedLifecycleService, IAsyncDisposable
+public abstract partial class RuntimeDaemonService<TRuntimeOptions> : IHostedLifecycleService, INodeNetworkNamespace, IAsyncDisposable
     where TRuntimeOptions : class
 {
     private readonly RuntimeDaemonOptions _options;
@@ -48,6 +49,9 @@ public abstract partial class RuntimeDaemonService<TRuntimeOptions> : IHostedLif
 
     /// <summary>The daemon of the worker's own, while it runs; null when a running daemon was given by socket.</summary>
     public IDaemonHost? Host => _daemon;
+
+    /// <inheritdoc />
+    public string? NetworkNamespacePath => _daemon is { } daemon ? NetworkNamespaces.PathOf(daemon.NetworkNamespace) : _options.NetworkNamespacePath;
 
     /// <summary>Starts or adopts the node's own daemon under <paramref name="options"/>' data directory, importing <paramref name="imageArchives"/>; returns it and what its runtime is told.</summary>
     protected abstract Task<(IDaemonHost Daemon, TRuntimeOptions Runtime)> StartDaemonAsync(RuntimeDaemonOptions options, IReadOnlyList<string> imageArchives, CancellationToken cancellationToken);

@@ -1,0 +1,20 @@
+namespace Orchestration.Runtime.Linux.Networking;
+
+/// <summary>How the nftables network proxy programs its node.</summary>
+public sealed class NftablesProxyOptions
+{
+    /// <summary>The name of the nftables table (family <c>ip</c>) the proxy owns; nothing else in the namespace is touched.</summary>
+    public string TableName { get; set; } = "orch-proxy";
+
+    /// <summary>
+    /// The cluster's pod CIDR (kube-proxy's <c>--cluster-cidr</c>): traffic to a cluster IP from outside
+    /// it is masqueraded so that its replies come back through the node. Null masquerades none of it.
+    /// </summary>
+    public string? ClusterCidr { get; set; }
+
+    /// <summary>The nft binary.</summary>
+    public string NftPath { get; set; } = "/usr/sbin/nft";
+
+    /// <summary>The network namespace to program (<c>/var/run/netns/NAME</c>); null takes the node's (<see cref="INodeNetworkNamespace"/>), or this process's own when there is none.</summary>
+    public string? NetworkNamespacePath { get; set; }
+}
