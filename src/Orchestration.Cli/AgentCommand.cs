@@ -26,7 +26,9 @@ internal static class AgentCommand
         var imageArchive = new Option<string?>("--image-archive") { Description = "With --runtime containerd or docker: the image tarball to import (default: artifacts/images/busybox-oci.tar of the checkout, from scripts/build-images.sh)." };
         var nodes = new Option<int>("--nodes") { Description = "How many simulated nodes this worker runs (with --runtime simulated).", DefaultValueFactory = _ => 1 };
         var lease = Durations.Option("--node-lease-duration", "How long a node's Lease holds (renewed every quarter of it).", TimeSpan.FromSeconds(40));
-        var command = new Command("agent", "Join a cluster as a worker: run a node agent against its API server.") { kubeconfig, nodeName, runtime, dataDir, containerdSocket, dockerSocket, imageArchive, nodes, lease };
+        var proxyMode = UpCommand.ProxyModeOption();
+        var clusterCidr = new Option<string>("--cluster-cidr") { Description = "The cluster's pod network: traffic to cluster IPs from outside it is masqueraded.", DefaultValueFactory = _ => "10.244.0.0/16" };
+        var command = new Command("agent", "Join a cluster as a worker: run a node agent against its API server.") { kubeconfig, nodeName, runtime, dataDir, containerdSocket, dockerSocket, imageArchive, nodes, lease, proxyMode, clusterCidr };
         command.Validators.Add(result =>
         {
             // Options of one runtime given with another would be ignored silently: say so instead.
@@ -65,12 +67,14 @@ internal static class AgentCommand
                 parse.GetValue(imageArchive) ?? LocalImages.DefaultArchive(),
                 Math.Max(1, parse.GetValue(nodes)),
                 parse.GetValue(lease),
+                parse.GetValue(proxyMode)!,
+                parse.GetValue(clusterCidr)!,
                 cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(string kubeconfig, string nodeName, string runtime, string dataDirectory, string? socket, string? imageArchive, int simulatedNodes, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string kubeconfig, string nodeName, string runtime, string dataDirectory, string? socket, string? imageArchive, int simulatedNodes, TimeSpan leaseDuration, string proxyMode, string clusterCidr, CancellationToken cancellationToken)
     {
         if (!File.Exists(kubeconfig))
         {
@@ -98,10 +102,10 @@ internal static class AgentCommand
         switch (runtime)
         {
             case "containerd":
-                worker.UseContainerdRuntime(o => UpCommand.RealNodeDaemon(o, dataDirectory, socket, imageArchive)).AddNodeAgentServer();
+                worker.UseContainerdRuntime(o => UpCommand.RealNodeDaemon(o, dataDirectory, socket, imageArchive)).UseProxyMode(proxyMode, clusterCidr).AddNodeAgentServer();
                 break;
             case "docker":
-                worker.UseDockerRuntime(o => UpCommand.RealNodeDaemon(o, dataDirectory, socket, imageArchive)).AddNodeAgentServer();
+                worker.UseDockerRuntime(o => UpCommand.RealNodeDaemon(o, dataDirectory, socket, imageArchive)).UseProxyMode(proxyMode, clusterCidr).AddNodeAgentServer();
                 break;
             default:
                 worker.UseSimulatedNodes(simulatedNodes);

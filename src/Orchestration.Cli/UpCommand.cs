@@ -10,6 +10,7 @@ using Orchestration.NodeAgent.Server.Hosting;
 using Orchestration.Runtime.Containerd.Hosting;
 using Orchestration.Runtime.Docker.Hosting;
 using Orchestration.Runtime.Linux.Daemons;
+using Orchestration.Runtime.Linux.Hosting;
 using Orchestration.State.Sqlite.Hosting;
 
 namespace Orchestration.Cli;
@@ -48,7 +49,8 @@ internal static class UpCommand
         var grace = Durations.Option("--node-monitor-grace-period", "How long a node may go without renewing its Lease before it is NotReady and tainted.", TimeSpan.FromSeconds(40));
         var clusterCidr = new Option<string>("--cluster-cidr") { Description = "The pod network; each node gets a block of it.", DefaultValueFactory = _ => "10.244.0.0/16" };
         var nodeMask = new Option<int>("--node-cidr-mask-size") { Description = "The prefix length of each node's block of the pod network (a /16 holds 256 nodes of /24).", DefaultValueFactory = _ => 24 };
-        var command = new Command("up", "Start a whole cluster in this process.") { dataDir, port, bind, kubeconfig, runtime, nodes, insecure, lease, grace, clusterCidr, nodeMask, containerdSocket, dockerSocket, imageArchive };
+        var proxyMode = ProxyModeOption();
+        var command = new Command("up", "Start a whole cluster in this process.") { dataDir, port, bind, kubeconfig, runtime, nodes, insecure, lease, grace, clusterCidr, nodeMask, containerdSocket, dockerSocket, imageArchive, proxyMode };
         command.SetAction((parse, cancellationToken) =>
         {
             var directory = Path.GetFullPath(parse.GetValue(dataDir)!);
@@ -77,7 +79,8 @@ internal static class UpCommand
                 parse.GetValue(clusterCidr)!,
                 parse.GetValue(nodeMask),
                 parse.GetValue(runtime) == "docker" ? parse.GetValue(dockerSocket) : parse.GetValue(containerdSocket),
-                parse.GetValue(imageArchive) ?? LocalImages.DefaultArchive());
+                parse.GetValue(imageArchive) ?? LocalImages.DefaultArchive(),
+                parse.GetValue(proxyMode)!);
             return RunAsync(settings, cancellationToken);
         });
         return command;
@@ -117,11 +120,13 @@ internal static class UpCommand
             case "containerd":
                 builder.Services.AddOrchestrationWorker(o => RealNodeAgent(o, nodeName, nodeDirectory))
                     .UseContainerdRuntime(o => RealNodeDaemon(o, nodeDirectory, settings.Socket, settings.ImageArchive))
+                    .UseProxyMode(settings.ProxyMode, settings.ClusterCidr)
                     .AddNodeAgentServer();
                 break;
             case "docker":
                 builder.Services.AddOrchestrationWorker(o => RealNodeAgent(o, nodeName, nodeDirectory))
                     .UseDockerRuntime(o => RealNodeDaemon(o, nodeDirectory, settings.Socket, settings.ImageArchive))
+                    .UseProxyMode(settings.ProxyMode, settings.ClusterCidr)
                     .AddNodeAgentServer();
                 break;
             case "simulated" when settings.SimulatedNodes > 0:
@@ -199,6 +204,21 @@ internal static class UpCommand
 
     internal static Task<int> Fail(string message) => FailAsync(message);
 
+    /// <summary>The <c>--proxy-mode</c> option of a real node: how its Services are served.</summary>
+    internal static Option<string> ProxyModeOption()
+    {
+        var option = new Option<string>("--proxy-mode") { Description = "How the node serves Services: nftables (the default; needs nftables) or none.", DefaultValueFactory = _ => "nftables" };
+        option.AcceptOnlyFromAmong("nftables", "none");
+        return option;
+    }
+
+    /// <summary>Chooses the node's network proxy as <c>--proxy-mode</c> says; traffic to cluster IPs from outside <paramref name="clusterCidr"/> is masqueraded.</summary>
+    internal static IWorkerBuilder UseProxyMode(this IWorkerBuilder worker, string mode, string clusterCidr) => mode switch
+    {
+        "none" => worker.WithoutNetworkProxy(),
+        _ => worker.UseNftablesProxy(o => o.ClusterCidr = clusterCidr),
+    };
+
     private static async Task<int> FailAsync(string message)
     {
         await Console.Error.WriteLineAsync($"orch: {message}").ConfigureAwait(false);
@@ -218,5 +238,6 @@ internal static class UpCommand
         string ClusterCidr,
         int NodeCidrMaskSize,
         string? Socket,
-        string? ImageArchive);
+        string? ImageArchive,
+        string ProxyMode);
 }

@@ -60,11 +60,66 @@ public sealed class EndpointsControllerTests : IAsyncLifetime
         subset.Addresses.Select(a => a.Ip).Should().Equal("10.244.0.5");
         subset.NotReadyAddresses.Select(a => a.Ip).Should().Equal("10.244.1.7");
         subset.Ports.Single().Port.Should().Be(8080, "the named targetPort resolves to the container's port");
-        var slice = await _client.GetAsync<V1EndpointSlice>("default", "web-ipv4");
+        var slice = (await SlicesAsync()).Single();
         slice.Metadata.Labels[EndpointsController.ServiceNameLabel].Should().Be("web");
         slice.Metadata.OwnerReferences.Single().Kind.Should().Be("Service");
         slice.Endpoints.Select(e => $"{e.Addresses[0]}:{e.Conditions.Ready}").Should().BeEquivalentTo("10.244.0.5:True", "10.244.1.7:False");
     }
+
+    [Fact]
+    public async Task A_terminating_pod_stays_in_the_slice_as_terminating_and_still_serving_but_leaves_endpoints()
+    {
+        var pod = await _client.GetAsync<V1Pod>("default", "web-1");
+        pod.Metadata.Finalizers = ["test/hold"];
+        await _client.UpdateAsync(pod);
+        await _client.DeleteAsync<V1Pod>("default", "web-1");
+
+        await _controller.ReconcileAsync(_key, CancellationToken.None);
+
+        var endpoints = await _client.GetAsync<V1Endpoints>("default", "web");
+        endpoints.Subsets.SelectMany(s => s.Addresses ?? []).Should().BeEmpty();
+        var terminating = (await SlicesAsync()).Single().Endpoints.Single(e => e.Addresses[0] == "10.244.0.5");
+        (terminating.Conditions.Ready, terminating.Conditions.Serving, terminating.Conditions.Terminating).Should().Be((false, true, true));
+    }
+
+    [Fact]
+    public async Task Pods_whose_named_port_resolves_differently_get_a_slice_each_and_stale_slices_go()
+    {
+        var pod = await _client.CreateAsync(new V1Pod
+        {
+            Metadata = new V1ObjectMeta { Name = "web-3", NamespaceProperty = "default", Labels = new Dictionary<string, string> { ["app"] = "web" } },
+            Spec = new V1PodSpec { NodeName = "n2", Containers = [new V1Container { Name = "c", Image = "busybox", Ports = [new V1ContainerPort { Name = "http", ContainerPort = 9090 }] }] },
+        });
+        pod.Status = new V1PodStatus { Phase = "Running", PodIP = "10.244.2.3", Conditions = [new V1PodCondition { Type = "Ready", Status = "True" }] };
+        await _client.UpdateStatusAsync(pod);
+
+        await _controller.ReconcileAsync(_key, CancellationToken.None);
+
+        var slices = await SlicesAsync();
+        slices.Select(s => $"{s.Ports.Single().Port}:{string.Join(",", s.Endpoints.Select(e => e.Addresses[0]).Order())}")
+            .Should().BeEquivalentTo("8080:10.244.0.5,10.244.1.7", "9090:10.244.2.3");
+
+        await _client.DeleteAsync<V1Pod>("default", "web-3");
+        await _controller.ReconcileAsync(_key, CancellationToken.None);
+
+        (await SlicesAsync()).Select(s => s.Ports.Single().Port).Should().Equal(8080);
+    }
+
+    [Fact]
+    public async Task A_pod_with_the_service_as_its_subdomain_gets_its_hostname_in_the_slice()
+    {
+        var pod = await _client.GetAsync<V1Pod>("default", "web-1");
+        pod.Spec.Hostname = "web-1";
+        pod.Spec.Subdomain = "web";
+        await _client.UpdateAsync(pod);
+
+        await _controller.ReconcileAsync(_key, CancellationToken.None);
+
+        (await SlicesAsync()).Single().Endpoints.Single(e => e.Addresses[0] == "10.244.0.5").Hostname.Should().Be("web-1");
+    }
+
+    private async Task<IReadOnlyList<V1EndpointSlice>> SlicesAsync() =>
+        (await _client.ListAsync<V1EndpointSlice>("default", new ListOptions { LabelSelector = $"{EndpointsController.ServiceNameLabel}=web" })).Items;
 
     [Fact]
     public async Task A_deleted_service_takes_its_endpoints_along()

@@ -16,6 +16,12 @@ public sealed partial class EndpointsController(IClusterClient client, ILogger<E
     /// <summary>The label that ties an EndpointSlice to its Service.</summary>
     public const string ServiceNameLabel = "kubernetes.io/service-name";
 
+    /// <summary>The label naming the controller that manages an EndpointSlice; slices of other managers are left alone.</summary>
+    public const string ManagedByLabel = "endpointslice.kubernetes.io/managed-by";
+
+    /// <summary>This controller's value of <see cref="ManagedByLabel"/> (the EndpointSlice controller's own).</summary>
+    public const string ManagedBy = "endpointslice-controller.k8s.io";
+
     /// <summary>Registers the controller: Services, and the pods that may back them.</summary>
     public static void Configure(ControllerBuilder builder)
     {
@@ -55,12 +61,16 @@ public sealed partial class EndpointsController(IClusterClient client, ILogger<E
         }
 
         var selectorText = LabelSelectors.ToString(selector);
-        var pods = (await client.ListAsync<V1Pod>(key.Namespace, new ListOptions { LabelSelector = selectorText }, cancellationToken).ConfigureAwait(false)).Items
-            .Where(p => !string.IsNullOrEmpty(p.Status?.PodIP) && p.Metadata.DeletionTimestamp is null && p.Status?.Phase is not ("Succeeded" or "Failed"))
+        var matching = (await client.ListAsync<V1Pod>(key.Namespace, new ListOptions { LabelSelector = selectorText }, cancellationToken).ConfigureAwait(false)).Items
+            .Where(p => !string.IsNullOrEmpty(p.Status?.PodIP) && p.Status?.Phase is not ("Succeeded" or "Failed"))
             .OrderBy(p => p.Metadata.Name, StringComparer.Ordinal)
             .ToList();
+
+        // Endpoints leave terminating pods out; slices keep them, marked terminating, so that proxies
+        // can fall back to those still serving.
+        var pods = matching.Where(p => p.Metadata.DeletionTimestamp is null).ToList();
         await WriteEndpointsAsync(service, pods, cancellationToken).ConfigureAwait(false);
-        await WriteSliceAsync(service, pods, cancellationToken).ConfigureAwait(false);
+        await WriteSlicesAsync(service, matching, cancellationToken).ConfigureAwait(false);
         return ReconcileResult.Done;
     }
 
@@ -68,7 +78,7 @@ public sealed partial class EndpointsController(IClusterClient client, ILogger<E
     {
         // One subset per distinct set of resolved ports, as Kubernetes groups them.
         var subsets = pods
-            .GroupBy(p => string.Join(";", Ports(service, p).Select(x => $"{x.Name}/{x.Port}/{x.Protocol}")))
+            .GroupBy(p => PortsKey(Ports(service, p)))
             .Select(g =>
             {
                 var ready = g.Where(IsReady).Select(Address).ToList();
@@ -105,48 +115,86 @@ public sealed partial class EndpointsController(IClusterClient client, ILogger<E
         LogEndpointsWritten(service.Metadata.NamespaceProperty, service.Metadata.Name, pods.Count);
     }
 
-    private async Task WriteSliceAsync(V1Service service, List<V1Pod> pods, CancellationToken cancellationToken)
+    private async Task WriteSlicesAsync(V1Service service, List<V1Pod> pods, CancellationToken cancellationToken)
     {
-        var name = $"{service.Metadata.Name}-ipv4";
-        List<(string? Name, int Port, string Protocol)> ports = pods.Count > 0
-            ? Ports(service, pods[0])
-            : (service.Spec.Ports ?? []).Select(p => ((string?)p.Name, p.TargetPort?.Value is { } v && int.TryParse(v, out var n) ? n : p.Port, p.Protocol ?? "TCP")).ToList();
-        var slice = new V1EndpointSlice
+        // One slice per distinct set of resolved ports, as the EndpointSlice controller groups them: a
+        // named targetPort may resolve to different numbers in different pods.
+        var groups = pods.GroupBy(p => PortsKey(Ports(service, p))).ToList();
+        List<(List<(string? Name, int Port, string Protocol)> Ports, List<V1Pod> Pods)> wanted = groups.Count > 0
+            ? groups.Select(g => (Ports(service, g.First()), g.ToList())).ToList()
+            : [((service.Spec.Ports ?? []).Select(p => ((string?)p.Name, p.TargetPort?.Value is { } v && int.TryParse(v, out var n) ? n : p.Port, p.Protocol ?? "TCP")).ToList(), [])];
+        var ns = service.Metadata.NamespaceProperty;
+        var existing = (await client.ListAsync<V1EndpointSlice>(ns, new ListOptions { LabelSelector = $"{ServiceNameLabel}={service.Metadata.Name}" }, cancellationToken).ConfigureAwait(false)).Items
+            .Where(s => s.Metadata.Labels is { } labels && labels.TryGetValue(ManagedByLabel, out var by) && by == ManagedBy)
+            .ToDictionary(s => s.Metadata.Name, StringComparer.Ordinal);
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (ports, members) in wanted)
+        {
+            var slice = Slice(service, ports, members);
+            names.Add(slice.Metadata.Name);
+            if (existing.TryGetValue(slice.Metadata.Name, out var current))
+            {
+                if (KubernetesJsonEquals(current.Endpoints, slice.Endpoints) && KubernetesJsonEquals(current.Ports, slice.Ports))
+                {
+                    continue;
+                }
+
+                current.Endpoints = slice.Endpoints;
+                current.Ports = slice.Ports;
+                await client.UpdateAsync(current, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                try
+                {
+                    await client.CreateAsync(slice, cancellationToken).ConfigureAwait(false);
+                }
+                catch (AlreadyExistsException)
+                {
+                    // Written by another pass of this controller a moment ago: the next pass compares it.
+                    return;
+                }
+            }
+        }
+
+        foreach (var stale in existing.Keys.Where(n => !names.Contains(n)))
+        {
+            await DeleteIfPresentAsync<V1EndpointSlice>(new ObjectKey(ns, stale), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static V1EndpointSlice Slice(V1Service service, List<(string? Name, int Port, string Protocol)> ports, List<V1Pod> pods)
+    {
+        var publishNotReady = service.Spec?.PublishNotReadyAddresses == true;
+        return new V1EndpointSlice
         {
             Metadata = new V1ObjectMeta
             {
-                Name = name,
+                // Named after the port set, so that a pass finds its slices again by name.
+                Name = $"{service.Metadata.Name}-{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(PortsKey(ports))))[..5]}",
                 NamespaceProperty = service.Metadata.NamespaceProperty,
-                Labels = new Dictionary<string, string> { [ServiceNameLabel] = service.Metadata.Name, ["endpointslice.kubernetes.io/managed-by"] = "endpointslice-controller.k8s.io" },
+                Labels = new Dictionary<string, string> { [ServiceNameLabel] = service.Metadata.Name, [ManagedByLabel] = ManagedBy },
                 OwnerReferences = [new V1OwnerReference { ApiVersion = "v1", Kind = "Service", Name = service.Metadata.Name, Uid = service.Metadata.Uid, Controller = true, BlockOwnerDeletion = true }],
             },
             AddressType = "IPv4",
-            Endpoints = pods.Select(p => new V1Endpoint
+            Endpoints = pods.Select(p =>
             {
-                Addresses = [p.Status.PodIP],
-                Conditions = new V1EndpointConditions { Ready = IsReady(p), Serving = IsReady(p), Terminating = false },
-                NodeName = p.Spec?.NodeName,
-                TargetRef = new V1ObjectReference { Kind = "Pod", Name = p.Metadata.Name, NamespaceProperty = p.Metadata.NamespaceProperty, Uid = p.Metadata.Uid },
+                var terminating = p.Metadata.DeletionTimestamp is not null;
+                var serving = IsReady(p) || publishNotReady;
+                return new V1Endpoint
+                {
+                    Addresses = [p.Status.PodIP],
+                    Conditions = new V1EndpointConditions { Ready = serving && !terminating, Serving = serving, Terminating = terminating },
+                    Hostname = !string.IsNullOrEmpty(p.Spec?.Hostname) && p.Spec?.Subdomain == service.Metadata.Name ? p.Spec.Hostname : null,
+                    NodeName = p.Spec?.NodeName,
+                    TargetRef = new V1ObjectReference { Kind = "Pod", Name = p.Metadata.Name, NamespaceProperty = p.Metadata.NamespaceProperty, Uid = p.Metadata.Uid },
+                };
             }).ToList(),
             Ports = ports.Select(p => new Discoveryv1EndpointPort { Name = p.Name, Port = p.Port, Protocol = p.Protocol }).ToList(),
         };
-        try
-        {
-            var current = await client.GetAsync<V1EndpointSlice>(service.Metadata.NamespaceProperty, name, cancellationToken).ConfigureAwait(false);
-            if (KubernetesJsonEquals(current.Endpoints, slice.Endpoints) && KubernetesJsonEquals(current.Ports, slice.Ports))
-            {
-                return;
-            }
-
-            current.Endpoints = slice.Endpoints;
-            current.Ports = slice.Ports;
-            await client.UpdateAsync(current, cancellationToken).ConfigureAwait(false);
-        }
-        catch (NotFoundException)
-        {
-            await client.CreateAsync(slice, cancellationToken).ConfigureAwait(false);
-        }
     }
+
+    private static string PortsKey(List<(string? Name, int Port, string Protocol)> ports) => string.Join(";", ports.Select(x => $"{x.Name}/{x.Port}/{x.Protocol}"));
 
     /// <summary>The Service's ports as this pod serves them: a named targetPort is looked up in the pod's containers.</summary>
     private static List<(string? Name, int Port, string Protocol)> Ports(V1Service service, V1Pod pod)
