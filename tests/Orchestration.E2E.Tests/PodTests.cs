@@ -217,7 +217,7 @@ public abstract class PodCluster : IAsyncLifetime
 /// Real containers through the real kubectl: logs, exec, cp, port-forward, the pod network, restarts
 /// and probes. One definition for every real runtime; each runtime's class binds it to its cluster.
 /// </summary>
-public abstract class PodTests<TCluster>(TCluster cluster)
+public abstract partial class PodTests<TCluster>(TCluster cluster)
     where TCluster : PodCluster
 {
     private Kubectl Kubectl => cluster.Kubectl;
