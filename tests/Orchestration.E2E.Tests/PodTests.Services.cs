@@ -57,7 +57,7 @@ public abstract partial class PodTests<TCluster>
         pods.Should().HaveCount(3);
 
         // 30 requests from another pod reach all three backends.
-        var answers = await ShellInPodAsync(ns, "client", $"for i in $(seq 30); do timeout 5 wget -qO- http://{clusterIp}/ || echo FAILED; done");
+        var answers = await RunInPodAsync(ns, "client", $"for i in $(seq 30); do timeout 5 wget -qO- http://{clusterIp}/ || echo FAILED; done");
         answers.Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().HaveCount(30).And.NotContain("FAILED");
         answers.Split('\n', StringSplitOptions.RemoveEmptyEntries).Distinct().Should().BeEquivalentTo(pods, "the Service balances over every ready pod");
 
@@ -93,17 +93,11 @@ public abstract partial class PodTests<TCluster>
 
     private async Task<List<string>> AnswersAsync(string ns, string clusterIp, int count)
     {
-        var output = await ShellInPodAsync(ns, "client", $"for i in $(seq {count}); do timeout 5 wget -qO- http://{clusterIp}/ || echo FAILED; done");
+        var output = await RunInPodAsync(ns, "client", $"for i in $(seq {count}); do timeout 5 wget -qO- http://{clusterIp}/ || echo FAILED; done");
         return output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l != "FAILED").ToList();
     }
 
     /// <summary>Runs a shell command in the pod and returns its output; fails loudly when a tool in it crashed (busybox wget's segfault is exit 139).</summary>
-    private async Task<string> ShellInPodAsync(string ns, string pod, string script)
-    {
-        var output = await RunInPodAsync(ns, pod, script);
-        return output;
-    }
-
     private async Task<string> RunInPodAsync(string ns, string pod, string script)
     {
         var result = await Kubectl.RunAsync(["exec", "-n", ns, pod, "--", "sh", "-c", script], timeout: TimeSpan.FromSeconds(200));

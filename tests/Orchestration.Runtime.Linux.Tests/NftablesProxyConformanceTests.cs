@@ -37,9 +37,10 @@ public sealed class NftablesProxyConformanceTests : NetworkProxyConformanceTests
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();
+        _proxy.Dispose();
         await _network.DisposeAsync();
     }
 
-    internal static NftablesProxy NewProxy(TestNetwork network, string nft = "/usr/sbin/nft") =>
-        new(Options.Create(new NftablesProxyOptions { NetworkNamespacePath = network.Path, ClusterCidr = TestNetwork.ClusterCidr, NftPath = nft }), NullLogger<NftablesProxy>.Instance);
+    internal static NftablesProxy NewProxy(TestNetwork network, string library = "libnftables.so.1") =>
+        new(Options.Create(new NftablesProxyOptions { NetworkNamespacePath = network.Path, ClusterCidr = TestNetwork.ClusterCidr, LibraryPath = library }), NullLogger<NftablesProxy>.Instance);
 }

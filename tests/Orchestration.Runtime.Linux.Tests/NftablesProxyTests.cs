@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Orchestration.Networking;
+using Orchestration.Runtime.Linux.Networking;
 
 namespace Orchestration.Runtime.Linux.Tests;
 
@@ -24,7 +25,7 @@ public sealed class NftablesProxyTests : IAsyncLifetime
     [Fact]
     public async Task A_new_proxy_takes_over_the_table_without_dropping_an_established_connection()
     {
-        var first = NftablesProxyConformanceTests.NewProxy(_network);
+        using var first = NftablesProxyConformanceTests.NewProxy(_network);
         var table = OneService(TestNetwork.ServiceAddress(1), _network.EndpointAddresses[0]);
         using var listener = Listen(_network.EndpointAddresses[0], 8080);
         await first.SyncAsync(table, CancellationToken.None);
@@ -32,7 +33,7 @@ public sealed class NftablesProxyTests : IAsyncLifetime
         using var server = await listener.AcceptAsync();
 
         // The process that ran the first proxy is gone (killed): a new one starts with no memory of it.
-        var second = NftablesProxyConformanceTests.NewProxy(_network);
+        using var second = NftablesProxyConformanceTests.NewProxy(_network);
         await second.SyncAsync(table, CancellationToken.None);
 
         second.LastSync.Full.Should().BeTrue("a new proxy replaces the whole table at its first sync");
@@ -46,7 +47,7 @@ public sealed class NftablesProxyTests : IAsyncLifetime
     public async Task Clean_up_deletes_the_proxy_table_and_nothing_else()
     {
         await _network.RunAsync("/usr/sbin/nft", "add", "table", "ip", "someone-else");
-        var proxy = NftablesProxyConformanceTests.NewProxy(_network);
+        using var proxy = NftablesProxyConformanceTests.NewProxy(_network);
         await proxy.SyncAsync(OneService(TestNetwork.ServiceAddress(2), _network.EndpointAddresses[0]), CancellationToken.None);
         (await TablesAsync()).Should().Contain(["orch-proxy", "someone-else"]);
 
@@ -58,7 +59,7 @@ public sealed class NftablesProxyTests : IAsyncLifetime
     [Fact]
     public async Task A_change_rewrites_only_the_service_that_changed()
     {
-        var proxy = NftablesProxyConformanceTests.NewProxy(_network);
+        using var proxy = NftablesProxyConformanceTests.NewProxy(_network);
         var ports = Enumerable.Range(1, 50).Select(i => Port($"svc-{i}", TestNetwork.ServiceAddress(i), _network.EndpointAddresses[0])).ToList();
         await proxy.SyncAsync(new ServiceTable(ports), CancellationToken.None);
         var fullLength = proxy.LastSync.ScriptLength;
@@ -69,23 +70,35 @@ public sealed class NftablesProxyTests : IAsyncLifetime
         proxy.LastSync.Full.Should().BeFalse();
         proxy.LastSync.ScriptLength.Should().BeLessThan(fullLength / 10, "one changed service out of fifty is a small transaction");
         var (_, ruleset) = await _network.RunAsync("/usr/sbin/nft", "list", "table", "ip", "orch-proxy");
-        ruleset.Should().Contain("conformance/svc-8/tcp/p80__10.244.0.3/8080");
+        ruleset.Should().Contain("dnat to 10.244.0.3:8080", "the new endpoint is in the changed Service's chain");
     }
 
     [Fact]
-    public async Task A_missing_nft_is_a_clear_error()
+    public async Task Missing_nftables_is_a_clear_error()
     {
-        var proxy = NftablesProxyConformanceTests.NewProxy(_network, nft: "/nonexistent/nft");
+        using var proxy = NftablesProxyConformanceTests.NewProxy(_network, library: "/nonexistent/libnftables.so.1");
 
         var sync = () => proxy.SyncAsync(OneService(TestNetwork.ServiceAddress(3), _network.EndpointAddresses[0]), CancellationToken.None);
 
-        (await sync.Should().ThrowAsync<NetworkProxyException>()).Which.Message.Should().Contain("nft is not installed at /nonexistent/nft").And.Contain("userspace");
+        (await sync.Should().ThrowAsync<NetworkProxyException>()).Which.Message.Should().Contain("nftables is not installed: /nonexistent/libnftables.so.1 cannot be loaded").And.Contain("--proxy-mode none");
+    }
+
+    [Fact]
+    public async Task A_namespace_that_is_gone_is_a_clear_error()
+    {
+        using var proxy = new NftablesProxy(
+            Microsoft.Extensions.Options.Options.Create(new Orchestration.Runtime.Linux.Networking.NftablesProxyOptions { NetworkNamespacePath = "/var/run/netns/orch-not-there" }),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<NftablesProxy>.Instance);
+
+        var sync = () => proxy.SyncAsync(ServiceTable.Empty, CancellationToken.None);
+
+        (await sync.Should().ThrowAsync<NetworkProxyException>()).Which.Message.Should().Contain("/var/run/netns/orch-not-there does not exist");
     }
 
     [Fact]
     public async Task A_refused_transaction_throws_with_nfts_words_and_leaves_the_rules_that_were_there()
     {
-        var proxy = NftablesProxyConformanceTests.NewProxy(_network);
+        using var proxy = NftablesProxyConformanceTests.NewProxy(_network);
         using var listener = Listen(_network.EndpointAddresses[0], 8080);
         await proxy.SyncAsync(OneService(TestNetwork.ServiceAddress(4), _network.EndpointAddresses[0]), CancellationToken.None);
 

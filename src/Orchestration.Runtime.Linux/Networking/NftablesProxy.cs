@@ -7,18 +7,20 @@ namespace Orchestration.Runtime.Linux.Networking;
 
 /// <summary>
 /// The nftables network proxy: one table of its own in the node's network namespace (see
-/// <see cref="NftablesRuleset"/>), changed by one <c>nft -f</c> transaction per sync. The first sync
+/// <see cref="NftablesRuleset"/>), changed by one nftables transaction per sync. The first sync
 /// replaces the whole table (taking over what a killed proxy left: connections already set up keep
 /// going, since their translation lives in conntrack, not in the rules); later syncs rewrite only the
 /// ports that changed. A failed change is retried once as a whole table; if that fails too, the rules
-/// stay as the kernel has them and the error says what nft refused. Needs root and nftables.
+/// stay as the kernel has them and the error says what nft refused. nftables' own library
+/// (libnftables) is driven in this process, from a thread inside the node's namespace. Needs root and nftables.
 /// </summary>
-public sealed partial class NftablesProxy : INetworkProxy
+public sealed partial class NftablesProxy : INetworkProxy, IDisposable
 {
     private readonly NftablesProxyOptions _options;
     private readonly INodeNetworkNamespace? _node;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private Libnftables? _nft;
     private Dictionary<ServicePortName, (ServicePort Port, PortProgram Program)>? _applied;
     private bool _prepared;
 
@@ -36,6 +38,9 @@ public sealed partial class NftablesProxy : INetworkProxy
 
     /// <summary>How long the last sync's nft transaction took, and how many bytes of script it applied.</summary>
     public (TimeSpan Elapsed, int ScriptLength, bool Full) LastSync { get; private set; }
+
+    /// <summary>Clears <see cref="LastSync"/>, so that a caller sees whether the next sync wrote anything.</summary>
+    public void ForgetLastSync() => LastSync = default;
 
     /// <inheritdoc />
     public async Task SyncAsync(ServiceTable table, CancellationToken cancellationToken)
@@ -97,8 +102,18 @@ public sealed partial class NftablesProxy : INetworkProxy
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (!File.Exists(_options.NftPath) || (NetworkNamespacePath is { } path && !File.Exists(path)))
+            if (_applied is null && !_prepared && NetworkNamespacePath is { } path && !File.Exists(path))
             {
+                return;
+            }
+
+            try
+            {
+                await PrepareAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (NetworkProxyException)
+            {
+                // Without nftables or the namespace there is nothing of this proxy's to remove.
                 return;
             }
 
@@ -116,6 +131,13 @@ public sealed partial class NftablesProxy : INetworkProxy
         }
     }
 
+    /// <summary>Frees the library's context and ends the namespace thread.</summary>
+    public void Dispose()
+    {
+        _nft?.Dispose();
+        _gate.Dispose();
+    }
+
     private string NamespaceText => NetworkNamespacePath is { } path ? $"network namespace {path}" : "this process's network namespace";
 
     private static Dictionary<ServicePortName, PortProgram> Programs(Dictionary<ServicePortName, (ServicePort Port, PortProgram Program)> applied) =>
@@ -128,22 +150,28 @@ public sealed partial class NftablesProxy : INetworkProxy
             return;
         }
 
-        if (!File.Exists(_options.NftPath))
-        {
-            throw new NetworkProxyException($"nft is not installed at {_options.NftPath}: install nftables (scripts/install-deps.sh) or run the userspace proxy (--proxy-mode userspace)");
-        }
-
         if (NetworkNamespacePath is { } path && !File.Exists(path))
         {
             throw new NetworkProxyException($"the node's network namespace {path} does not exist");
         }
 
-        // Pods on one bridge reach each other's Services only if bridged packets pass the IP hooks
-        // (replies are un-NATed there), and DNAT to another pod needs forwarding.
-        var (exitCode, output) = await RunInNamespaceAsync("/bin/sh", ["-c", "echo 1 > /proc/sys/net/ipv4/ip_forward && if [ -e /proc/sys/net/bridge/bridge-nf-call-iptables ]; then echo 1 > /proc/sys/net/bridge/bridge-nf-call-iptables; fi"], null, cancellationToken).ConfigureAwait(false);
-        if (exitCode != 0)
+        _nft ??= new Libnftables(_options.LibraryPath, new NamespaceThread(NetworkNamespacePath));
+        try
         {
-            throw new NetworkProxyException($"could not enable forwarding in {NamespaceText}: {Trim(output)}");
+            await _nft.LoadAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+
+            // Pods on one bridge reach each other's Services only if bridged packets pass the IP hooks
+            // (replies are un-NATed there), and DNAT to another pod needs forwarding.
+            await _nft.WriteSysctlAsync("/proc/sys/net/ipv4/ip_forward", "1").ConfigureAwait(false);
+            await _nft.WriteSysctlAsync("/proc/sys/net/bridge/bridge-nf-call-iptables", "1").ConfigureAwait(false);
+        }
+        catch (DllNotFoundException ex)
+        {
+            throw new NetworkProxyException($"nftables is not installed: {_options.LibraryPath} cannot be loaded ({ex.Message}); install nftables (scripts/install-deps.sh) or run without the nftables proxy (--proxy-mode none)", ex);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new NetworkProxyException($"could not prepare {NamespaceText}: {ex.Message}", ex);
         }
 
         _prepared = true;
@@ -152,14 +180,9 @@ public sealed partial class NftablesProxy : INetworkProxy
     private async Task<(bool Ok, string Output, TimeSpan Elapsed)> ApplyAsync(string script, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
-        var (exitCode, output) = await RunInNamespaceAsync(_options.NftPath, ["-f", "-"], script, cancellationToken).ConfigureAwait(false);
-        return (exitCode == 0, output, Stopwatch.GetElapsedTime(started));
+        var (ok, error) = await _nft!.RunAsync(script).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return (ok, error, Stopwatch.GetElapsedTime(started));
     }
-
-    private Task<(int ExitCode, string Output)> RunInNamespaceAsync(string file, IReadOnlyList<string> arguments, string? input, CancellationToken cancellationToken) =>
-        NetworkNamespacePath is { } path
-            ? ProcessRunner.RunAsync("nsenter", [$"--net={path}", file, .. arguments], input, cancellationToken)
-            : ProcessRunner.RunAsync(file, arguments, input, cancellationToken);
 
     private static string Trim(string output)
     {

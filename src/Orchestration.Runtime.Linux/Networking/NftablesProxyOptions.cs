@@ -12,8 +12,8 @@ public sealed class NftablesProxyOptions
     /// </summary>
     public string? ClusterCidr { get; set; }
 
-    /// <summary>The nft binary.</summary>
-    public string NftPath { get; set; } = "/usr/sbin/nft";
+    /// <summary>nftables' library (Debian's libnftables1, installed with nftables), by name or path.</summary>
+    public string LibraryPath { get; set; } = "libnftables.so.1";
 
     /// <summary>The network namespace to program (<c>/var/run/netns/NAME</c>); null takes the node's (<see cref="INodeNetworkNamespace"/>), or this process's own when there is none.</summary>
     public string? NetworkNamespacePath { get; set; }

@@ -28,8 +28,8 @@ internal sealed record PortProgram(IReadOnlyList<NftChain> Chains, IReadOnlyList
 /// The proxy's nftables table, written as nft scripts: a fixed skeleton (verdict maps keyed by
 /// destination address, protocol and port, so a packet costs one lookup however many Services there
 /// are; reject for Services without endpoints; masquerade by mark) and, per Service port, a chain
-/// that balances over its endpoints' chains (random, or the endpoint a client's address went to
-/// before under ClientIP affinity). A full script replaces the table in one transaction; a change
+/// that translates to one of its endpoints at random (or, under ClientIP affinity, through an
+/// endpoint chain to the endpoint a client's address went to before). A full script replaces the table in one transaction; a change
 /// script touches only the chains, sets and elements of the ports that changed.
 /// </summary>
 internal static class NftablesRuleset
@@ -121,35 +121,32 @@ internal static class NftablesRuleset
         var elements = new List<NftElement>();
         var stickySeconds = port.StickyFor is { } sticky ? Math.Max(1, (long)sticky.TotalSeconds) : 0;
 
-        var endpointChains = new Dictionary<ServiceEndpoint, (string Chain, string? Set)>();
-        foreach (var endpoint in port.ClusterEndpoints.Concat(port.ExternalEndpoints).Where(e => e.Address.AddressFamily == AddressFamily.InterNetwork).Distinct())
+        // Endpoint chains only under ClientIP affinity, where each endpoint records its clients in a
+        // set of its own; otherwise the Service's chain translates to the endpoint itself, which keeps
+        // the table at one chain per Service port.
+        var endpointChains = new Dictionary<ServiceEndpoint, (string Chain, string Set)>();
+        var endpoints = port.ClusterEndpoints.Concat(port.ExternalEndpoints).Where(e => e.Address.AddressFamily == AddressFamily.InterNetwork).Distinct().ToList();
+        foreach (var endpoint in stickySeconds > 0 ? endpoints : [])
         {
             var endpointKey = $"{key}@{endpoint}";
             var chain = $"sep-{Hash(endpointKey)}-{label}__{endpoint.Address}/{endpoint.Port.ToString(CultureInfo.InvariantCulture)}";
-            string? set = stickySeconds > 0 ? $"aff-{Hash(endpointKey + "/" + stickySeconds.ToString(CultureInfo.InvariantCulture))}" : null;
-            var rules = new List<string> { $"ip saddr {endpoint.Address} jump mark-for-masquerade" };
-            if (set is not null)
-            {
-                rules.Add($"update @{set} {{ ip saddr }}");
-                sets.Add(new NftAffinitySet(set, stickySeconds));
-            }
-
-            rules.Add($"meta l4proto {proto} dnat to {endpoint.Address}:{endpoint.Port.ToString(CultureInfo.InvariantCulture)}");
-            chains.Add(new NftChain(chain, rules));
+            var set = $"aff-{Hash(endpointKey + "/" + stickySeconds.ToString(CultureInfo.InvariantCulture))}";
+            sets.Add(new NftAffinitySet(set, stickySeconds));
+            chains.Add(new NftChain(chain, [$"ip saddr {endpoint.Address} jump mark-for-masquerade", $"update @{set} {{ ip saddr }}", Dnat(proto, endpoint)]));
             endpointChains[endpoint] = (chain, set);
         }
 
         var clusterIPs = port.ClusterIPs.Where(IsIpv4).ToList();
-        var clusterEndpoints = port.ClusterEndpoints.Where(e => endpointChains.ContainsKey(e)).ToList();
+        var clusterEndpoints = port.ClusterEndpoints.Where(endpoints.Contains).ToList();
         if (clusterEndpoints.Count > 0)
         {
             var rules = new List<string>();
             if (clusterCidr is not null && clusterIPs.Count > 0)
             {
-                rules.Add($"ip daddr {AddressSet(clusterIPs)} ip saddr != {clusterCidr} jump mark-for-masquerade");
+                rules.AddRange(clusterIPs.Select(ip => $"ip daddr {ip} ip saddr != {clusterCidr} jump mark-for-masquerade"));
             }
 
-            rules.AddRange(Balance(clusterEndpoints, endpointChains));
+            rules.AddRange(Balance(proto, clusterEndpoints, endpointChains));
             chains.Add(new NftChain(serviceChain, rules));
         }
 
@@ -162,7 +159,7 @@ internal static class NftablesRuleset
 
         if (port.HasExternalAddresses)
         {
-            var externalEndpoints = port.ExternalEndpoints.Where(e => endpointChains.ContainsKey(e)).ToList();
+            var externalEndpoints = port.ExternalEndpoints.Where(endpoints.Contains).ToList();
             var verdict = Reject;
             if (externalEndpoints.Count > 0)
             {
@@ -178,7 +175,7 @@ internal static class NftablesRuleset
                 }
                 else
                 {
-                    rules.AddRange(Balance(externalEndpoints, endpointChains));
+                    rules.AddRange(Balance(proto, externalEndpoints, endpointChains));
                 }
 
                 chains.Add(new NftChain(externalChain, rules));
@@ -317,26 +314,38 @@ internal static class NftablesRuleset
         _ => "tcp",
     };
 
-    private static IEnumerable<string> Balance(List<ServiceEndpoint> endpoints, Dictionary<ServiceEndpoint, (string Chain, string? Set)> chains)
+    // Each rule takes its endpoint with probability 1/(endpoints left), so every endpoint gets 1/N;
+    // rules rather than an anonymous numgen verdict map, because the kernel binds each anonymous set
+    // by walking the whole transaction, which at 10,000 Services turns a full sync quadratic.
+    private static IEnumerable<string> Balance(string proto, List<ServiceEndpoint> endpoints, Dictionary<ServiceEndpoint, (string Chain, string Set)> chains)
     {
-        foreach (var endpoint in endpoints)
+        if (chains.Count > 0)
         {
-            if (chains[endpoint].Set is { } set)
+            foreach (var endpoint in endpoints)
             {
-                yield return $"ip saddr @{set} goto {chains[endpoint].Chain}";
+                yield return $"ip saddr @{chains[endpoint].Set} goto {chains[endpoint].Chain}";
             }
-        }
-
-        if (endpoints.Count == 1)
-        {
-            yield return $"goto {chains[endpoints[0]].Chain}";
         }
         else
         {
-            var arms = string.Join(", ", endpoints.Select((e, i) => $"{i.ToString(CultureInfo.InvariantCulture)} : goto {chains[e].Chain}"));
-            yield return $"numgen random mod {endpoints.Count.ToString(CultureInfo.InvariantCulture)} vmap {{ {arms} }}";
+            // A pod that reaches its own Service must be masqueraded, or the reply would not come
+            // back through the translation; it is marked whichever endpoint it then lands on.
+            foreach (var endpoint in endpoints)
+            {
+                yield return $"ip saddr {endpoint.Address} jump mark-for-masquerade";
+            }
+        }
+
+        for (var i = 0; i < endpoints.Count; i++)
+        {
+            var target = chains.Count > 0 ? $"goto {chains[endpoints[i]].Chain}" : Dnat(proto, endpoints[i]);
+            var left = endpoints.Count - i;
+            yield return left == 1 ? target : $"numgen random mod {left.ToString(CultureInfo.InvariantCulture)} == 0 {target}";
         }
     }
+
+    private static string Dnat(string proto, ServiceEndpoint endpoint) =>
+        $"meta l4proto {proto} dnat to {endpoint.Address}:{endpoint.Port.ToString(CultureInfo.InvariantCulture)}";
 
     private static void Collect(PortProgram program, Dictionary<string, NftChain> chains, HashSet<NftElement> elements, HashSet<NftAffinitySet> sets)
     {
@@ -371,9 +380,6 @@ internal static class NftablesRuleset
                 .AppendJoin(", ", chunk).Append(" }\n");
         }
     }
-
-    private static string AddressSet(List<IPAddress> addresses) =>
-        addresses.Count == 1 ? addresses[0].ToString() : "{ " + string.Join(", ", addresses) + " }";
 
     private static bool IsIpv4(IPAddress address) => address.AddressFamily == AddressFamily.InterNetwork;
 
