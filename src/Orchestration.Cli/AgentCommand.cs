@@ -27,8 +27,9 @@ internal static class AgentCommand
         var nodes = new Option<int>("--nodes") { Description = "How many simulated nodes this worker runs (with --runtime simulated).", DefaultValueFactory = _ => 1 };
         var lease = Durations.Option("--node-lease-duration", "How long a node's Lease holds (renewed every quarter of it).", TimeSpan.FromSeconds(40));
         var proxyMode = UpCommand.ProxyModeOption();
+        var dnsUpstream = UpCommand.DnsUpstreamOption();
         var clusterCidr = new Option<string>("--cluster-cidr") { Description = "The cluster's pod network: traffic to cluster IPs from outside it is masqueraded.", DefaultValueFactory = _ => "10.244.0.0/16" };
-        var command = new Command("agent", "Join a cluster as a worker: run a node agent against its API server.") { kubeconfig, nodeName, runtime, dataDir, containerdSocket, dockerSocket, imageArchive, nodes, lease, proxyMode, clusterCidr };
+        var command = new Command("agent", "Join a cluster as a worker: run a node agent against its API server.") { kubeconfig, nodeName, runtime, dataDir, containerdSocket, dockerSocket, imageArchive, nodes, lease, proxyMode, clusterCidr, dnsUpstream };
         command.Validators.Add(result =>
         {
             // Options of one runtime given with another would be ignored silently: say so instead.
@@ -69,16 +70,23 @@ internal static class AgentCommand
                 parse.GetValue(lease),
                 parse.GetValue(proxyMode)!,
                 parse.GetValue(clusterCidr)!,
+                parse.GetValue(dnsUpstream),
                 cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(string kubeconfig, string nodeName, string runtime, string dataDirectory, string? socket, string? imageArchive, int simulatedNodes, TimeSpan leaseDuration, string proxyMode, string clusterCidr, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string kubeconfig, string nodeName, string runtime, string dataDirectory, string? socket, string? imageArchive, int simulatedNodes, TimeSpan leaseDuration, string proxyMode, string clusterCidr, string? dnsUpstream, CancellationToken cancellationToken)
     {
         if (!File.Exists(kubeconfig))
         {
             await Console.Error.WriteLineAsync($"orch: no kubeconfig at {kubeconfig}").ConfigureAwait(false);
+            return 2;
+        }
+
+        if (!UpCommand.ValidDnsUpstream(dnsUpstream))
+        {
+            await Console.Error.WriteLineAsync($"orch: --dns-upstream \"{dnsUpstream}\" is not a list of IP[:PORT] addresses separated by commas, nor none").ConfigureAwait(false);
             return 2;
         }
 
@@ -102,10 +110,10 @@ internal static class AgentCommand
         switch (runtime)
         {
             case "containerd":
-                worker.UseContainerdRuntime(o => UpCommand.RealNodeDaemon(o, dataDirectory, socket, imageArchive)).UseProxyMode(proxyMode, clusterCidr).AddNodeAgentServer();
+                worker.UseContainerdRuntime(o => UpCommand.RealNodeDaemon(o, dataDirectory, socket, imageArchive)).UseProxyMode(proxyMode, clusterCidr).UseDnsUpstream(dnsUpstream)!.AddNodeAgentServer();
                 break;
             case "docker":
-                worker.UseDockerRuntime(o => UpCommand.RealNodeDaemon(o, dataDirectory, socket, imageArchive)).UseProxyMode(proxyMode, clusterCidr).AddNodeAgentServer();
+                worker.UseDockerRuntime(o => UpCommand.RealNodeDaemon(o, dataDirectory, socket, imageArchive)).UseProxyMode(proxyMode, clusterCidr).UseDnsUpstream(dnsUpstream)!.AddNodeAgentServer();
                 break;
             default:
                 worker.UseSimulatedNodes(simulatedNodes);

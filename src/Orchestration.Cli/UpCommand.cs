@@ -50,7 +50,8 @@ internal static class UpCommand
         var clusterCidr = new Option<string>("--cluster-cidr") { Description = "The pod network; each node gets a block of it.", DefaultValueFactory = _ => "10.244.0.0/16" };
         var nodeMask = new Option<int>("--node-cidr-mask-size") { Description = "The prefix length of each node's block of the pod network (a /16 holds 256 nodes of /24).", DefaultValueFactory = _ => 24 };
         var proxyMode = ProxyModeOption();
-        var command = new Command("up", "Start a whole cluster in this process.") { dataDir, port, bind, kubeconfig, runtime, nodes, insecure, lease, grace, clusterCidr, nodeMask, containerdSocket, dockerSocket, imageArchive, proxyMode };
+        var dnsUpstream = DnsUpstreamOption();
+        var command = new Command("up", "Start a whole cluster in this process.") { dataDir, port, bind, kubeconfig, runtime, nodes, insecure, lease, grace, clusterCidr, nodeMask, containerdSocket, dockerSocket, imageArchive, proxyMode, dnsUpstream };
         command.SetAction((parse, cancellationToken) =>
         {
             var directory = Path.GetFullPath(parse.GetValue(dataDir)!);
@@ -80,7 +81,13 @@ internal static class UpCommand
                 parse.GetValue(nodeMask),
                 parse.GetValue(runtime) == "docker" ? parse.GetValue(dockerSocket) : parse.GetValue(containerdSocket),
                 parse.GetValue(imageArchive) ?? LocalImages.DefaultArchive(),
-                parse.GetValue(proxyMode)!);
+                parse.GetValue(proxyMode)!,
+                parse.GetValue(dnsUpstream));
+            if (!ValidDnsUpstream(settings.DnsUpstream))
+            {
+                return Fail($"--dns-upstream \"{settings.DnsUpstream}\" is not a list of IP[:PORT] addresses separated by commas, nor none");
+            }
+
             return RunAsync(settings, cancellationToken);
         });
         return command;
@@ -121,12 +128,14 @@ internal static class UpCommand
                 builder.Services.AddOrchestrationWorker(o => RealNodeAgent(o, nodeName, nodeDirectory))
                     .UseContainerdRuntime(o => RealNodeDaemon(o, nodeDirectory, settings.Socket, settings.ImageArchive))
                     .UseProxyMode(settings.ProxyMode, settings.ClusterCidr)
+                    .UseDnsUpstream(settings.DnsUpstream)!
                     .AddNodeAgentServer();
                 break;
             case "docker":
                 builder.Services.AddOrchestrationWorker(o => RealNodeAgent(o, nodeName, nodeDirectory))
                     .UseDockerRuntime(o => RealNodeDaemon(o, nodeDirectory, settings.Socket, settings.ImageArchive))
                     .UseProxyMode(settings.ProxyMode, settings.ClusterCidr)
+                    .UseDnsUpstream(settings.DnsUpstream)!
                     .AddNodeAgentServer();
                 break;
             case "simulated" when settings.SimulatedNodes > 0:
@@ -189,6 +198,9 @@ internal static class UpCommand
         options.NodeName = nodeName;
         options.Workers = RealNodeWorkers;
         options.RootDirectory = Path.Combine(nodeDirectory, "kubelet");
+
+        // The kube-dns Service's address in the default service network (its tenth address).
+        options.ClusterDns.Add("10.96.0.10");
     }
 
     /// <summary>A real node's daemon: its own under the node's directory, or the one at <paramref name="socket"/>.</summary>
@@ -203,6 +215,49 @@ internal static class UpCommand
     }
 
     internal static Task<int> Fail(string message) => FailAsync(message);
+
+    /// <summary>The <c>--dns-upstream</c> option of a real node: where its cluster DNS forwards other names.</summary>
+    internal static Option<string?> DnsUpstreamOption() => new("--dns-upstream")
+    {
+        Description = "Where the node's cluster DNS forwards names outside the cluster: IP[:PORT] addresses separated by commas, or none (default: the name servers of the machine's /etc/resolv.conf).",
+    };
+
+    /// <summary>Whether a <c>--dns-upstream</c> value can be used.</summary>
+    internal static bool ValidDnsUpstream(string? upstream) =>
+        string.IsNullOrEmpty(upstream) || upstream == "none" || upstream.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).All(t => IPEndPoint.TryParse(t, out _));
+
+    /// <summary>Points the node's cluster DNS at the upstreams <c>--dns-upstream</c> names; null when the value is not valid.</summary>
+    internal static IWorkerBuilder? UseDnsUpstream(this IWorkerBuilder worker, string? upstream)
+    {
+        if (string.IsNullOrEmpty(upstream))
+        {
+            return worker;
+        }
+
+        if (upstream == "none")
+        {
+            return worker.UseClusterDns(node: o => o.ResolvConf = null);
+        }
+
+        var endPoints = new List<IPEndPoint>();
+        foreach (var text in upstream.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!IPEndPoint.TryParse(text, out var endPoint))
+            {
+                return null;
+            }
+
+            endPoints.Add(endPoint.Port == 0 ? new IPEndPoint(endPoint.Address, 53) : endPoint);
+        }
+
+        return worker.UseClusterDns(o =>
+        {
+            foreach (var endPoint in endPoints)
+            {
+                o.Upstreams.Add(endPoint);
+            }
+        });
+    }
 
     /// <summary>The <c>--proxy-mode</c> option of a real node: how its Services are served.</summary>
     internal static Option<string> ProxyModeOption()
@@ -239,5 +294,6 @@ internal static class UpCommand
         int NodeCidrMaskSize,
         string? Socket,
         string? ImageArchive,
-        string ProxyMode);
+        string ProxyMode,
+        string? DnsUpstream);
 }

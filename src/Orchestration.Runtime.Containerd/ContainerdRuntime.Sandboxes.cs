@@ -95,6 +95,12 @@ public sealed partial class ContainerdRuntime
             // containerd hands these to the CNI portmap plugin (the host's CNI config asks for portMappings).
             PortMappings = { config.PortMappings.Select(p => new Cri.PortMapping { Protocol = Protocol(p.Protocol), ContainerPort = p.ContainerPort, HostPort = p.HostPort, HostIp = p.HostIp ?? "" }) },
         };
+        if (config.Dns is { } dns)
+        {
+            // containerd writes the sandbox's resolv.conf from this; without it the node's is copied.
+            sandbox.DnsConfig = new Cri.DNSConfig { Servers = { dns.Servers }, Searches = { dns.Searches }, Options = { dns.Options } };
+        }
+
         if (_options.PodLogDirectory is { } logs)
         {
             sandbox.LogDirectory = Path.Combine(logs, $"{config.Namespace}_{config.Name}_{config.Uid}");

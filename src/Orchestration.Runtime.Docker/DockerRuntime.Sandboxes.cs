@@ -113,6 +113,12 @@ public sealed partial class DockerRuntime
                 // Its containers join its IPC namespace, which Docker only lends from a "shareable" one.
                 IpcMode = "shareable",
                 PortBindings = bindings,
+
+                // The containers of the pod share the sandbox's network and so its resolv.conf; on a
+                // network of its own Docker's resolver answers in the container and forwards to these.
+                DNS = config.Dns?.Servers.ToList(),
+                DNSSearch = config.Dns?.Searches.ToList(),
+                DNSOptions = config.Dns?.Options.ToList(),
                 RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.No },
             },
         };

@@ -44,7 +44,7 @@ public sealed class OrchProcess : IAsyncDisposable
         dataDir ??= Directory.CreateTempSubdirectory("orch-e2e-").FullName;
         var chosen = port ?? FreePorts.Next();
         var runtime = extraArgs.Contains("--runtime") ? [] : new[] { "--runtime", "none" };
-        string[] args = ["up", "--data-dir", dataDir, "--port", chosen.ToString(System.Globalization.CultureInfo.InvariantCulture), .. runtime, .. extraArgs];
+        string[] args = ["up", "--data-dir", dataDir, "--port", chosen.ToString(System.Globalization.CultureInfo.InvariantCulture), .. runtime, .. NoDnsForwarding(extraArgs), .. extraArgs];
         return LaunchAsync(args, "serving at", dataDir, chosen);
     }
 
@@ -53,7 +53,13 @@ public sealed class OrchProcess : IAsyncDisposable
     /// node's data under <paramref name="dataDir"/>; started once it says it joined.
     /// </summary>
     public static Task<OrchProcess> StartAgentAsync(string kubeconfig, string dataDir, params string[] extraArgs) =>
-        LaunchAsync(["agent", "--kubeconfig", kubeconfig, "--data-dir", dataDir, .. extraArgs], "joined the cluster", dataDir, 0);
+        LaunchAsync(["agent", "--kubeconfig", kubeconfig, "--data-dir", dataDir, .. NoDnsForwarding(extraArgs), .. extraArgs], "joined the cluster", dataDir, 0);
+
+    /// <summary>
+    /// The nodes' cluster DNS forwards nowhere unless a test says otherwise: a test never sends a query
+    /// to the machine's own resolvers.
+    /// </summary>
+    private static string[] NoDnsForwarding(string[] extraArgs) => extraArgs.Contains("--dns-upstream") ? [] : ["--dns-upstream", "none"];
 
     /// <summary><c>orch</c> with <paramref name="args"/>, run to its exit (a command that fails at start).</summary>
     public static Task<CommandResult> RunToExitAsync(TimeSpan timeout, params string[] args) =>

@@ -61,6 +61,24 @@ public abstract partial class PodTests<TCluster>
         answers.Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().HaveCount(30).And.NotContain("FAILED");
         answers.Split('\n', StringSplitOptions.RemoveEmptyEntries).Distinct().Should().BeEquivalentTo(pods, "the Service balances over every ready pod");
 
+        // By name, through the cluster DNS: the short name, with the namespace, and fully qualified.
+        (await Kubectl.RunAsync(["get", "service", "kube-dns", "-n", "kube-system", "-o", "jsonpath={.spec.clusterIP}"])).Stdout.Should().Be("10.96.0.10");
+        var resolvConf = await RunInPodAsync(ns, "client", "cat /etc/resolv.conf");
+        resolvConf.Should().Contain($"search {ns}.svc.cluster.local svc.cluster.local cluster.local").And.Contain("ndots:5");
+        if (cluster.RuntimeName == "containerd")
+        {
+            resolvConf.Should().Contain("nameserver 10.96.0.10", "containerd writes the cluster DNS itself (Docker's resolver in the container forwards to it)");
+        }
+
+        foreach (var url in new[] { "http://web/", $"http://web.{ns}/", $"http://web.{ns}.svc.cluster.local:80/" })
+        {
+            var byName = (await RunInPodAsync(ns, "client", $"timeout 10 wget -qO- {url}")).Trim();
+            pods.Should().Contain(byName, $"{url} reaches a pod of the Service");
+        }
+
+        var lookup = await RunInPodAsync(ns, "client", $"nslookup web.{ns}.svc.cluster.local");
+        lookup.Should().Contain(clusterIp, "the cluster DNS answers the Service's A record");
+
         // A pod whose readiness fails leaves the rotation, and comes back when it passes again.
         var (sick, healthy) = (pods[0], pods[1..]);
         (await Kubectl.RunAsync(["exec", "-n", ns, sick, "--", "rm", "/www/ready"])).ExitCode.Should().Be(0);

@@ -60,6 +60,38 @@ public sealed record PodSandboxConfig(string Namespace, string Name, string Uid)
 {
     /// <summary>The pod's host ports (CRI's port_mappings): the runtime's network exposes each on the node.</summary>
     public IReadOnlyList<PortMapping> PortMappings { get; init; } = [];
+
+    /// <summary>The pod's resolv.conf (CRI's dns_config), from its <c>dnsPolicy</c>; null leaves the runtime's default (the node's own resolv.conf).</summary>
+    public PodDnsConfig? Dns { get; init; }
+}
+
+/// <summary>What a pod's resolv.conf says (CRI's DNSConfig).</summary>
+/// <param name="Servers">The name servers, in order.</param>
+/// <param name="Searches">The search domains, in order.</param>
+/// <param name="Options">The resolver options (<c>ndots:5</c>).</param>
+public sealed record PodDnsConfig(IReadOnlyList<string> Servers, IReadOnlyList<string> Searches, IReadOnlyList<string> Options)
+{
+    /// <summary>The file's text, as a runtime without a DNS setting of its own writes it.</summary>
+    public string ToResolvConf()
+    {
+        var text = new System.Text.StringBuilder();
+        foreach (var server in Servers)
+        {
+            text.Append("nameserver ").Append(server).Append('\n');
+        }
+
+        if (Searches.Count > 0)
+        {
+            text.Append("search ").AppendJoin(' ', Searches).Append('\n');
+        }
+
+        if (Options.Count > 0)
+        {
+            text.Append("options ").AppendJoin(' ', Options).Append('\n');
+        }
+
+        return text.ToString();
+    }
 }
 
 /// <summary>A pod sandbox.</summary>

@@ -9,8 +9,8 @@ namespace Orchestration.Hosting;
 
 /// <summary>
 /// Creates what every cluster starts with, as kube-apiserver's bootstrap does: the namespaces
-/// default, kube-system, kube-public and kube-node-lease, and the <c>kubernetes</c> Service at the
-/// first address of the service network. A restart on the same store finds them there and keeps them.
+/// default, kube-system, kube-public and kube-node-lease, the <c>kubernetes</c> Service at the
+/// first address of the service network, and the cluster DNS's <c>kube-dns</c> Service at the tenth. A restart on the same store finds them there and keeps them.
 /// </summary>
 public sealed partial class ClusterBootstrap(ObjectRegistry registry, IOptions<ClusterBootstrapOptions> options, ILogger<ClusterBootstrap> logger) : IHostedService
 {
@@ -54,6 +54,75 @@ public sealed partial class ClusterBootstrap(ObjectRegistry registry, IOptions<C
         catch (AlreadyExistsException)
         {
         }
+
+        if (options.Value.ClusterDns)
+        {
+            await CreateClusterDnsAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The name of the EndpointSlice that points the <c>kube-dns</c> Service at every node's own DNS server.</summary>
+    public const string NodeLocalDnsSlice = "kube-dns-node-local";
+
+    // The kube-dns Service has no selector: the bootstrap writes its one EndpointSlice, whose address
+    // is local on every node, so the network proxy sends each query to the node's own DNS server.
+    private async Task CreateClusterDnsAsync(CancellationToken cancellationToken)
+    {
+        var labels = new JsonObject { ["k8s-app"] = "kube-dns", ["kubernetes.io/name"] = "CoreDNS", ["kubernetes.io/cluster-service"] = "true" };
+        var dns = new JsonObject
+        {
+            ["metadata"] = new JsonObject { ["name"] = "kube-dns", ["labels"] = labels.DeepClone() },
+            ["spec"] = new JsonObject
+            {
+                ["clusterIP"] = registry.ServiceAddresses.DnsAddress.ToString(),
+                ["ports"] = new JsonArray(
+                    new JsonObject { ["name"] = "dns", ["port"] = 53, ["targetPort"] = 53, ["protocol"] = "UDP" },
+                    new JsonObject { ["name"] = "dns-tcp", ["port"] = 53, ["targetPort"] = 53, ["protocol"] = "TCP" }),
+            },
+        };
+        var slice = new JsonObject
+        {
+            ["metadata"] = new JsonObject
+            {
+                ["name"] = NodeLocalDnsSlice,
+                ["labels"] = new JsonObject { ["kubernetes.io/service-name"] = "kube-dns", ["endpointslice.kubernetes.io/managed-by"] = "orchestration-cluster-bootstrap" },
+            },
+            ["addressType"] = "IPv4",
+            ["endpoints"] = new JsonArray(new JsonObject
+            {
+                ["addresses"] = new JsonArray(options.Value.NodeLocalDnsAddress),
+                ["conditions"] = new JsonObject { ["ready"] = true, ["serving"] = true, ["terminating"] = false },
+            }),
+            ["ports"] = new JsonArray(
+                new JsonObject { ["name"] = "dns", ["port"] = 53, ["protocol"] = "UDP" },
+                new JsonObject { ["name"] = "dns-tcp", ["port"] = 53, ["protocol"] = "TCP" }),
+        };
+        try
+        {
+            await registry.CreateAsync(registry.Kinds.Find("", "services")!, "kube-system", dns, null, cancellationToken).ConfigureAwait(false);
+            LogClusterDnsCreated(registry.ServiceAddresses.DnsAddress.ToString());
+        }
+        catch (AlreadyExistsException)
+        {
+        }
+        catch (InvalidException ex)
+        {
+            // An older cluster may have given the address to a Service of its own.
+            LogClusterDnsNotCreated(ex.Message);
+            return;
+        }
+
+        try
+        {
+            await registry.CreateAsync(registry.Kinds.Find("discovery.k8s.io", "endpointslices")!, "kube-system", slice, null, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AlreadyExistsException)
+        {
+        }
+        catch (InvalidException ex)
+        {
+            LogClusterDnsNotCreated(ex.Message);
+        }
     }
 
     /// <inheritdoc />
@@ -61,4 +130,10 @@ public sealed partial class ClusterBootstrap(ObjectRegistry registry, IOptions<C
 
     [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Created namespace {Namespace}")]
     private partial void LogNamespaceCreated(string @namespace);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Created the kube-dns Service at {Address}")]
+    private partial void LogClusterDnsCreated(string address);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Could not create the kube-dns Service: {Reason}")]
+    private partial void LogClusterDnsNotCreated(string reason);
 }

@@ -86,6 +86,18 @@ public sealed class NodeAgentOptions
     /// </summary>
     public string? OsImage { get; set; }
 
+    /// <summary>
+    /// The cluster DNS addresses (kubelet's <c>--cluster-dns</c>) that ClusterFirst pods are told;
+    /// empty: such pods get the node's own resolv.conf, as kubelet falls back to dnsPolicy Default.
+    /// </summary>
+    public IList<string> ClusterDns { get; } = [];
+
+    /// <summary>The cluster's DNS domain (kubelet's <c>--cluster-domain</c>), the root of the search list ClusterFirst pods get.</summary>
+    public string ClusterDomain { get; set; } = "cluster.local";
+
+    /// <summary>The node's resolv.conf (kubelet's <c>--resolv-conf</c>): its search domains follow the cluster's in ClusterFirst pods; empty reads none.</summary>
+    public string ResolvConf { get; set; } = "/etc/resolv.conf";
+
     /// <summary>The directory holding a directory per pod (its volumes).</summary>
     internal string PodsDirectory =>
         Path.Combine(RootDirectory ?? Path.Combine(Path.GetTempPath(), "orchestration-node-agent", NodeName), "pods");

@@ -45,6 +45,7 @@ internal sealed partial class PodWorker(
     private readonly string _runtimeName = runtime.Version.Split(':')[0];
     private readonly PodVolumes _volumes = new(client, options.PodsDirectory, Allocatable(options), time, logger);
     private readonly ContainerEnvironment _environment = new(client, HostIp(options), Allocatable(options));
+    private readonly Lazy<IReadOnlyList<string>> _nodeSearches = new(() => PodDns.NodeSearches(options.ResolvConf));
 
     /// <summary>Whether the agent runs no pod: the relist then has nothing to look at.</summary>
     public bool Idle => _records.IsEmpty;
@@ -121,7 +122,11 @@ internal sealed partial class PodWorker(
         if (running is null)
         {
             await ensurePodCidr(cancellationToken).ConfigureAwait(false);
-            var sandboxConfig = new PodSandboxConfig(ns, key.Name, pod.Metadata.Uid) { PortMappings = PodPortMappings.Of(pod) };
+            var sandboxConfig = new PodSandboxConfig(ns, key.Name, pod.Metadata.Uid)
+            {
+                PortMappings = PodPortMappings.Of(pod),
+                Dns = PodDns.For(pod, options, _nodeSearches.Value),
+            };
             try
             {
                 running = await runtime.RunPodSandboxAsync(sandboxConfig, cancellationToken).ConfigureAwait(false);

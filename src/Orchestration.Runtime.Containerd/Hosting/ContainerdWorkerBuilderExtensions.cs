@@ -22,7 +22,7 @@ public static class ContainerdWorkerBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddRuntimeDaemon<ContainerdDaemonService, ContainerdNodeOptions>(configure, "containerd");
-        builder.UseNftablesProxyByDefault();
+        builder.UseNftablesProxyByDefault().UseClusterDnsByDefault();
         return builder.UseRuntime(sp => new ContainerdRuntime(
             Options.Create(sp.GetRequiredService<ContainerdDaemonService>().RuntimeOptions),
             sp.GetRequiredService<TimeProvider>(),

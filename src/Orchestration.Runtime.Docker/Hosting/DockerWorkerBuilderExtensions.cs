@@ -22,7 +22,7 @@ public static class DockerWorkerBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddRuntimeDaemon<DockerDaemonService, DockerNodeOptions>(configure, "dockerd");
-        builder.UseNftablesProxyByDefault();
+        builder.UseNftablesProxyByDefault().UseClusterDnsByDefault();
         return builder.UseRuntime(sp => new DockerRuntime(
             Options.Create(sp.GetRequiredService<DockerDaemonService>().RuntimeOptions),
             sp.GetRequiredService<TimeProvider>(),

@@ -23,6 +23,9 @@ public sealed class ServiceAddresses(IStateStore store, ServiceAddressOptions op
     /// <summary>The address of the <c>kubernetes</c> service: the network's first host address.</summary>
     public IPAddress FirstAddress => Offset(1);
 
+    /// <summary>The address of the cluster DNS (the <c>kube-dns</c> Service): the network's tenth host address, as kubeadm chooses it (10.96.0.10).</summary>
+    public IPAddress DnsAddress => Offset(10);
+
     /// <summary>Fills in and claims the cluster IP and node ports a new Service needs.</summary>
     /// <exception cref="InvalidException">A requested address is outside the range or taken.</exception>
     public async Task AllocateAsync(JsonObject service, string uid, CancellationToken cancellationToken)

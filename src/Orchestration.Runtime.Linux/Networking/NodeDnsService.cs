@@ -1,0 +1,68 @@
+using System.Net;
+using k8s.Models;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orchestration.Client;
+using Orchestration.Dns;
+using Orchestration.Informers;
+
+namespace Orchestration.Runtime.Linux.Networking;
+
+/// <summary>
+/// The cluster DNS on a worker: a <see cref="ClusterDnsServer"/> listening inside the node's network
+/// namespace (on NodeLocal DNSCache's link-local address, which the bootstrap's <c>kube-dns</c>
+/// Service points at, so the network proxy sends a pod's query for the Service's address to its own
+/// node), its zone fed from Services and EndpointSlices as they change.
+/// </summary>
+public sealed partial class NodeDnsService(IServiceProvider services, IClusterClient client, TimeProvider timeProvider, ILoggerFactory loggers) : BackgroundService
+{
+    private readonly ILogger _logger = loggers.CreateLogger<NodeDnsService>();
+
+    /// <summary>The running server (null before it starts).</summary>
+    public ClusterDnsServer? Server { get; private set; }
+
+    /// <inheritdoc />
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // Resolved here: the namespace is known once the runtime's daemon has started.
+        var zone = services.GetRequiredService<ClusterDnsZone>();
+        var server = services.GetRequiredService<ClusterDnsServer>();
+        var options = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ClusterDnsOptions>>().Value;
+        if (services.GetService<INodeNetworkNamespace>()?.NetworkNamespacePath is { } path)
+        {
+            foreach (var endPoint in options.ListenEndPoints.Where(e => !IPAddress.IsLoopback(e.Address) && !e.Address.Equals(IPAddress.Any)))
+            {
+                // The listen address is the node's own, on its loopback link, like NodeLocal DNSCache's.
+                await ProcessRunner.RunCheckedAsync("nsenter", [$"--net={path}", "ip", "address", "replace", $"{endPoint.Address}/32", "dev", "lo"], stoppingToken).ConfigureAwait(false);
+            }
+        }
+
+        var informers = new InformerFactory(client, timeProvider, loggers);
+        var serviceInformer = informers.For<V1Service>();
+        var sliceInformer = informers.For<V1EndpointSlice>();
+        serviceInformer.Added += zone.SetService;
+        serviceInformer.Updated += (_, now) => zone.SetService(now);
+        serviceInformer.Deleted += s => zone.RemoveService(s.Metadata.NamespaceProperty ?? "", s.Metadata.Name);
+        sliceInformer.Added += zone.SetEndpointSlice;
+        sliceInformer.Updated += (_, now) => zone.SetEndpointSlice(now);
+        sliceInformer.Deleted += s => zone.RemoveEndpointSlice(s.Metadata.NamespaceProperty ?? "", s.Metadata.Name);
+        var running = informers.RunAsync(stoppingToken);
+        try
+        {
+            await server.StartAsync(stoppingToken).ConfigureAwait(false);
+            Server = server;
+            LogListening(string.Join(", ", server.EndPoints), options.Upstreams.Count);
+            await Task.Delay(Timeout.InfiniteTimeSpan, timeProvider, stoppingToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+
+        await server.DisposeAsync().ConfigureAwait(false);
+        await running.ConfigureAwait(false);
+    }
+
+    [LoggerMessage(EventId = 4060, Level = LogLevel.Information, Message = "Cluster DNS listens on {EndPoints} in the node's namespace, forwarding other names to {Upstreams} upstream server(s)")]
+    private partial void LogListening(string endPoints, int upstreams);
+}
