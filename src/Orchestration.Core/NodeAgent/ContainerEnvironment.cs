@@ -11,7 +11,7 @@ namespace Orchestration.NodeAgent;
 /// Secret, with the source's prefix), then <c>env</c> in order, where a literal value expands
 /// <c>$(NAME)</c> references to variables defined before it and <c>valueFrom</c> reads a pod field,
 /// a resource of the container, or a ConfigMap or Secret key. A later variable of the same name
-/// wins. Service link variables (<c>enableServiceLinks</c>) are not added.
+/// wins. The Service variables (<see cref="ServiceLinks"/>) are added unless the container sets the same names.
 /// </summary>
 /// <param name="client">Reads the ConfigMaps and Secrets.</param>
 /// <param name="hostIp">The node's IP, for <c>status.hostIP</c> (only asked when a variable needs it).</param>
@@ -27,6 +27,8 @@ internal sealed partial class ContainerEnvironment(IClusterClient client, Func<s
         var warnings = new List<string>();
         try
         {
+            // Service variables come last but give way: env and envFrom override them, and $(NAME) sees them.
+            var links = await ServiceLinks.ForAsync(client, pod, cancellationToken).ConfigureAwait(false);
             foreach (var from in container.EnvFrom ?? [])
             {
                 await AddEnvFromAsync(from, sources, variables, warnings, cancellationToken).ConfigureAwait(false);
@@ -34,11 +36,16 @@ internal sealed partial class ContainerEnvironment(IClusterClient client, Func<s
 
             foreach (var env in container.Env ?? [])
             {
-                var value = await ValueOfAsync(env, pod, container, podIp, sources, variables, cancellationToken).ConfigureAwait(false);
+                var value = await ValueOfAsync(env, pod, container, podIp, sources, variables, links, cancellationToken).ConfigureAwait(false);
                 if (value is not null)
                 {
                     variables[env.Name] = value;
                 }
+            }
+
+            foreach (var (name, value) in links)
+            {
+                variables.TryAdd(name, value);
             }
         }
         catch (Exception ex) when (ex is ClusterApiException or HttpRequestException)
@@ -116,11 +123,11 @@ internal sealed partial class ContainerEnvironment(IClusterClient client, Func<s
     }
 
     /// <summary>One variable's value, or null when an optional source is missing (the variable is then left out).</summary>
-    private async Task<string?> ValueOfAsync(V1EnvVar env, V1Pod pod, V1Container container, string podIp, ConfigMapSecretReader sources, Dictionary<string, string> defined, CancellationToken cancellationToken)
+    private async Task<string?> ValueOfAsync(V1EnvVar env, V1Pod pod, V1Container container, string podIp, ConfigMapSecretReader sources, Dictionary<string, string> defined, Dictionary<string, string> links, CancellationToken cancellationToken)
     {
         if (!string.IsNullOrEmpty(env.Value))
         {
-            return VariableExpansion.Expand(env.Value, name => defined.TryGetValue(name, out var value) ? value : null);
+            return VariableExpansion.Expand(env.Value, name => defined.TryGetValue(name, out var value) || links.TryGetValue(name, out value) ? value : null);
         }
 
         switch (env.ValueFrom)

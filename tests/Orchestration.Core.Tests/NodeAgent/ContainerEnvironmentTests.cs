@@ -197,6 +197,59 @@ public sealed class ContainerEnvironmentTests : IAsyncLifetime
         (await BuildAsync(container)).Variables.Should().Equal(new Dictionary<string, string> { ["A"] = "1" });
     }
 
+    [Fact]
+    public async Task Services_in_the_namespace_become_variables_as_kubelet_names_them_and_env_overrides_them()
+    {
+        await _client.CreateAsync(new V1Service
+        {
+            Metadata = new V1ObjectMeta { Name = "web-api", NamespaceProperty = "default" },
+            Spec = new V1ServiceSpec { ClusterIP = "10.96.0.40", Ports = [new V1ServicePort { Name = "http", Port = 80, Protocol = "TCP" }, new V1ServicePort { Name = "dns", Port = 53, Protocol = "UDP" }] },
+        });
+        await _client.CreateAsync(new V1Service
+        {
+            Metadata = new V1ObjectMeta { Name = "headless", NamespaceProperty = "default" },
+            Spec = new V1ServiceSpec { ClusterIP = "None", Ports = [new V1ServicePort { Port = 80 }] },
+        });
+
+        var env = await BuildAsync(Container(Env("WEB_API_SERVICE_PORT", "mine"), Env("URL", "http://$(WEB_API_SERVICE_HOST)")));
+
+        env.Variables.Should().Contain(new Dictionary<string, string>
+        {
+            ["WEB_API_SERVICE_HOST"] = "10.96.0.40",
+            ["WEB_API_SERVICE_PORT"] = "mine",
+            ["WEB_API_SERVICE_PORT_HTTP"] = "80",
+            ["WEB_API_SERVICE_PORT_DNS"] = "53",
+            ["WEB_API_PORT"] = "tcp://10.96.0.40:80",
+            ["WEB_API_PORT_80_TCP"] = "tcp://10.96.0.40:80",
+            ["WEB_API_PORT_80_TCP_PROTO"] = "tcp",
+            ["WEB_API_PORT_80_TCP_PORT"] = "80",
+            ["WEB_API_PORT_80_TCP_ADDR"] = "10.96.0.40",
+            ["WEB_API_PORT_53_UDP"] = "udp://10.96.0.40:53",
+            ["URL"] = "http://10.96.0.40",
+        });
+        env.Variables.Keys.Should().NotContain(k => k.StartsWith("HEADLESS_", StringComparison.Ordinal), "a headless Service has no address to give");
+    }
+
+    [Fact]
+    public async Task Without_service_links_only_the_api_servers_service_is_given()
+    {
+        await _client.CreateAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "shop" } });
+        await _client.CreateAsync(new V1Service { Metadata = new V1ObjectMeta { Name = "kubernetes", NamespaceProperty = "default" }, Spec = new V1ServiceSpec { ClusterIP = "10.96.0.1", Ports = [new V1ServicePort { Name = "https", Port = 443 }] } });
+        await _client.CreateAsync(new V1Service { Metadata = new V1ObjectMeta { Name = "cart", NamespaceProperty = "shop" }, Spec = new V1ServiceSpec { ClusterIP = "10.96.0.41", Ports = [new V1ServicePort { Port = 8080 }] } });
+        var container = Container();
+        var pod = Pod(container);
+        pod.Metadata.NamespaceProperty = "shop";
+        pod.Spec.EnableServiceLinks = false;
+
+        var env = await _environment.BuildAsync(pod, container, "10.244.7.2", CancellationToken.None);
+
+        env.Variables.Should().Contain("KUBERNETES_SERVICE_HOST", "10.96.0.1").And.Contain("KUBERNETES_SERVICE_PORT", "443");
+        env.Variables.Keys.Should().NotContain("CART_SERVICE_HOST");
+
+        pod.Spec.EnableServiceLinks = null;
+        (await _environment.BuildAsync(pod, container, "10.244.7.2", CancellationToken.None)).Variables.Should().Contain("CART_SERVICE_HOST", "10.96.0.41");
+    }
+
     private Task<ResolvedEnvironment> BuildAsync(V1Container container) =>
         _environment.BuildAsync(Pod(container), container, "10.244.7.2", CancellationToken.None);
 
