@@ -79,6 +79,49 @@ public abstract partial class PodTests<TCluster>
         var lookup = await RunInPodAsync(ns, "client", $"nslookup web.{ns}.svc.cluster.local");
         lookup.Should().Contain(clusterIp, "the cluster DNS answers the Service's A record");
 
+        // Service variables reach containers started after the Service, as kubelet sets them.
+        var envPod = """
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: env-check}
+            spec:
+              restartPolicy: Never
+              containers:
+              - {name: main, image: busybox, command: ["sh", "-c", "echo $WEB_SERVICE_HOST:$WEB_SERVICE_PORT:$WEB_SERVICE_PORT_HTTP:$WEB_PORT"]}
+            """;
+        (await Kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], envPod)).ExitCode.Should().Be(0);
+        (await Eventually.HoldsAsync(async () => (await Kubectl.RunAsync(["logs", "-n", ns, "env-check"])).Stdout.Length > 0, 100, TimeSpan.FromMilliseconds(200))).Should().BeTrue("the pod prints its variables");
+        (await Kubectl.RunAsync(["logs", "-n", ns, "env-check"])).Stdout.Trim().Should().Be($"{clusterIp}:80:80:tcp://{clusterIp}:80");
+
+        // kubectl port-forward svc/web picks a pod of the Service and forwards to its target port.
+        var local = Orchestration.Testing.Daemons.FreePorts.Next();
+        using (var forward = Kubectl.Start("port-forward", "-n", ns, "svc/web", $"{local}:80", "--address", "127.0.0.1"))
+        {
+            try
+            {
+                using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+                string? body = null;
+                for (var i = 0; i < 50 && body is null; i++)
+                {
+                    try
+                    {
+                        body = await http.GetStringAsync(new Uri($"http://127.0.0.1:{local}/"));
+                    }
+                    catch (HttpRequestException)
+                    {
+                        await Task.Delay(200);
+                    }
+                }
+
+                pods.Should().Contain(body?.Trim(), "the forwarded Service port is a pod's");
+            }
+            finally
+            {
+                forward.Kill();
+                await forward.WaitForExitAsync();
+            }
+        }
+
         // A pod whose readiness fails leaves the rotation, and comes back when it passes again.
         var (sick, healthy) = (pods[0], pods[1..]);
         (await Kubectl.RunAsync(["exec", "-n", ns, sick, "--", "rm", "/www/ready"])).ExitCode.Should().Be(0);
