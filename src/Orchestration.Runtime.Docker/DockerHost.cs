@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Orchestration.Runtime.Linux;
 using Orchestration.Runtime.Linux.Daemons;
 
 namespace Orchestration.Runtime.Docker;
@@ -108,6 +109,7 @@ public sealed partial class DockerHost : DaemonHost
         }
 
         await StartDockerdAsync(createNamespace: false, cancellationToken).ConfigureAwait(false);
+        await AllowTranslatedTrafficAsync(cancellationToken).ConfigureAwait(false);
         await LoadImagesAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -145,7 +147,30 @@ public sealed partial class DockerHost : DaemonHost
             await StartDockerdAsync(createNamespace: true, cancellationToken).ConfigureAwait(false);
         }
 
+        await AllowTranslatedTrafficAsync(cancellationToken).ConfigureAwait(false);
         await LoadImagesAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Docker's FORWARD chain drops what enters its bridges from elsewhere unless Docker published it,
+    /// which would stop a node port or an external IP that the node's network proxy translated to a
+    /// pod. Docker leaves its DOCKER-USER chain to the machine's owner: an accept for translated
+    /// (DNAT) connections there lets Service traffic through, as kube-proxy's forward rules do.
+    /// </summary>
+    private async Task AllowTranslatedTrafficAsync(CancellationToken cancellationToken)
+    {
+        string[] rule = ["DOCKER-USER", "-m", "conntrack", "--ctstate", "DNAT", "-j", "ACCEPT"];
+        var (present, _) = await ProcessRunner.RunAsync("nsenter", [$"--net={NetworkNamespacePath}", "iptables", "-C", .. rule], cancellationToken).ConfigureAwait(false);
+        if (present == 0)
+        {
+            return;
+        }
+
+        var (exitCode, output) = await ProcessRunner.RunAsync("nsenter", [$"--net={NetworkNamespacePath}", "iptables", "-I", .. rule], cancellationToken).ConfigureAwait(false);
+        if (exitCode != 0)
+        {
+            Log.LogForwardRuleFailed(Logger, output.Trim());
+        }
     }
 
     private async Task LoadImagesAsync(CancellationToken cancellationToken)
@@ -364,6 +389,9 @@ public sealed partial class DockerHost : DaemonHost
 
         [LoggerMessage(EventId = 4207, Level = LogLevel.Information, Message = "dockerd ({Version}) answers after {Elapsed} ms")]
         public static partial void LogAnswers(ILogger logger, string version, long elapsed);
+
+        [LoggerMessage(EventId = 4211, Level = LogLevel.Warning, Message = "Could not let translated Service traffic through Docker's forward chain (node ports to pods will not answer): {Output}")]
+        public static partial void LogForwardRuleFailed(ILogger logger, string output);
 
         [LoggerMessage(EventId = 4208, Level = LogLevel.Warning, Message = "Could not remove every pod before stopping dockerd; leftover shims and their containers are killed instead")]
         public static partial void LogPodsNotRemoved(ILogger logger, Exception ex);

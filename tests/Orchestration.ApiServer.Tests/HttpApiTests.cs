@@ -269,6 +269,24 @@ public sealed class HttpApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_cluster_ip_or_node_port_that_is_taken_or_out_of_range_is_refused_with_its_field()
+    {
+        var first = await SendAsync(HttpMethod.Post, "/api/v1/namespaces/default/services", """{"metadata":{"name":"np"},"spec":{"type":"NodePort","ports":[{"port":80,"nodePort":30080}]}}""");
+        first.StatusCode.Should().Be(HttpStatusCode.Created);
+
+        var outside = await SendAsync(HttpMethod.Post, "/api/v1/namespaces/default/services", """{"metadata":{"name":"far"},"spec":{"clusterIP":"10.0.0.5","ports":[{"port":80}]}}""");
+        var portTaken = await SendAsync(HttpMethod.Post, "/api/v1/namespaces/default/services", """{"metadata":{"name":"same"},"spec":{"type":"NodePort","ports":[{"port":80,"nodePort":30080}]}}""");
+        var portOutside = await SendAsync(HttpMethod.Post, "/api/v1/namespaces/default/services", """{"metadata":{"name":"low"},"spec":{"type":"NodePort","ports":[{"port":80,"nodePort":20000}]}}""");
+
+        await ExpectStatusAsync(outside, 422, "Invalid", "spec.clusterIPs: Invalid value");
+        await ExpectStatusAsync(outside, 422, "Invalid", "provided IP is not in the valid range. The range of valid IPs is 10.96.0.0/12");
+        await ExpectStatusAsync(portTaken, 422, "Invalid", "spec.ports[0].nodePort: Invalid value: 30080: provided port is already allocated");
+        await ExpectStatusAsync(portOutside, 422, "Invalid", "spec.ports[0].nodePort: Invalid value: 20000: provided port is not in the valid range. The range of valid ports is 30000-32767");
+        var list = await BodyAsync(await Http.GetAsync("/api/v1/namespaces/default/services"));
+        list["items"]!.AsArray().Select(i => i!["metadata"]!["name"]!.ToString()).Should().NotContain(["far", "same", "low"], "a refused Service is not stored");
+    }
+
+    [Fact]
     public async Task Binding_assigns_a_pod_once_and_marks_it_scheduled()
     {
         (await SendAsync(HttpMethod.Post, "/api/v1/namespaces/default/pods", """{"metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}""")).StatusCode.Should().Be(HttpStatusCode.Created);

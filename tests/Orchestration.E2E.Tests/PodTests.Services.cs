@@ -152,6 +152,120 @@ public abstract partial class PodTests<TCluster>
         (await Kubectl.RunAsync(["delete", "namespace", ns, "--wait=false"])).ExitCode.Should().Be(0);
     }
 
+    [Fact]
+    public async Task Node_ports_headless_names_external_names_and_client_affinity_work_through_the_node()
+    {
+        var ns = $"names-{Guid.NewGuid().ToString("N")[..6]}";
+        (await Kubectl.RunAsync(["create", "namespace", ns])).ExitCode.Should().Be(0);
+        var manifest = $$$"""
+            apiVersion: apps/v1
+            kind: StatefulSet
+            metadata: {name: db}
+            spec:
+              serviceName: db
+              replicas: 2
+              selector: {matchLabels: {app: db}}
+              template:
+                metadata: {labels: {app: db}}
+                spec:
+                  containers:
+                  - name: httpd
+                    image: busybox
+                    command: ["sh", "-c", "mkdir -p /www; echo $(hostname) > /www/index.html; exec httpd -f -p 8080 -h /www"]
+                    readinessProbe:
+                      tcpSocket: {port: 8080}
+                      periodSeconds: 1
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: db}
+            spec:
+              clusterIP: None
+              selector: {app: db}
+              ports: [{name: http, port: 8080}]
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: front}
+            spec:
+              type: NodePort
+              selector: {app: db}
+              ports: [{port: 80, targetPort: 8080}]
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: sticky}
+            spec:
+              selector: {app: db}
+              sessionAffinity: ClientIP
+              ports: [{port: 80, targetPort: 8080}]
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: elsewhere}
+            spec:
+              type: ExternalName
+              externalName: front.{{{ns}}}.svc.cluster.local
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: client}
+            spec:
+              containers:
+              - {name: main, image: busybox, command: ["sleep", "3600"]}
+            """;
+        var applied = await Kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], manifest);
+        applied.ExitCode.Should().Be(0, applied.ToString());
+        var rolled = await Kubectl.RunAsync(["rollout", "status", "-n", ns, "statefulset/db", "--timeout=120s"], timeout: TimeSpan.FromSeconds(130));
+        rolled.ExitCode.Should().Be(0, rolled.ToString());
+        (await Kubectl.RunAsync(["wait", "-n", ns, "--for=condition=Ready", "pod/client", "--timeout=60s"], timeout: TimeSpan.FromSeconds(70))).ExitCode.Should().Be(0);
+
+        // A headless StatefulSet's pods by hostname.subdomain; the headless name to each ready pod.
+        var db0 = (await Kubectl.RunAsync(["get", "pod", "db-0", "-n", ns, "-o", "jsonpath={.status.podIP}"])).Stdout.Trim();
+        (await Eventually.HoldsAsync(async () => (await RunInPodAsync(ns, "client", $"nslookup db-0.db.{ns}.svc.cluster.local 2>&1 || true")).Contains(db0, StringComparison.Ordinal), 40, TimeSpan.FromMilliseconds(500)))
+            .Should().BeTrue("db-0.db resolves to the pod's own IP");
+        (await RunInPodAsync(ns, "client", $"timeout 10 wget -qO- http://db-1.db.{ns}.svc.cluster.local:8080/")).Trim().Should().Be("db-1");
+
+        // An ExternalName as a CNAME, here to a Service of the cluster, so it resolves to that Service's IP.
+        var front = (await Kubectl.RunAsync(["get", "service", "front", "-n", ns, "-o", "jsonpath={.spec.clusterIP}"])).Stdout.Trim();
+        var external = await RunInPodAsync(ns, "client", $"nslookup elsewhere.{ns}.svc.cluster.local 2>&1 || true");
+        external.Should().Contain($"front.{ns}.svc.cluster.local", "the answer is a CNAME to the external name").And.Contain(front);
+
+        // ClientIP affinity keeps one client on one pod.
+        var sticky = (await Kubectl.RunAsync(["get", "service", "sticky", "-n", ns, "-o", "jsonpath={.spec.clusterIP}"])).Stdout.Trim();
+        var answers = await AnswersAsync(ns, sticky, 12);
+        answers.Should().HaveCount(12);
+        answers.Distinct().Should().ContainSingle("ClientIP affinity holds the client to the pod it reached first");
+
+        // A node port from outside the pod network: a namespace of the test's own, linked to the node's.
+        var nodePort = (await Kubectl.RunAsync(["get", "service", "front", "-n", ns, "-o", "jsonpath={.spec.ports[0].nodePort}"])).Stdout.Trim();
+        var nodeNamespace = File.ReadAllText(Path.Combine(cluster.Orch.DataDir, cluster.RuntimeName, "netns")).Trim();
+        var outside = $"orch-out-{Guid.NewGuid().ToString("N")[..6]}";
+        var link = $"out{Guid.NewGuid().ToString("N")[..6]}";
+        try
+        {
+            await Ip("netns", "add", outside);
+            await Ip("link", "add", link, "netns", outside, "type", "veth", "peer", "name", link + "n", "netns", nodeNamespace);
+            await Ip("-n", outside, "address", "add", "192.168.213.2/30", "dev", link);
+            await Ip("-n", outside, "link", "set", link, "up");
+            await Ip("-n", nodeNamespace, "address", "add", "192.168.213.1/30", "dev", link + "n");
+            await Ip("-n", nodeNamespace, "link", "set", link + "n", "up");
+            var reached = await Orchestration.Runtime.Linux.ProcessRunner.RunAsync("ip", ["netns", "exec", outside, "timeout", "10", "wget", "-qO-", $"http://192.168.213.1:{nodePort}/"], CancellationToken.None);
+            reached.ExitCode.Should().NotBe(139, "busybox wget crashed");
+            reached.ExitCode.Should().Be(0, reached.Output);
+            reached.Output.Trim().Should().BeOneOf("db-0", "db-1");
+        }
+        finally
+        {
+            await Orchestration.Runtime.Linux.ProcessRunner.RunAsync("ip", ["-n", nodeNamespace, "link", "delete", link + "n"], CancellationToken.None);
+            await Orchestration.Runtime.Linux.ProcessRunner.RunAsync("ip", ["netns", "delete", outside], CancellationToken.None);
+        }
+
+        (await Kubectl.RunAsync(["delete", "namespace", ns, "--wait=false"])).ExitCode.Should().Be(0);
+    }
+
+    private static Task Ip(params string[] arguments) => Orchestration.Runtime.Linux.ProcessRunner.RunCheckedAsync("ip", arguments, CancellationToken.None);
+
     private async Task<List<string>> AnswersAsync(string ns, string clusterIp, int count)
     {
         var output = await RunInPodAsync(ns, "client", $"for i in $(seq {count}); do timeout 5 wget -qO- http://{clusterIp}/ || echo FAILED; done");
