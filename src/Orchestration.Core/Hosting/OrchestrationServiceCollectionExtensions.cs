@@ -122,6 +122,7 @@ public static class OrchestrationServiceCollectionExtensions
         services.AddController<StatefulSetController>(StatefulSetController.Configure);
         services.AddController<JobController>(JobController.Configure);
         services.AddController<EndpointsController>(EndpointsController.Configure);
+        services.AddController<ServiceLoadBalancerController>(ServiceLoadBalancerController.Configure);
         services.AddController<NodeIpamController>(NodeIpamController.Configure);
         services.AddController<NodeLifecycleController>(NodeLifecycleController.Configure);
         return services;

@@ -180,6 +180,16 @@ public abstract class NetworkProxyConformanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task External_and_load_balancer_ips_are_served_on_the_service_port()
+    {
+        var backend = StartTcpBackend("outside-in", EndpointAddresses[0], 8080);
+        await Proxy.SyncAsync(Table(Port("lb", ServiceAddress(15), 80, endpoints: [backend]) with { ExternalIPs = [ServiceAddress(16)], LoadBalancerIPs = [NodeAddress] }), CancellationToken.None);
+
+        (await AskTcpAsync(ServiceAddress(16), 80)).Should().Be("outside-in", "an external IP is served on the Service's port");
+        (await AskTcpAsync(NodeAddress, 80)).Should().Be("outside-in", "so is a load-balancer ingress IP (the node's, as k3s gives it)");
+    }
+
+    [Fact]
     public async Task Client_ip_affinity_keeps_a_client_on_one_endpoint()
     {
         var backends = Enumerable.Range(0, 3).Select(i => StartTcpBackend($"sticky-{i}", EndpointAddresses[i], 8080)).ToList();
