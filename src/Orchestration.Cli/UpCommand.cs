@@ -262,8 +262,8 @@ internal static class UpCommand
     /// <summary>The <c>--proxy-mode</c> option of a real node: how its Services are served.</summary>
     internal static Option<string> ProxyModeOption()
     {
-        var option = new Option<string>("--proxy-mode") { Description = "How the node serves Services: nftables (the default; needs nftables) or none.", DefaultValueFactory = _ => "nftables" };
-        option.AcceptOnlyFromAmong("nftables", "none");
+        var option = new Option<string>("--proxy-mode") { Description = "How the node serves Services: nftables (the default; needs nftables), userspace (a TCP/UDP proxy in orch, for machines without nftables) or none.", DefaultValueFactory = _ => "nftables" };
+        option.AcceptOnlyFromAmong("nftables", "userspace", "none");
         return option;
     }
 
@@ -271,6 +271,7 @@ internal static class UpCommand
     internal static IWorkerBuilder UseProxyMode(this IWorkerBuilder worker, string mode, string clusterCidr) => mode switch
     {
         "none" => worker.WithoutNetworkProxy(),
+        "userspace" => worker.UseUserspaceProxy(),
         _ => worker.UseNftablesProxy(o => o.ClusterCidr = clusterCidr),
     };
 

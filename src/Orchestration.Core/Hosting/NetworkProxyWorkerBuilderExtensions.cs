@@ -39,6 +39,20 @@ public static class NetworkProxyWorkerBuilderExtensions
     }
 
     /// <summary>
+    /// Serves Services from this process (<see cref="UserspaceProxy"/>, TCP and UDP) instead of the
+    /// kernel: for nodes without nftables. Its sockets and addresses come from the worker's
+    /// <see cref="IUserspaceProxyNetwork"/> (a real node's namespace; this process's own network otherwise).
+    /// </summary>
+    public static IWorkerBuilder UseUserspaceProxy(this IWorkerBuilder builder, Action<NetworkProxyOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.TryAddSingleton<IUserspaceProxyNetwork, HostUserspaceProxyNetwork>();
+        return builder.UseNetworkProxy(
+            sp => new UserspaceProxy(sp.GetRequiredService<IUserspaceProxyNetwork>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<UserspaceProxy>>()),
+            configure);
+    }
+
+    /// <summary>
     /// Runs no network proxy on the worker (another component serves Services, or none are needed),
     /// even where the runtime would choose one by default.
     /// </summary>

@@ -32,6 +32,7 @@ public static class RuntimeDaemonRegistration
 
         // The node's network proxy and DNS work in the daemon's namespace, where its pods are.
         services.TryAddSingleton<INodeNetworkNamespace>(sp => sp.GetRequiredService<TService>());
+        services.Replace(ServiceDescriptor.Singleton<Orchestration.Networking.IUserspaceProxyNetwork>(sp => new NamespaceUserspaceProxyNetwork(sp.GetService<INodeNetworkNamespace>())));
         return services;
     }
 }
