@@ -92,6 +92,34 @@ public abstract class RuntimeLifecycleTests
             containerProcesses.Select(HostProcesses.NetworkNamespaceOf).Distinct().Should().HaveCount(2, "each pod has a network namespace of its own")
                 .And.NotContain(HostProcesses.NetworkNamespaceOf(daemonPid), "apart from the daemon's");
 
+            // A connection through a Service's cluster IP, opened before the kill, must outlive it: the
+            // translation lives in conntrack and the next proxy takes the table over without dropping it.
+            (await kubectl.RunAsync(["expose", "deployment", "web", "--port=8080", "--target-port=80"])).ExitCode.Should().Be(0);
+            var serviceIp = (await kubectl.RunAsync(["get", "service", "web", "-o", "jsonpath={.spec.clusterIP}"])).Stdout.Trim();
+            await RouteServicesFromTheNodeAsync(netns);
+            using var sockets = new Orchestration.Runtime.Linux.Networking.NamespaceSockets(NetworkNamespaces.PathOf(netns));
+            System.Net.Sockets.Socket? held = null;
+            (await Eventually.HoldsAsync(
+                async () =>
+                {
+                    var socket = await sockets.CreateAsync(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                    try
+                    {
+                        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                        await socket.ConnectAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Parse(serviceIp), 8080), deadline.Token);
+                        held = socket;
+                        return true;
+                    }
+                    catch (Exception ex) when (ex is System.Net.Sockets.SocketException or OperationCanceledException)
+                    {
+                        socket.Dispose();
+                        return false;
+                    }
+                },
+                100,
+                TimeSpan.FromMilliseconds(200))).Should().BeTrue($"the Service's cluster IP is served\n{first.Output}");
+            using var connection = held!;
+
             await first.KillAsync();
             var killedAt = DateTime.UtcNow.AddSeconds(-1);
             HostProcesses.IsRunning(daemonPid).Should().BeTrue($"{Daemon} outlives a killed orch");
@@ -109,6 +137,23 @@ public abstract class RuntimeLifecycleTests
             // A restarted agent reports readiness afresh, as kubelet does: the pods are Ready again once their probes pass.
             await Eventually.HoldsAsync(async () => (await PodsAsync(kubectl)).All(p => p.Ready), 300, TimeSpan.FromMilliseconds(100));
             (await PodsAsync(kubectl)).Should().BeEquivalentTo(before, "the same containers run on, adopted: same ids, same start times, no restart");
+
+            // The new proxy has replaced the whole table; the connection opened before the kill still answers.
+            (await Eventually.HoldsAsync(() => Task.FromResult(second.Output.Contains("nftables proxy wrote ", StringComparison.Ordinal)), 300, TimeSpan.FromMilliseconds(100)))
+                .Should().BeTrue($"the restarted proxy syncs\n{second.Output}");
+            await connection.SendAsync("GET / HTTP/1.0\r\n\r\n"u8.ToArray());
+            var answer = new System.Text.StringBuilder();
+            var buffer = new byte[1024];
+            using (var reading = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+            {
+                int read;
+                while ((read = await connection.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, reading.Token)) > 0)
+                {
+                    answer.Append(System.Text.Encoding.ASCII.GetString(buffer, 0, read));
+                }
+            }
+
+            answer.ToString().Should().StartWith("HTTP/1.").And.Contain("hello from web-", "the connection made before orch was killed still reaches its pod");
             (await ContainersAsync(socket)).Should().Equal(runtimeContainers, "no sandbox or container was created or removed");
             HostProcesses.IsRunning(daemonPid).Should().BeTrue($"the running {Daemon} was adopted, not replaced");
             await ServeTheirOwnPagesAsync(netns, before);
@@ -374,6 +419,19 @@ public abstract class RuntimeLifecycleTests
             var answer = await HostProcesses.RunAsync("nsenter", $"--net={NetworkNamespaces.PathOf(netns)}", "curl", "-s", "--max-time", "5", $"http://{pod.Ip}/");
             answer.Should().Be($"hello from {pod.Name}\n", "each pod serves its own page on its own IP");
         }
+    }
+
+    /// <summary>
+    /// The node's namespace has no default route (a machine's would): the test gives the service
+    /// network one over the pods' bridge, so that a connection from the node itself reaches cluster IPs.
+    /// </summary>
+    private static async Task RouteServicesFromTheNodeAsync(string netns)
+    {
+        var (_, output) = await Orchestration.Runtime.Linux.ProcessRunner.RunAsync("ip", ["-n", netns, "-o", "-4", "address", "show"], CancellationToken.None);
+        var bridge = output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .First(f => f.Length > 3 && f[1] != "lo" && f[2] == "inet");
+        await Orchestration.Runtime.Linux.ProcessRunner.RunCheckedAsync("ip", ["-n", netns, "route", "replace", "10.96.0.0/12", "dev", bridge[1], "src", bridge[3].Split('/')[0]], CancellationToken.None);
     }
 
     private static async Task<List<PodView>> PodsAsync(Kubectl kubectl)
