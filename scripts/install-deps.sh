@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian machine. Idempotent: packages already present
 # are left alone, and apt is only asked when something is missing.
-# Usage: scripts/install-deps.sh            (etcd, containerd, runc, the CNI plugins, busybox-static, nftables, iproute2, docker.io)
+# Usage: scripts/install-deps.sh            (etcd, containerd, runc, the CNI plugins, busybox-static, nftables, iproute2, docker.io;
+#                                            dnsperf and nsd for the cluster DNS benchmark)
 #        PACKAGES="containerd runc" scripts/install-deps.sh   (more, as later work needs them)
 set -euo pipefail
 
-packages=(etcd-server etcd-client containerd runc containernetworking-plugins busybox-static nftables iproute2 docker.io ${PACKAGES:-})
+packages=(etcd-server etcd-client containerd runc containernetworking-plugins busybox-static nftables iproute2 docker.io dnsperf nsd ${PACKAGES:-})
 missing=()
 for package in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
