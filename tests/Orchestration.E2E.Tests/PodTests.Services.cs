@@ -99,20 +99,7 @@ public abstract partial class PodTests<TCluster>
         {
             try
             {
-                using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-                string? body = null;
-                for (var i = 0; i < 50 && body is null; i++)
-                {
-                    try
-                    {
-                        body = await http.GetStringAsync(new Uri($"http://127.0.0.1:{local}/"));
-                    }
-                    catch (HttpRequestException)
-                    {
-                        await Task.Delay(200);
-                    }
-                }
-
+                var body = await PortForwarding.GetAsync(local);
                 pods.Should().Contain(body?.Trim(), "the forwarded Service port is a pod's");
             }
             finally

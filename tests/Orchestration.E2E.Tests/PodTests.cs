@@ -363,20 +363,7 @@ public abstract partial class PodTests<TCluster>(TCluster cluster)
         using var forward = cluster.KubectlOf(kubectl).Start("port-forward", "pod/web-a", $"{local}:8080", "--address", "127.0.0.1");
         try
         {
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-            string? body = null;
-            for (var i = 0; i < 50 && body is null; i++)
-            {
-                try
-                {
-                    body = await http.GetStringAsync(new Uri($"http://127.0.0.1:{local}/"));
-                }
-                catch (HttpRequestException)
-                {
-                    await Task.Delay(200);
-                }
-            }
-
+            var body = await PortForwarding.GetAsync(local);
             body.Should().Be("served by web-a\n", "the forwarded port is the pod's own");
         }
         finally

@@ -69,30 +69,7 @@ public sealed record PodSandboxConfig(string Namespace, string Name, string Uid)
 /// <param name="Servers">The name servers, in order.</param>
 /// <param name="Searches">The search domains, in order.</param>
 /// <param name="Options">The resolver options (<c>ndots:5</c>).</param>
-public sealed record PodDnsConfig(IReadOnlyList<string> Servers, IReadOnlyList<string> Searches, IReadOnlyList<string> Options)
-{
-    /// <summary>The file's text, as a runtime without a DNS setting of its own writes it.</summary>
-    public string ToResolvConf()
-    {
-        var text = new System.Text.StringBuilder();
-        foreach (var server in Servers)
-        {
-            text.Append("nameserver ").Append(server).Append('\n');
-        }
-
-        if (Searches.Count > 0)
-        {
-            text.Append("search ").AppendJoin(' ', Searches).Append('\n');
-        }
-
-        if (Options.Count > 0)
-        {
-            text.Append("options ").AppendJoin(' ', Options).Append('\n');
-        }
-
-        return text.ToString();
-    }
-}
+public sealed record PodDnsConfig(IReadOnlyList<string> Servers, IReadOnlyList<string> Searches, IReadOnlyList<string> Options);
 
 /// <summary>A pod sandbox.</summary>
 /// <param name="Id">The runtime's id.</param>

@@ -19,7 +19,6 @@ public sealed class PodDnsTests
         dns.Servers.Should().Equal("10.96.0.10");
         dns.Searches.Should().Equal("shop.svc.cluster.local", "svc.cluster.local", "cluster.local", "corp.example");
         dns.Options.Should().Equal("ndots:5");
-        dns.ToResolvConf().Should().Be("nameserver 10.96.0.10\nsearch shop.svc.cluster.local svc.cluster.local cluster.local corp.example\noptions ndots:5\n");
     }
 
     [Fact]
