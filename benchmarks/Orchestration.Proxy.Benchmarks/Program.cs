@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orchestration.Networking;
@@ -8,14 +9,15 @@ using Orchestration.Runtime.Linux;
 using Orchestration.Runtime.Linux.Networking;
 
 // Proxy sync: for 1,000 and 10,000 services of 10 endpoints each, the nftables proxy's first (full)
-// sync and the time to apply one endpoint change, beside the same ruleset applied with a raw
-// `nft -f` (dumped from the kernel after the proxy's sync) in the same run. Everything happens in a
-// network namespace this harness creates and deletes; no packet is sent.
+// sync beside the same ruleset applied with a raw `nft -f` (dumped from the kernel after the proxy's
+// sync) in the same run, and the time to apply one endpoint change, to delete one Service and to
+// create it again. Everything happens in a network namespace this harness creates and deletes; no
+// packet is sent.
 var sizes = args.Length > 0 ? args.Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToArray() : [1_000, 10_000];
 const int Endpoints = 10;
 const int Rounds = 3;
 var culture = CultureInfo.InvariantCulture;
-Console.WriteLine("services\tendpoints\tproxy full sync ms\traw nft -f ms\tratio\tone change ms (median of 5)\tof it in nftables ms\tfull script bytes\tchange script bytes");
+Console.WriteLine("services\tendpoints\ttables\tproxy full sync ms\traw nft -f ms\tratio\tone change ms (median of 5)\tof it in nftables ms\tremove one ms\tadd one ms\tfull script bytes\tchange script bytes");
 foreach (var services in sizes)
 {
     var name = $"orch-bench-{Guid.NewGuid().ToString("N")[..6]}";
@@ -28,8 +30,11 @@ foreach (var services in sizes)
         var raw = new List<double>();
         var changes = new List<double>();
         var changeApplies = new List<double>();
+        var removals = new List<double>();
+        var additions = new List<double>();
         var bytes = 0;
         var changeBytes = 0;
+        var tableCount = 0;
         for (var round = 0; round < Rounds; round++)
         {
             var proxy = new NftablesProxy(Options.Create(new NftablesProxyOptions { NetworkNamespacePath = path, ClusterCidr = "10.244.0.0/16" }), new ConsoleErrorLogger());
@@ -39,11 +44,21 @@ foreach (var services in sizes)
             full.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             bytes = proxy.LastSync.ScriptLength;
 
-            // The same ruleset, as the kernel holds it, applied by nft alone into an empty namespace state.
-            var (_, dump) = await ProcessRunner.RunAsync("nsenter", [$"--net={path}", "nft", "list", "table", "ip", "orch-proxy"], CancellationToken.None);
+            // The same ruleset, as the kernel holds it (every table of the proxy, listed one by one:
+            // nft 1.0's "list ruleset" fetches every rule once per table), applied by nft alone into an
+            // empty namespace state.
+            var tables = await ProxyTablesAsync(path);
+            tableCount = tables.Count;
+            var dump = new StringBuilder();
+            foreach (var table in tables)
+            {
+                var (_, listing) = await ProcessRunner.RunAsync("nsenter", [$"--net={path}", "nft", "list", "table", "ip", table], CancellationToken.None);
+                dump.Append(listing);
+            }
+
             await proxy.CleanUpAsync(CancellationToken.None);
             started = Stopwatch.GetTimestamp();
-            var (exit, output) = await ProcessRunner.RunAsync("nsenter", [$"--net={path}", "nft", "-f", "-"], dump, CancellationToken.None);
+            var (exit, output) = await ProcessRunner.RunAsync("nsenter", [$"--net={path}", "nft", "-f", "-"], dump.ToString(), CancellationToken.None);
             raw.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             if (exit != 0)
             {
@@ -71,17 +86,41 @@ foreach (var services in sizes)
                 ports = changed;
             }
 
+            // One Service deleted, then created again: its map element goes, then comes back.
+            var gone = (round * 7919 + 17) % services;
+            var without = ports.Where((_, i) => i != gone).ToList();
+            started = Stopwatch.GetTimestamp();
+            await proxy.SyncAsync(new ServiceTable(without), CancellationToken.None);
+            removals.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            started = Stopwatch.GetTimestamp();
+            await proxy.SyncAsync(new ServiceTable(ports), CancellationToken.None);
+            additions.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            if (proxy.LastSync.Full)
+            {
+                throw new InvalidOperationException("a removed or added Service was not applied as a change of its own");
+            }
+
             await proxy.CleanUpAsync(CancellationToken.None);
         }
 
         var fullMedian = Median(full);
         var rawMedian = Median(raw);
-        Console.WriteLine(string.Join('\t', services.ToString(culture), Endpoints.ToString(culture), fullMedian.ToString("F0", culture), rawMedian.ToString("F0", culture), (fullMedian / rawMedian).ToString("F2", culture), Median(changes).ToString("F1", culture), Median(changeApplies).ToString("F1", culture), bytes.ToString(culture), changeBytes.ToString(culture)));
+        Console.WriteLine(string.Join('\t', services.ToString(culture), Endpoints.ToString(culture), tableCount.ToString(culture), fullMedian.ToString("F0", culture), rawMedian.ToString("F0", culture), (fullMedian / rawMedian).ToString("F2", culture), Median(changes).ToString("F1", culture), Median(changeApplies).ToString("F1", culture), Median(removals).ToString("F1", culture), Median(additions).ToString("F1", culture), bytes.ToString(culture), changeBytes.ToString(culture)));
     }
     finally
     {
         await ProcessRunner.RunAsync("ip", ["netns", "delete", name], CancellationToken.None);
     }
+}
+
+// The proxy's tables: "list flowtables" names every table without making nft fetch their rules.
+static async Task<List<string>> ProxyTablesAsync(string path)
+{
+    var (_, listing) = await ProcessRunner.RunAsync("nsenter", [$"--net={path}", "nft", "list", "flowtables", "ip"], CancellationToken.None);
+    return listing.Split('\n')
+        .Where(l => l.StartsWith("table ip orch-proxy", StringComparison.Ordinal))
+        .Select(l => l["table ip ".Length..].TrimEnd(' ', '{'))
+        .ToList();
 }
 
 static double Median(List<double> values)

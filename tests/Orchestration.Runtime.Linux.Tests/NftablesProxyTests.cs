@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using Orchestration.Networking;
 using Orchestration.Runtime.Linux.Networking;
 
@@ -23,7 +25,7 @@ public sealed class NftablesProxyTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_new_proxy_takes_over_the_table_without_dropping_an_established_connection()
+    public async Task A_new_proxy_takes_over_the_tables_without_dropping_an_established_connection()
     {
         using var first = NftablesProxyConformanceTests.NewProxy(_network);
         var table = OneService(TestNetwork.ServiceAddress(1), _network.EndpointAddresses[0]);
@@ -36,7 +38,7 @@ public sealed class NftablesProxyTests : IAsyncLifetime
         using var second = NftablesProxyConformanceTests.NewProxy(_network);
         await second.SyncAsync(table, CancellationToken.None);
 
-        second.LastSync.Full.Should().BeTrue("a new proxy replaces the whole table at its first sync");
+        second.LastSync.Full.Should().BeTrue("a new proxy replaces all the tables at its first sync");
         await client.SendAsync("still here"u8.ToArray());
         var buffer = new byte[64];
         var read = await server.ReceiveAsync(buffer).WaitAsync(TimeSpan.FromSeconds(5));
@@ -44,16 +46,36 @@ public sealed class NftablesProxyTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Clean_up_deletes_the_proxy_table_and_nothing_else()
+    public async Task Clean_up_deletes_the_proxy_tables_and_nothing_else()
     {
         await _network.RunAsync("/usr/sbin/nft", "add", "table", "ip", "someone-else");
         using var proxy = NftablesProxyConformanceTests.NewProxy(_network);
         await proxy.SyncAsync(OneService(TestNetwork.ServiceAddress(2), _network.EndpointAddresses[0]), CancellationToken.None);
-        (await TablesAsync()).Should().Contain(["orch-proxy", "someone-else"]);
+        (await TablesAsync()).Should().Contain(["orch-proxy", "orch-proxy-0", "orch-proxy-1", "someone-else"]);
 
+        // A shard of a layout with more shards, left by an earlier proxy after this one's first sync.
+        await _network.RunAsync("/usr/sbin/nft", "add", "table", "ip", "orch-proxy-99");
         await proxy.CleanUpAsync(CancellationToken.None);
 
         (await TablesAsync()).Should().Equal("someone-else");
+    }
+
+    [Fact]
+    public async Task A_first_sync_replaces_the_tables_of_an_earlier_layout()
+    {
+        // As a proxy with a hundred shards would leave them, plus tables that only look alike.
+        await _network.RunAsync("/usr/sbin/nft", "add", "table", "ip", "orch-proxy-99");
+        await _network.RunAsync("/usr/sbin/nft", "add", "chain", "ip", "orch-proxy-99", "svc-old");
+        await _network.RunAsync("/usr/sbin/nft", "add", "table", "ip", "orch-proxy-other");
+        await _network.RunAsync("/usr/sbin/nft", "add", "table", "ip", "orch-proxyx");
+        using var proxy = NftablesProxyConformanceTests.NewProxy(_network);
+
+        await proxy.SyncAsync(OneService(TestNetwork.ServiceAddress(2), _network.EndpointAddresses[0]), CancellationToken.None);
+
+        var tables = await TablesAsync();
+        tables.Should().NotContain("orch-proxy-99");
+        tables.Should().Contain(["orch-proxy", "orch-proxy-0", "orch-proxy-other", "orch-proxyx"]);
+        tables.Where(t => t.StartsWith("orch-proxy-", StringComparison.Ordinal) && t != "orch-proxy-other").Should().HaveCount(proxy.Layout!.Shards);
     }
 
     [Fact]
@@ -69,8 +91,104 @@ public sealed class NftablesProxyTests : IAsyncLifetime
 
         proxy.LastSync.Full.Should().BeFalse();
         proxy.LastSync.ScriptLength.Should().BeLessThan(fullLength / 10, "one changed service out of fifty is a small transaction");
-        var (_, ruleset) = await _network.RunAsync("/usr/sbin/nft", "list", "table", "ip", "orch-proxy");
+        var (_, ruleset) = await _network.RunAsync("/usr/sbin/nft", "list", "ruleset");
         ruleset.Should().Contain("dnat to 10.244.0.3:8080", "the new endpoint is in the changed Service's chain");
+    }
+
+    [Fact]
+    public async Task An_endpoint_change_touches_only_the_shard_table_of_its_service()
+    {
+        using var proxy = NftablesProxyConformanceTests.NewProxy(_network);
+        var ports = Enumerable.Range(1, 50).Select(i => Port($"svc-{i}", TestNetwork.ServiceAddress(i), _network.EndpointAddresses[0])).ToList();
+        await proxy.SyncAsync(new ServiceTable(ports), CancellationToken.None);
+        var layout = proxy.Layout!;
+        var shardOf = new Dictionary<string, string>();
+        foreach (var shard in layout.ShardTables)
+        {
+            var (_, listing) = await _network.RunAsync("/usr/sbin/nft", "list", "table", "ip", shard);
+            foreach (var port in ports.Where(p => listing.Contains($"/{p.Name.Service}/", StringComparison.Ordinal)))
+            {
+                shardOf.Add(port.Name.Service, shard);
+            }
+        }
+
+        shardOf.Should().HaveCount(50, "every Service port has its chain in exactly one shard");
+        shardOf.Values.Distinct().Should().HaveCountGreaterThan(1, "fifty Services spread over the shards");
+
+        ports[7] = ports[7] with { ClusterEndpoints = [.. ports[7].ClusterEndpoints, new ServiceEndpoint(_network.EndpointAddresses[1], 8080, null)] };
+        await proxy.SyncAsync(new ServiceTable(ports), CancellationToken.None);
+
+        proxy.LastSync.Full.Should().BeFalse();
+        var touched = Regex.Matches(proxy.LastScript!, @"\bip (orch-proxy\S*)").Select(m => m.Groups[1].Value).Distinct().ToList();
+        touched.Should().Equal([shardOf["svc-8"]], "the script names no table but the changed Service's shard");
+        var (_, shardListing) = await _network.RunAsync("/usr/sbin/nft", "list", "table", "ip", shardOf["svc-8"]);
+        shardListing.Should().Contain("dnat to 10.244.0.3:8080");
+    }
+
+    [Fact]
+    public async Task Chains_of_removed_services_are_emptied_at_once_and_deleted_together_later()
+    {
+        using var proxy = NftablesProxyConformanceTests.NewProxy(_network);
+        var ports = Enumerable.Range(1, 300).Select(i => Port($"svc-{i}", TestNetwork.ServiceAddress(i), _network.EndpointAddresses[0])).ToList();
+        await proxy.SyncAsync(new ServiceTable(ports), CancellationToken.None);
+        (await ServiceChainsAsync()).Should().Be(300);
+
+        await proxy.SyncAsync(new ServiceTable(ports.Skip(100).ToList()), CancellationToken.None);
+
+        proxy.LastScript.Should().NotContain("delete", "fewer than NftablesRuleset.StaleLimit chains wait");
+        (await ServiceChainsAsync()).Should().Be(300, "removed Services' chains stay, empty, until enough wait");
+        var (_, ruleset) = await _network.RunAsync("/usr/sbin/nft", "list", "ruleset");
+        ruleset.Should().NotContain(TestNetwork.ServiceAddress(1) + " . tcp . 80", "a removed Service's address leads nowhere");
+
+        await proxy.SyncAsync(new ServiceTable(ports.Skip(260).ToList()), CancellationToken.None);
+
+        proxy.LastSync.Full.Should().BeFalse();
+        (await ServiceChainsAsync()).Should().Be(40, "once enough wait, they are deleted together");
+    }
+
+    [Fact]
+    public async Task Every_kind_of_change_applies_as_a_change_and_ends_where_a_full_sync_would()
+    {
+        var endpoints = _network.EndpointAddresses;
+        var ports = Enumerable.Range(1, 20).Select(i => Port($"svc-{i}", TestNetwork.ServiceAddress(i), endpoints[i % 3])).ToList();
+        ports.Add(Port("np", TestNetwork.ServiceAddress(30), endpoints[0]) with { NodePort = 30080 });
+        ports.Add(Port("ext", TestNetwork.ServiceAddress(31), endpoints[1]) with { ExternalIPs = [IPAddress.Parse("192.168.77.50")] });
+        ports.Add(Port("sticky", TestNetwork.ServiceAddress(32), endpoints[0]) with { StickyFor = TimeSpan.FromMinutes(5) });
+        ports.Add(Port("empty", TestNetwork.ServiceAddress(33), endpoints[0]) with { ClusterEndpoints = [], ExternalEndpoints = [] });
+        using var proxy = NftablesProxyConformanceTests.NewProxy(_network);
+        await proxy.SyncAsync(new ServiceTable(ports), CancellationToken.None);
+        var index = ports.ToDictionary(p => p.Name.Service);
+        var two = new ServiceEndpoint[] { new(endpoints[0], 8080, null), new(endpoints[1], 8080, null) };
+        Func<Dictionary<string, ServicePort>, Dictionary<string, ServicePort>>[] changes =
+        [
+            t => With(t, t["svc-1"] with { ClusterEndpoints = two, ExternalEndpoints = two }),
+            t => With(t, t["svc-2"] with { ClusterEndpoints = [], ExternalEndpoints = [] }),
+            t => With(t, t["svc-2"] with { ClusterEndpoints = two, ExternalEndpoints = two }, t["empty"] with { ClusterEndpoints = two, ExternalEndpoints = two }),
+            t => With(t, t["np"] with { NodePort = null }, Port("np2", TestNetwork.ServiceAddress(34), endpoints[2]) with { NodePort = 30081 }),
+            t => With(t, t["sticky"] with { ClusterEndpoints = two, ExternalEndpoints = two }),
+            t => With(t, t["sticky"] with { StickyFor = TimeSpan.FromMinutes(1) }),
+            t => Without(t, Enumerable.Range(3, 8).Select(i => $"svc-{i}")),
+            t => With(t, t["ext"] with { ExternalIPs = [IPAddress.Parse("192.168.77.51")], ExternalPolicyLocal = true }),
+            t => With(t, t["sticky"] with { StickyFor = null }, t["svc-11"] with { ClusterIPs = [TestNetwork.ServiceAddress(40)] }),
+            t => With(t, Port("svc-3", TestNetwork.ServiceAddress(3), endpoints[2])),
+        ];
+
+        foreach (var change in changes)
+        {
+            index = change(index);
+            proxy.ForgetLastSync();
+            await proxy.SyncAsync(new ServiceTable(index.Values.ToList()), CancellationToken.None);
+
+            proxy.LastSync.Full.Should().BeFalse("nft takes the change script (a refused one falls back to a full sync)");
+            proxy.LastScript.Should().NotBeNullOrEmpty();
+        }
+
+        var changed = await RulesetAsync();
+        using var fresh = NftablesProxyConformanceTests.NewProxy(_network);
+        await fresh.SyncAsync(new ServiceTable(index.Values.ToList()), CancellationToken.None);
+        fresh.LastSync.Full.Should().BeTrue();
+
+        changed.Should().Equal(await RulesetAsync(), "the changes end where a full sync of the same table starts");
     }
 
     [Fact]
@@ -116,6 +234,59 @@ public sealed class NftablesProxyTests : IAsyncLifetime
     {
         var (_, output) = await _network.RunAsync("/usr/sbin/nft", "list", "tables");
         return output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')[^1]).ToList();
+    }
+
+    // Rules in their order and map elements in any order, per table and chain or map, from nft's
+    // JSON listing: what decides where packets go, without handles, empty chains or unused sets.
+    private async Task<List<string>> RulesetAsync()
+    {
+        var (_, output) = await _network.RunAsync("/usr/sbin/nft", "-j", "list", "ruleset");
+        var items = new List<string>();
+        var counts = new Dictionary<string, int>();
+        foreach (var item in JsonNode.Parse(output)!["nftables"]!.AsArray())
+        {
+            if (item!["rule"] is JsonObject rule)
+            {
+                var chain = $"{rule["table"]}|{rule["chain"]}";
+                counts[chain] = counts.GetValueOrDefault(chain) + 1;
+                items.Add($"rule {chain}|{counts[chain]}|{rule["expr"]!.ToJsonString()}");
+            }
+            else if (item["map"] is JsonObject map)
+            {
+                items.AddRange((map["elem"]?.AsArray() ?? []).Select(e => $"element {map["table"]}|{map["name"]}|{e!.ToJsonString()}"));
+            }
+        }
+
+        items.Sort(StringComparer.Ordinal);
+        return items;
+    }
+
+    private static Dictionary<string, ServicePort> With(Dictionary<string, ServicePort> table, params ServicePort[] ports)
+    {
+        var next = new Dictionary<string, ServicePort>(table);
+        foreach (var port in ports)
+        {
+            next[port.Name.Service] = port;
+        }
+
+        return next;
+    }
+
+    private static Dictionary<string, ServicePort> Without(Dictionary<string, ServicePort> table, IEnumerable<string> names)
+    {
+        var next = new Dictionary<string, ServicePort>(table);
+        foreach (var name in names)
+        {
+            next.Remove(name);
+        }
+
+        return next;
+    }
+
+    private async Task<int> ServiceChainsAsync()
+    {
+        var (_, output) = await _network.RunAsync("/usr/sbin/nft", "list", "chains", "ip");
+        return output.Split('\n').Count(l => l.TrimStart().StartsWith("chain svc-", StringComparison.Ordinal));
     }
 
     private static ServiceTable OneService(IPAddress clusterIp, IPAddress endpoint) => new([Port("one", clusterIp, endpoint)]);

@@ -16,6 +16,7 @@ internal sealed unsafe class Libnftables : IDisposable
     private nint _context;
     private delegate* unmanaged<nint, void> _free;
     private delegate* unmanaged<nint, nint> _errorBuffer;
+    private delegate* unmanaged<nint, nint> _outputBuffer;
     private delegate* unmanaged<nint, nint, int> _run;
 
     public Libnftables(string libraryPath, NamespaceThread thread)
@@ -24,18 +25,22 @@ internal sealed unsafe class Libnftables : IDisposable
         _thread = thread;
     }
 
-    /// <summary>Applies <paramref name="script"/> as one transaction; returns whether it applied and, if not, nft's error text.</summary>
+    /// <summary>
+    /// Applies <paramref name="script"/> as one transaction; returns whether it applied, what it
+    /// printed (for <c>list</c> commands) and, if it failed, nft's error text.
+    /// </summary>
     /// <exception cref="DllNotFoundException">The library cannot be loaded (nftables is not installed).</exception>
     /// <exception cref="IOException">The namespace cannot be entered.</exception>
-    public Task<(bool Ok, string Error)> RunAsync(string script) => _thread.RunAsync(() =>
+    public Task<(bool Ok, string Output, string Error)> RunAsync(string script) => _thread.RunAsync(() =>
     {
         EnsureContext();
         var buffer = Marshal.StringToCoTaskMemUTF8(script);
         try
         {
             var result = _run(_context, buffer);
+            var output = Marshal.PtrToStringUTF8(_outputBuffer(_context)) ?? "";
             var error = Marshal.PtrToStringUTF8(_errorBuffer(_context)) ?? "";
-            return (result == 0, error);
+            return (result == 0, output, error);
         }
         finally
         {
@@ -97,6 +102,7 @@ internal sealed unsafe class Libnftables : IDisposable
             _library = NativeLibrary.Load(_libraryPath);
             _free = (delegate* unmanaged<nint, void>)NativeLibrary.GetExport(_library, "nft_ctx_free");
             _errorBuffer = (delegate* unmanaged<nint, nint>)NativeLibrary.GetExport(_library, "nft_ctx_get_error_buffer");
+            _outputBuffer = (delegate* unmanaged<nint, nint>)NativeLibrary.GetExport(_library, "nft_ctx_get_output_buffer");
             _run = (delegate* unmanaged<nint, nint, int>)NativeLibrary.GetExport(_library, "nft_run_cmd_from_buffer");
         }
 

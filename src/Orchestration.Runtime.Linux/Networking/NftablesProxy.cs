@@ -1,18 +1,23 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orchestration.Networking;
 
+[assembly: InternalsVisibleTo("Orchestration.Runtime.Linux.Tests")]
+
 namespace Orchestration.Runtime.Linux.Networking;
 
 /// <summary>
-/// The nftables network proxy: one table of its own in the node's network namespace (see
-/// <see cref="NftablesRuleset"/>), changed by one nftables transaction per sync. The first sync
-/// replaces the whole table (taking over what a killed proxy left: connections already set up keep
-/// going, since their translation lives in conntrack, not in the rules); later syncs rewrite only the
-/// ports that changed. A failed change is retried once as a whole table; if that fails too, the rules
-/// stay as the kernel has them and the error says what nft refused. nftables' own library
-/// (libnftables) is driven in this process, from a thread inside the node's namespace. Needs root and nftables.
+/// The nftables network proxy: tables of its own in the node's network namespace, a main table
+/// named <see cref="NftablesProxyOptions.TableName"/> and shard tables <c>NAME-0</c> ... that hold the
+/// Service ports (see <c>docs/networking.md</c>), changed by one nftables transaction per sync. The
+/// first sync replaces all of them (taking over what a killed proxy left, in whatever layout: connections
+/// already set up keep going, since their translation lives in conntrack, not in the rules); later
+/// syncs rewrite only the ports that changed, in their shards. A failed change is retried once as a
+/// whole; if that fails too, the rules stay as the kernel has them and the error says what nft
+/// refused. nftables' own library (libnftables) is driven in this process, from a thread inside the
+/// node's namespace. Needs root and nftables.
 /// </summary>
 public sealed partial class NftablesProxy : INetworkProxy, IDisposable
 {
@@ -21,7 +26,7 @@ public sealed partial class NftablesProxy : INetworkProxy, IDisposable
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private Libnftables? _nft;
-    private Dictionary<ServicePortName, (ServicePort Port, PortProgram Program)>? _applied;
+    private NftablesState? _state;
     private bool _prepared;
 
     /// <summary>A proxy as <paramref name="options"/> say, in <paramref name="node"/>'s namespace when the options name none.</summary>
@@ -36,11 +41,21 @@ public sealed partial class NftablesProxy : INetworkProxy, IDisposable
     /// <summary>The namespace programmed, or null for this process's own.</summary>
     public string? NetworkNamespacePath => _options.NetworkNamespacePath ?? _node?.NetworkNamespacePath;
 
-    /// <summary>How long the last sync's nft transaction took, and how many bytes of script it applied.</summary>
+    /// <summary>How long the last sync's nft transaction took, how many bytes of script it applied, and whether it wrote all the tables.</summary>
     public (TimeSpan Elapsed, int ScriptLength, bool Full) LastSync { get; private set; }
 
+    /// <summary>The last change sync's script (not a full one's, which may be megabytes), for tests that look at what a change touched.</summary>
+    internal string? LastScript { get; private set; }
+
+    /// <summary>The tables the rules are in now, or null before the first sync.</summary>
+    internal NftablesLayout? Layout => _state?.Layout;
+
     /// <summary>Clears <see cref="LastSync"/>, so that a caller sees whether the next sync wrote anything.</summary>
-    public void ForgetLastSync() => LastSync = default;
+    public void ForgetLastSync()
+    {
+        LastSync = default;
+        LastScript = null;
+    }
 
     /// <inheritdoc />
     public async Task SyncAsync(ServiceTable table, CancellationToken cancellationToken)
@@ -50,45 +65,55 @@ public sealed partial class NftablesProxy : INetworkProxy, IDisposable
         try
         {
             await PrepareAsync(cancellationToken).ConfigureAwait(false);
-            var next = new Dictionary<ServicePortName, (ServicePort Port, PortProgram Program)>(table.Ports.Count);
+            if (_state is { } state)
+            {
+                if (state.Layout.Outgrown(table.Ports.Count))
+                {
+                    LogOutgrown(table.Ports.Count, state.Layout.Shards);
+                }
+                else
+                {
+                    var diff = state.Diff(table, Program);
+                    var (changes, stale) = state.ChangeScript(diff);
+                    if (changes.Length == 0)
+                    {
+                        state.Commit(diff, stale);
+                        return;
+                    }
+
+                    var (ok, output, elapsed) = await ApplyAsync(changes, cancellationToken).ConfigureAwait(false);
+                    if (ok)
+                    {
+                        state.Commit(diff, stale);
+                        LastSync = (elapsed, changes.Length, false);
+                        LastScript = changes;
+                        return;
+                    }
+
+                    LogChangeRefused(output.Trim());
+                }
+            }
+
+            // A table left by an earlier proxy, whatever its layout, is replaced in the same transaction.
+            var existing = await ListTablesAsync(cancellationToken).ConfigureAwait(false);
+            var next = new NftablesState(NftablesLayout.For(_options.TableName, table.Ports.Count), table.Ports.Count);
             foreach (var (name, port) in table.Ports)
             {
-                // An unchanged port keeps its program object: the change script skips it by reference.
-                next[name] = _applied is not null && _applied.TryGetValue(name, out var was) && was.Port.Equals(port)
-                    ? was
-                    : (port, NftablesRuleset.For(port, _options.ClusterCidr));
+                next.Add(name, port, _state?.ProgramOf(name, port) ?? Program(port));
             }
 
-            if (_applied is not null)
-            {
-                var changes = NftablesRuleset.Changes(_options.TableName, Programs(_applied), Programs(next));
-                if (changes.Length == 0)
-                {
-                    return;
-                }
-
-                var (ok, output, elapsed) = await ApplyAsync(changes, cancellationToken).ConfigureAwait(false);
-                if (ok)
-                {
-                    _applied = next;
-                    LastSync = (elapsed, changes.Length, false);
-                    return;
-                }
-
-                LogChangeRefused(output.Trim());
-            }
-
-            var full = NftablesRuleset.Full(_options.TableName, next.Values.Select(v => v.Program));
+            var full = NftablesRuleset.Full(next.Layout, existing, next.Programs);
             var (fullOk, fullOutput, fullElapsed) = await ApplyAsync(full, cancellationToken).ConfigureAwait(false);
             if (!fullOk)
             {
-                _applied = null;
+                _state = null;
                 throw new NetworkProxyException($"nft refused the proxy's rules for {table.Ports.Count} service ports in {NamespaceText}: {Trim(fullOutput)}");
             }
 
-            _applied = next;
+            _state = next;
             LastSync = (fullElapsed, full.Length, true);
-            LogFullSync(table.Ports.Count, full.Length, fullElapsed.TotalMilliseconds);
+            LastScript = null;
+            LogFullSync(table.Ports.Count, next.Layout.Shards, full.Length, fullElapsed.TotalMilliseconds);
         }
         finally
         {
@@ -102,7 +127,7 @@ public sealed partial class NftablesProxy : INetworkProxy, IDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (_applied is null && !_prepared && NetworkNamespacePath is { } path && !File.Exists(path))
+            if (_state is null && !_prepared && NetworkNamespacePath is { } path && !File.Exists(path))
             {
                 return;
             }
@@ -117,12 +142,15 @@ public sealed partial class NftablesProxy : INetworkProxy, IDisposable
                 return;
             }
 
-            // "add" first, so deleting a table that is already gone is not an error.
-            var (ok, output, _) = await ApplyAsync($"add table ip {_options.TableName}\ndelete table ip {_options.TableName}\n", cancellationToken).ConfigureAwait(false);
-            _applied = null;
+            // All of the proxy's tables, in this layout or an earlier one's; "add" first, so that
+            // deleting a table that is already gone is not an error.
+            var tables = (await ListTablesAsync(cancellationToken).ConfigureAwait(false)).Prepend(_options.TableName).Distinct(StringComparer.Ordinal).ToList();
+            var script = string.Concat(tables.Select(t => $"add table ip {t}\ndelete table ip {t}\n"));
+            var (ok, output, _) = await ApplyAsync(script, cancellationToken).ConfigureAwait(false);
+            _state = null;
             if (!ok)
             {
-                throw new NetworkProxyException($"nft could not delete table ip {_options.TableName} in {NamespaceText}: {Trim(output)}");
+                throw new NetworkProxyException($"nft could not delete the proxy's tables ({string.Join(", ", tables.Select(t => "ip " + t))}) in {NamespaceText}: {Trim(output)}");
             }
         }
         finally
@@ -138,10 +166,36 @@ public sealed partial class NftablesProxy : INetworkProxy, IDisposable
         _gate.Dispose();
     }
 
+    private PortProgram Program(ServicePort port) => NftablesRuleset.For(port, _options.ClusterCidr);
+
     private string NamespaceText => NetworkNamespacePath is { } path ? $"network namespace {path}" : "this process's network namespace";
 
-    private static Dictionary<ServicePortName, PortProgram> Programs(Dictionary<ServicePortName, (ServicePort Port, PortProgram Program)> applied) =>
-        applied.ToDictionary(kv => kv.Key, kv => kv.Value.Program);
+    // The proxy's tables now in the namespace, in any layout. "list flowtables" names every table and
+    // makes nft fetch only the tables and their flowtables; "list tables" would make nft 1.0 fetch
+    // every rule of the namespace, once per table.
+    private async Task<IReadOnlyList<string>> ListTablesAsync(CancellationToken cancellationToken)
+    {
+        var (ok, output, error) = await _nft!.RunAsync("list flowtables ip").WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (!ok)
+        {
+            throw new NetworkProxyException($"nft could not list the tables in {NamespaceText}: {Trim(error)}");
+        }
+
+        var tables = new List<string>();
+        foreach (var line in output.Split('\n'))
+        {
+            if (line.StartsWith("table ip ", StringComparison.Ordinal) && line.EndsWith(" {", StringComparison.Ordinal))
+            {
+                var name = line["table ip ".Length..^" {".Length];
+                if (NftablesLayout.Owns(_options.TableName, name))
+                {
+                    tables.Add(name);
+                }
+            }
+        }
+
+        return tables;
+    }
 
     private async Task PrepareAsync(CancellationToken cancellationToken)
     {
@@ -180,7 +234,7 @@ public sealed partial class NftablesProxy : INetworkProxy, IDisposable
     private async Task<(bool Ok, string Output, TimeSpan Elapsed)> ApplyAsync(string script, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
-        var (ok, error) = await _nft!.RunAsync(script).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var (ok, _, error) = await _nft!.RunAsync(script).WaitAsync(cancellationToken).ConfigureAwait(false);
         return (ok, error, Stopwatch.GetElapsedTime(started));
     }
 
@@ -190,9 +244,12 @@ public sealed partial class NftablesProxy : INetworkProxy, IDisposable
         return text.Length > 2000 ? text[..2000] + " ..." : text;
     }
 
-    [LoggerMessage(EventId = 4040, Level = LogLevel.Information, Message = "nftables proxy wrote its whole table: {Ports} service ports, {Bytes} bytes of rules in {Milliseconds} ms")]
-    private partial void LogFullSync(int ports, int bytes, double milliseconds);
+    [LoggerMessage(EventId = 4040, Level = LogLevel.Information, Message = "nftables proxy wrote all its tables: {Ports} service ports in {Shards} shard tables, {Bytes} bytes of rules in {Milliseconds} ms")]
+    private partial void LogFullSync(int ports, int shards, int bytes, double milliseconds);
 
-    [LoggerMessage(EventId = 4041, Level = LogLevel.Warning, Message = "nft refused a change to the proxy's table ({Output}); writing the whole table instead")]
+    [LoggerMessage(EventId = 4041, Level = LogLevel.Warning, Message = "nft refused a change to the proxy's tables ({Output}); writing all of them instead")]
     private partial void LogChangeRefused(string output);
+
+    [LoggerMessage(EventId = 4042, Level = LogLevel.Information, Message = "nftables proxy: {Ports} service ports outgrew {Shards} shard tables; writing all tables again with more shards")]
+    private partial void LogOutgrown(int ports, int shards);
 }

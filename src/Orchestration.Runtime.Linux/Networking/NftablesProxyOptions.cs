@@ -3,7 +3,12 @@ namespace Orchestration.Runtime.Linux.Networking;
 /// <summary>How the nftables network proxy programs its node.</summary>
 public sealed class NftablesProxyOptions
 {
-    /// <summary>The name of the nftables table (family <c>ip</c>) the proxy owns; nothing else in the namespace is touched.</summary>
+    /// <summary>
+    /// The name of the proxy's main nftables table (family <c>ip</c>), and the prefix of its shard
+    /// tables (<c>NAME-0</c>, <c>NAME-1</c>, ...), which hold the Service ports. The proxy owns every
+    /// table named <c>NAME</c> or <c>NAME-</c>number, replaces them at its first sync and deletes
+    /// them at clean-up; nothing else in the namespace is touched.
+    /// </summary>
     public string TableName { get; set; } = "orch-proxy";
 
     /// <summary>
