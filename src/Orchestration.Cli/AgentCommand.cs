@@ -68,7 +68,7 @@ internal static class AgentCommand
                 parse.GetValue(imageArchive) ?? LocalImages.DefaultArchive(),
                 Math.Max(1, parse.GetValue(nodes)),
                 parse.GetValue(lease),
-                parse.GetValue(proxyMode)!,
+                parse.GetValue(proxyMode),
                 parse.GetValue(clusterCidr)!,
                 parse.GetValue(dnsUpstream),
                 cancellationToken);
@@ -76,7 +76,7 @@ internal static class AgentCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(string kubeconfig, string nodeName, string runtime, string dataDirectory, string? socket, string? imageArchive, int simulatedNodes, TimeSpan leaseDuration, string proxyMode, string clusterCidr, string? dnsUpstream, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string kubeconfig, string nodeName, string runtime, string dataDirectory, string? socket, string? imageArchive, int simulatedNodes, TimeSpan leaseDuration, string? proxyMode, string clusterCidr, string? dnsUpstream, CancellationToken cancellationToken)
     {
         if (!File.Exists(kubeconfig))
         {
@@ -110,10 +110,10 @@ internal static class AgentCommand
         switch (runtime)
         {
             case "containerd":
-                worker.UseContainerdRuntime(o => UpCommand.RealNodeDaemon(o, dataDirectory, socket, imageArchive)).UseProxyMode(proxyMode, clusterCidr).UseDnsUpstream(dnsUpstream)!.AddNodeAgentServer();
+                worker.UseContainerdRuntime(o => UpCommand.RealNodeDaemon(o, dataDirectory, socket, imageArchive)).UseNodeNetworking(proxyMode, clusterCidr, dnsUpstream, socket).AddNodeAgentServer();
                 break;
             case "docker":
-                worker.UseDockerRuntime(o => UpCommand.RealNodeDaemon(o, dataDirectory, socket, imageArchive)).UseProxyMode(proxyMode, clusterCidr).UseDnsUpstream(dnsUpstream)!.AddNodeAgentServer();
+                worker.UseDockerRuntime(o => UpCommand.RealNodeDaemon(o, dataDirectory, socket, imageArchive)).UseNodeNetworking(proxyMode, clusterCidr, dnsUpstream, socket).AddNodeAgentServer();
                 break;
             default:
                 worker.UseSimulatedNodes(simulatedNodes);

@@ -81,7 +81,7 @@ internal static class UpCommand
                 parse.GetValue(nodeMask),
                 parse.GetValue(runtime) == "docker" ? parse.GetValue(dockerSocket) : parse.GetValue(containerdSocket),
                 parse.GetValue(imageArchive) ?? LocalImages.DefaultArchive(),
-                parse.GetValue(proxyMode)!,
+                parse.GetValue(proxyMode),
                 parse.GetValue(dnsUpstream));
             if (!ValidDnsUpstream(settings.DnsUpstream))
             {
@@ -127,15 +127,13 @@ internal static class UpCommand
             case "containerd":
                 builder.Services.AddOrchestrationWorker(o => RealNodeAgent(o, nodeName, nodeDirectory))
                     .UseContainerdRuntime(o => RealNodeDaemon(o, nodeDirectory, settings.Socket, settings.ImageArchive))
-                    .UseProxyMode(settings.ProxyMode, settings.ClusterCidr)
-                    .UseDnsUpstream(settings.DnsUpstream)!
+                    .UseNodeNetworking(settings.ProxyMode, settings.ClusterCidr, settings.DnsUpstream, settings.Socket)
                     .AddNodeAgentServer();
                 break;
             case "docker":
                 builder.Services.AddOrchestrationWorker(o => RealNodeAgent(o, nodeName, nodeDirectory))
                     .UseDockerRuntime(o => RealNodeDaemon(o, nodeDirectory, settings.Socket, settings.ImageArchive))
-                    .UseProxyMode(settings.ProxyMode, settings.ClusterCidr)
-                    .UseDnsUpstream(settings.DnsUpstream)!
+                    .UseNodeNetworking(settings.ProxyMode, settings.ClusterCidr, settings.DnsUpstream, settings.Socket)
                     .AddNodeAgentServer();
                 break;
             case "simulated" when settings.SimulatedNodes > 0:
@@ -222,6 +220,16 @@ internal static class UpCommand
         Description = "Where the node's cluster DNS forwards names outside the cluster: IP[:PORT] addresses separated by commas, or none (default: the name servers of the machine's /etc/resolv.conf).",
     };
 
+    /// <summary>
+    /// The node's Services and DNS as the options say. A daemon given by socket runs its pods in a
+    /// network orch does not know: orch then programs no proxy and runs no DNS there (it would
+    /// otherwise change this machine's own network), unless <c>--proxy-mode</c> says otherwise.
+    /// </summary>
+    internal static IWorkerBuilder UseNodeNetworking(this IWorkerBuilder worker, string? proxyMode, string clusterCidr, string? dnsUpstream, string? socket) =>
+        socket is not null
+            ? worker.UseProxyMode(proxyMode ?? "none", clusterCidr).WithoutClusterDns()
+            : worker.UseProxyMode(proxyMode ?? "nftables", clusterCidr).UseDnsUpstream(dnsUpstream)!;
+
     /// <summary>Whether a <c>--dns-upstream</c> value can be used.</summary>
     internal static bool ValidDnsUpstream(string? upstream) =>
         string.IsNullOrEmpty(upstream) || upstream == "none" || upstream.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).All(t => IPEndPoint.TryParse(t, out _));
@@ -260,9 +268,9 @@ internal static class UpCommand
     }
 
     /// <summary>The <c>--proxy-mode</c> option of a real node: how its Services are served.</summary>
-    internal static Option<string> ProxyModeOption()
+    internal static Option<string?> ProxyModeOption()
     {
-        var option = new Option<string>("--proxy-mode") { Description = "How the node serves Services: nftables (the default; needs nftables), userspace (a TCP/UDP proxy in orch, for machines without nftables) or none.", DefaultValueFactory = _ => "nftables" };
+        var option = new Option<string?>("--proxy-mode") { Description = "How the node serves Services: nftables (the default; needs nftables), userspace (a TCP/UDP proxy in orch, for machines without nftables) or none (the default with --containerd-socket or --docker-socket, whose network orch does not own)." };
         option.AcceptOnlyFromAmong("nftables", "userspace", "none");
         return option;
     }
@@ -295,6 +303,6 @@ internal static class UpCommand
         int NodeCidrMaskSize,
         string? Socket,
         string? ImageArchive,
-        string ProxyMode,
+        string? ProxyMode,
         string? DnsUpstream);
 }

@@ -58,10 +58,20 @@ public sealed partial class NodeDnsService(IServiceProvider services, IClusterCl
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
+        catch (Exception ex) when (ex is InvalidOperationException or System.Net.Sockets.SocketException or IOException)
+        {
+            // A node without its DNS still runs its pods (they fail to resolve, as with a broken
+            // CoreDNS): the reason is logged, the rest of the worker goes on.
+            LogCannotListen(ex, string.Join(", ", options.ListenEndPoints));
+            await Task.Delay(Timeout.InfiniteTimeSpan, timeProvider, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
 
         await server.DisposeAsync().ConfigureAwait(false);
         await running.ConfigureAwait(false);
     }
+
+    [LoggerMessage(EventId = 4061, Level = LogLevel.Error, Message = "Cluster DNS cannot listen on {EndPoints}; pods on this node will not resolve cluster names")]
+    private partial void LogCannotListen(Exception ex, string endPoints);
 
     [LoggerMessage(EventId = 4060, Level = LogLevel.Information, Message = "Cluster DNS listens on {EndPoints} in the node's namespace, forwarding other names to {Upstreams} upstream server(s)")]
     private partial void LogListening(string endPoints, int upstreams);
