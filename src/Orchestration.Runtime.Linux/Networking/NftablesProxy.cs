@@ -1,10 +1,7 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orchestration.Networking;
-
-[assembly: InternalsVisibleTo("Orchestration.Runtime.Linux.Tests")]
 
 namespace Orchestration.Runtime.Linux.Networking;
 
