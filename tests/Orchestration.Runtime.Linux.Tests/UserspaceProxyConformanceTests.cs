@@ -1,46 +1,30 @@
-using System.Net;
-using System.Net.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
 using Orchestration.Networking;
 using Orchestration.Runtime.Linux.Networking;
-using Orchestration.TestKit.Conformance;
 
 namespace Orchestration.Runtime.Linux.Tests;
 
 /// <summary>The network proxy conformance kit against the userspace proxy, in a network namespace of the test's own.</summary>
 [Trait("Category", "Integration")]
-public sealed class UserspaceProxyConformanceTests : NetworkProxyConformanceTests
+public sealed class UserspaceProxyConformanceTests : ProxyInTestNetworkConformanceTests
 {
-    private TestNetwork _network = null!;
-    private NamespaceUserspaceProxyNetwork _proxyNetwork = null!;
-    private UserspaceProxy _proxy = null!;
+    private NamespaceUserspaceProxyNetwork? _proxyNetwork;
+    private UserspaceProxy? _proxy;
 
-    protected override INetworkProxy Proxy => _proxy;
-
-    protected override IReadOnlyList<IPAddress> EndpointAddresses => _network.EndpointAddresses;
-
-    protected override IPAddress ClientAddress => _network.ClientAddress;
-
-    protected override IPAddress NodeAddress => _network.NodeAddress;
-
-    protected override IPAddress ServiceAddress(int index) => TestNetwork.ServiceAddress(index);
-
-    protected override Socket CreateSocket(AddressFamily family, SocketType type, ProtocolType protocol) => _network.CreateSocket(family, type, protocol);
-
-    public override async Task InitializeAsync()
+    protected override INetworkProxy CreateProxy(TestNetwork network)
     {
-        _network = await TestNetwork.CreateAsync();
-        _proxyNetwork = new NamespaceUserspaceProxyNetwork(new Namespace(_network.Path));
-        _proxy = new UserspaceProxy(_proxyNetwork, TimeProvider.System, NullLogger<UserspaceProxy>.Instance);
-        await base.InitializeAsync();
+        _proxyNetwork = new NamespaceUserspaceProxyNetwork(new Namespace(network.Path));
+        return _proxy = new UserspaceProxy(_proxyNetwork, TimeProvider.System, NullLogger<UserspaceProxy>.Instance);
     }
 
-    public override async Task DisposeAsync()
+    protected override async ValueTask DisposeProxyAsync()
     {
-        await base.DisposeAsync();
-        await _proxy.DisposeAsync();
-        _proxyNetwork.Dispose();
-        await _network.DisposeAsync();
+        if (_proxy is not null)
+        {
+            await _proxy.DisposeAsync();
+        }
+
+        _proxyNetwork?.Dispose();
     }
 
     private sealed class Namespace(string path) : INodeNetworkNamespace
