@@ -192,68 +192,81 @@ public sealed partial class UserspaceProxy : INetworkProxy, IAsyncDisposable
         }
     }
 
-    private abstract class Listener(ListenKey key) : IDisposable
+    /// <summary>A socket bound to one virtual address and port, relaying to the current target until disposed.</summary>
+    private abstract class Listener : IDisposable
     {
+        protected Listener(UserspaceProxy proxy, ListenKey key, Target target, SocketType type, ProtocolType protocol)
+        {
+            Proxy = proxy;
+            Key = key;
+            _target = target;
+            Socket = proxy._network.CreateSocket(key.Address.AddressFamily, type, protocol);
+            try
+            {
+                if (type == SocketType.Stream)
+                {
+                    Socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                }
+
+                Socket.Bind(new IPEndPoint(key.Address, key.Port));
+                if (type == SocketType.Stream)
+                {
+                    Socket.Listen(512);
+                }
+            }
+            catch
+            {
+                Socket.Dispose();
+                throw;
+            }
+
+            Closed = CancellationTokenSource.CreateLinkedTokenSource(proxy._stopping.Token);
+        }
+
         protected volatile Target? _target;
 
-        public ListenKey Key { get; } = key;
+        public ListenKey Key { get; }
+
+        protected UserspaceProxy Proxy { get; }
+
+        protected Socket Socket { get; }
+
+        protected CancellationTokenSource Closed { get; }
 
         public void Retarget(Target target) => _target = target;
 
-        public abstract void Dispose();
+        public virtual void Dispose()
+        {
+            Closed.Cancel();
+            Socket.Dispose();
+            Closed.Dispose();
+        }
     }
 
     private sealed class TcpListener : Listener
     {
-        private readonly UserspaceProxy _proxy;
-        private readonly Socket _socket;
-        private readonly CancellationTokenSource _closed;
-
         public TcpListener(UserspaceProxy proxy, ListenKey key, Target target)
-            : base(key)
+            : base(proxy, key, target, SocketType.Stream, ProtocolType.Tcp)
         {
-            _proxy = proxy;
-            _target = target;
-            _closed = CancellationTokenSource.CreateLinkedTokenSource(proxy._stopping.Token);
-            _socket = proxy._network.CreateSocket(key.Address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-            try
-            {
-                _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-                _socket.Bind(new IPEndPoint(key.Address, key.Port));
-                _socket.Listen(512);
-            }
-            catch
-            {
-                _socket.Dispose();
-                throw;
-            }
-
             _ = AcceptAsync();
-        }
-
-        public override void Dispose()
-        {
-            _closed.Cancel();
-            _socket.Dispose();
-            _closed.Dispose();
         }
 
         private async Task AcceptAsync()
         {
-            var token = _closed.Token;
+            var token = Closed.Token;
             while (!token.IsCancellationRequested)
             {
                 Socket client;
                 try
                 {
-                    client = await _socket.AcceptAsync(token).ConfigureAwait(false);
+                    client = await Socket.AcceptAsync(token).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
                 {
                     return;
                 }
 
-                _ = RelayAsync(client, _proxy._stopping.Token);
+                _ = RelayAsync(client, Proxy._stopping.Token);
             }
         }
 
@@ -264,9 +277,9 @@ public sealed partial class UserspaceProxy : INetworkProxy, IAsyncDisposable
                 var target = _target!;
                 var from = ((IPEndPoint)client.RemoteEndPoint!).Address;
                 Socket? backend = null;
-                foreach (var endpoint in target.Choose(from, _proxy._time))
+                foreach (var endpoint in target.Choose(from, Proxy._time))
                 {
-                    var candidate = _proxy._network.CreateSocket(endpoint.Address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+                    var candidate = Proxy._network.CreateSocket(endpoint.Address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
                     try
                     {
                         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
@@ -278,7 +291,7 @@ public sealed partial class UserspaceProxy : INetworkProxy, IAsyncDisposable
                     catch (Exception ex) when (ex is SocketException or OperationCanceledException)
                     {
                         candidate.Dispose();
-                        _proxy.LogEndpointUnreachable(Key.ToString(), endpoint.ToString(), ex.Message);
+                        Proxy.LogEndpointUnreachable(Key.ToString(), endpoint.ToString(), ex.Message);
                     }
                 }
 
@@ -327,54 +340,35 @@ public sealed partial class UserspaceProxy : INetworkProxy, IAsyncDisposable
 
     private sealed class UdpListener : Listener
     {
-        private readonly UserspaceProxy _proxy;
-        private readonly Socket _socket;
-        private readonly CancellationTokenSource _closed;
         private readonly ConcurrentDictionary<IPEndPoint, (Socket Backend, long LastSeen)> _flows = new();
 
         public UdpListener(UserspaceProxy proxy, ListenKey key, Target target)
-            : base(key)
+            : base(proxy, key, target, SocketType.Dgram, ProtocolType.Udp)
         {
-            _proxy = proxy;
-            _target = target;
-            _closed = CancellationTokenSource.CreateLinkedTokenSource(proxy._stopping.Token);
-            _socket = proxy._network.CreateSocket(key.Address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-            try
-            {
-                _socket.Bind(new IPEndPoint(key.Address, key.Port));
-            }
-            catch
-            {
-                _socket.Dispose();
-                throw;
-            }
-
             _ = ReceiveAsync();
         }
 
         public override void Dispose()
         {
-            _closed.Cancel();
-            _socket.Dispose();
             foreach (var flow in _flows.Values)
             {
                 flow.Backend.Dispose();
             }
 
             _flows.Clear();
-            _closed.Dispose();
+            base.Dispose();
         }
 
         private async Task ReceiveAsync()
         {
-            var token = _closed.Token;
+            var token = Closed.Token;
             var buffer = new byte[65536];
             while (!token.IsCancellationRequested)
             {
                 SocketReceiveFromResult received;
                 try
                 {
-                    received = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(Key.Address.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0), token).ConfigureAwait(false);
+                    received = await Socket.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(Key.Address.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0), token).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
                 {
@@ -406,7 +400,7 @@ public sealed partial class UserspaceProxy : INetworkProxy, IAsyncDisposable
 
         private Socket? FlowFor(IPEndPoint client, CancellationToken token)
         {
-            var now = _proxy._time.GetTimestamp();
+            var now = Proxy._time.GetTimestamp();
             if (_flows.TryGetValue(client, out var flow))
             {
                 _flows[client] = (flow.Backend, now);
@@ -414,8 +408,8 @@ public sealed partial class UserspaceProxy : INetworkProxy, IAsyncDisposable
             }
 
             ExpireIdle(now);
-            var endpoint = _target!.Choose(client.Address, _proxy._time).First();
-            var backend = _proxy._network.CreateSocket(endpoint.Address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+            var endpoint = _target!.Choose(client.Address, Proxy._time).First();
+            var backend = Proxy._network.CreateSocket(endpoint.Address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
             try
             {
                 backend.Connect(new IPEndPoint(endpoint.Address, endpoint.Port));
@@ -439,8 +433,8 @@ public sealed partial class UserspaceProxy : INetworkProxy, IAsyncDisposable
                 try
                 {
                     var read = await backend.ReceiveAsync(buffer, SocketFlags.None, token).ConfigureAwait(false);
-                    _flows[client] = (backend, _proxy._time.GetTimestamp());
-                    await _socket.SendToAsync(buffer.AsMemory(0, read), SocketFlags.None, client, token).ConfigureAwait(false);
+                    _flows[client] = (backend, Proxy._time.GetTimestamp());
+                    await Socket.SendToAsync(buffer.AsMemory(0, read), SocketFlags.None, client, token).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
                 {
@@ -457,7 +451,7 @@ public sealed partial class UserspaceProxy : INetworkProxy, IAsyncDisposable
 
         private void ExpireIdle(long now)
         {
-            var idle = (long)(_proxy.UdpIdleTimeout.TotalSeconds * _proxy._time.TimestampFrequency);
+            var idle = (long)(Proxy.UdpIdleTimeout.TotalSeconds * Proxy._time.TimestampFrequency);
             foreach (var (client, flow) in _flows)
             {
                 if (now - flow.LastSeen > idle)
