@@ -33,6 +33,12 @@ public static class WorkerServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<NodeAgentOptions>, NodeAgentOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<NodeAgentOptions>, ApiReachable>());
         services.AddOrchestrationClient();
+        if (!services.Any(d => d.ServiceType == typeof(Informers.WorkerInformers)))
+        {
+            services.AddSingleton<Informers.WorkerInformers>();
+            services.AddHostedService(sp => sp.GetRequiredService<Informers.WorkerInformers>());
+        }
+
         return new WorkerBuilder(services);
     }
 

@@ -43,6 +43,29 @@ public sealed partial class Informer<T>
     /// <summary>Raised for an object that is gone (its last known state).</summary>
     public event Action<T>? Deleted;
 
+    /// <summary>
+    /// Subscribes handlers to an informer that others may already be running, as client-go's
+    /// <c>AddEventHandler</c> does: <paramref name="added"/> is first called for every object in the
+    /// cache, then the handlers follow the changes, with no change missed or seen twice in between.
+    /// </summary>
+    public void AddEventHandlers(Action<T>? added, Action<T, T>? updated, Action<T>? deleted)
+    {
+        lock (_handlers)
+        {
+            if (added is not null)
+            {
+                foreach (var item in Cache.List())
+                {
+                    added(item);
+                }
+            }
+
+            Added += added;
+            Updated += updated;
+            Deleted += deleted;
+        }
+    }
+
     /// <summary>The local cache.</summary>
     public ObjectCache<T> Cache { get; } = new();
 

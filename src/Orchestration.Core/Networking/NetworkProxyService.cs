@@ -10,16 +10,19 @@ using Orchestration.Informers;
 namespace Orchestration.Networking;
 
 /// <summary>
-/// kube-proxy's loop on a worker: watches Services and EndpointSlices, computes the desired
-/// <see cref="ServiceTable"/> (<see cref="ServiceTableBuilder"/>) and has the node's
-/// <see cref="INetworkProxy"/> program it, coalescing changes that arrive within
-/// <see cref="NetworkProxyOptions.MinSyncInterval"/>. A failed sync leaves the previous rules, sets
-/// the node's <c>NetworkProxyReady</c> condition to False with the reason, records a Warning event on
-/// the node and is tried again with a back-off; the next good sync sets the condition back to True.
+/// kube-proxy's loop on a worker: watches Services and EndpointSlices (through the worker's shared
+/// <see cref="WorkerInformers"/>), keeps the desired <see cref="ServiceTable"/> (<see cref="ServiceTableBuilder"/>)
+/// and has the node's <see cref="INetworkProxy"/> program it, coalescing changes that arrive within
+/// <see cref="NetworkProxyOptions.MinSyncInterval"/>. Only the Services that changed since the last
+/// sync are computed again; the others keep their <see cref="ServicePort"/> instances, so a proxy
+/// that compares by reference skips them at once. A failed sync leaves the previous rules, sets the
+/// node's <c>NetworkProxyReady</c> condition to False with the reason, records a Warning event on the
+/// node and is tried again with a back-off; the next good sync sets the condition back to True.
 /// A graceful stop removes what the proxy programmed.
 /// </summary>
 public sealed partial class NetworkProxyService(
     IServiceProvider services,
+    WorkerInformers informers,
     IClusterClient client,
     IOptions<NetworkProxyOptions> options,
     EventRecorder events,
@@ -31,6 +34,16 @@ public sealed partial class NetworkProxyService(
 
     private readonly ILogger _logger = loggers.CreateLogger<NetworkProxyService>();
     private readonly SemaphoreSlim _changed = new(0, 1);
+
+    // Written by the informers' handlers, read by the sync loop: the Services changed since the last
+    // sync, and each Service's slices by name (kept here so that one Service's slices are found
+    // without scanning every slice of the cluster).
+    private readonly Lock _sync = new();
+    private readonly HashSet<ServiceKey> _dirty = [];
+    private readonly Dictionary<ServiceKey, Dictionary<string, V1EndpointSlice>> _slices = [];
+
+    // Owned by the sync loop: each Service's entries as last computed.
+    private readonly Dictionary<ServiceKey, List<ServicePort>> _ports = [];
     private INetworkProxy? _proxy;
     private bool? _reportedReady;
 
@@ -46,16 +59,10 @@ public sealed partial class NetworkProxyService(
         // Resolved here: a proxy in a runtime daemon's namespace knows it once that daemon has started.
         _proxy = services.GetRequiredService<INetworkProxy>();
         var settings = options.Value;
-        var informers = new InformerFactory(client, timeProvider, loggers);
-        var serviceInformer = informers.For<V1Service>();
-        var sliceInformer = informers.For<V1EndpointSlice>();
-        serviceInformer.Added += _ => Changed();
-        serviceInformer.Updated += (_, _) => Changed();
-        serviceInformer.Deleted += _ => Changed();
-        sliceInformer.Added += _ => Changed();
-        sliceInformer.Updated += (_, _) => Changed();
-        sliceInformer.Deleted += _ => Changed();
-        var running = informers.RunAsync(stoppingToken);
+        var serviceInformer = informers.Factory.For<V1Service>();
+        var sliceInformer = informers.Factory.For<V1EndpointSlice>();
+        serviceInformer.AddEventHandlers(ServiceChanged, (_, now) => ServiceChanged(now), ServiceChanged);
+        sliceInformer.AddEventHandlers(s => SliceChanged(null, s), SliceChanged, s => SliceChanged(s, null));
         try
         {
             await serviceInformer.WaitForSyncAsync(stoppingToken).ConfigureAwait(false);
@@ -63,7 +70,7 @@ public sealed partial class NetworkProxyService(
             var retry = settings.MinSyncInterval;
             while (!stoppingToken.IsCancellationRequested)
             {
-                var table = ServiceTableBuilder.Build(serviceInformer.Cache.List(null), sliceInformer.Cache.List(null), settings.NodeName);
+                var table = Recompute(serviceInformer.Cache, settings.NodeName);
                 try
                 {
                     await _proxy.SyncAsync(table, stoppingToken).ConfigureAwait(false);
@@ -89,8 +96,6 @@ public sealed partial class NetworkProxyService(
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
-
-        await running.ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -118,9 +123,77 @@ public sealed partial class NetworkProxyService(
         base.Dispose();
     }
 
-    private void Changed()
+    // The desired table: the changed Services computed again, the others as they were.
+    private ServiceTable Recompute(ObjectCache<V1Service> services, string? nodeName)
     {
-        // One pending signal is enough: the next sync reads the caches as they are then.
+        List<(ServiceKey Key, List<V1EndpointSlice> Slices)> changed;
+        lock (_sync)
+        {
+            changed = _dirty.Select(k => (k, _slices.TryGetValue(k, out var byName) ? byName.Values.ToList() : [])).ToList();
+            _dirty.Clear();
+        }
+
+        foreach (var (key, slices) in changed)
+        {
+            var ports = services.Get(key.Namespace, key.Name) is { } service ? ServiceTableBuilder.PortsOf(service, slices, nodeName).ToList() : [];
+            if (ports.Count == 0)
+            {
+                _ports.Remove(key);
+            }
+            else
+            {
+                _ports[key] = ports;
+            }
+        }
+
+        return new ServiceTable(_ports.Values.SelectMany(p => p));
+    }
+
+    private void ServiceChanged(V1Service service) => MarkDirty(KeyOf(service.Metadata, service.Metadata.Name));
+
+    private void SliceChanged(V1EndpointSlice? old, V1EndpointSlice? now)
+    {
+        lock (_sync)
+        {
+            if (old is not null && ServiceOf(old) is { } was && _slices.TryGetValue(was, out var wasSlices))
+            {
+                wasSlices.Remove(old.Metadata.Name);
+                if (wasSlices.Count == 0)
+                {
+                    _slices.Remove(was);
+                }
+
+                _dirty.Add(was);
+            }
+
+            if (now is not null && ServiceOf(now) is { } service)
+            {
+                if (!_slices.TryGetValue(service, out var slices))
+                {
+                    _slices[service] = slices = new Dictionary<string, V1EndpointSlice>(StringComparer.Ordinal);
+                }
+
+                slices[now.Metadata.Name] = now;
+                _dirty.Add(service);
+            }
+        }
+
+        Signal();
+    }
+
+    private void MarkDirty(ServiceKey key)
+    {
+        lock (_sync)
+        {
+            _dirty.Add(key);
+        }
+
+        Signal();
+    }
+
+    private void Signal()
+    {
+        // One pending signal is enough: the next sync takes every Service marked until then.
         if (_changed.CurrentCount == 0)
         {
             try
@@ -132,6 +205,14 @@ public sealed partial class NetworkProxyService(
             }
         }
     }
+
+    // A slice belongs to the Service its kubernetes.io/service-name label names, as kube-proxy reads it.
+    private static ServiceKey? ServiceOf(V1EndpointSlice slice) =>
+        slice.Metadata?.Labels?.TryGetValue(Controllers.Network.EndpointsController.ServiceNameLabel, out var name) == true && !string.IsNullOrEmpty(name)
+            ? KeyOf(slice.Metadata, name)
+            : null;
+
+    private static ServiceKey KeyOf(V1ObjectMeta metadata, string name) => new(metadata.NamespaceProperty ?? "", name);
 
     private async Task ReportAsync(string nodeName, bool ready, string message, CancellationToken cancellationToken)
     {
@@ -175,6 +256,8 @@ public sealed partial class NetworkProxyService(
             }
         }
     }
+
+    private readonly record struct ServiceKey(string Namespace, string Name);
 
     [LoggerMessage(EventId = 3700, Level = LogLevel.Debug, Message = "Network proxy synced {Ports} service ports")]
     private partial void LogSynced(int ports);

@@ -3,7 +3,6 @@ using k8s.Models;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Orchestration.Client;
 using Orchestration.Dns;
 using Orchestration.Informers;
 
@@ -13,9 +12,10 @@ namespace Orchestration.Runtime.Linux.Networking;
 /// The cluster DNS on a worker: a <see cref="ClusterDnsServer"/> listening inside the node's network
 /// namespace (on NodeLocal DNSCache's link-local address, which the bootstrap's <c>kube-dns</c>
 /// Service points at, so the network proxy sends a pod's query for the Service's address to its own
-/// node), its zone fed from Services and EndpointSlices as they change.
+/// node), its zone fed from Services and EndpointSlices as they change (through the worker's shared
+/// <see cref="WorkerInformers"/>). A stop takes the listen address off the node's loopback again.
 /// </summary>
-public sealed partial class NodeDnsService(IServiceProvider services, IClusterClient client, TimeProvider timeProvider, ILoggerFactory loggers) : BackgroundService
+public sealed partial class NodeDnsService(IServiceProvider services, WorkerInformers informers, TimeProvider timeProvider, ILoggerFactory loggers) : BackgroundService
 {
     private readonly ILogger _logger = loggers.CreateLogger<NodeDnsService>();
 
@@ -29,25 +29,18 @@ public sealed partial class NodeDnsService(IServiceProvider services, IClusterCl
         var zone = services.GetRequiredService<ClusterDnsZone>();
         var server = services.GetRequiredService<ClusterDnsServer>();
         var options = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ClusterDnsOptions>>().Value;
-        if (services.GetService<INodeNetworkNamespace>()?.NetworkNamespacePath is { } path)
+        var path = services.GetService<INodeNetworkNamespace>()?.NetworkNamespacePath;
+        var linkAddresses = path is null ? [] : options.ListenEndPoints.Select(e => e.Address).Where(a => !IPAddress.IsLoopback(a) && !a.Equals(IPAddress.Any)).Distinct().ToList();
+        foreach (var address in linkAddresses)
         {
-            foreach (var endPoint in options.ListenEndPoints.Where(e => !IPAddress.IsLoopback(e.Address) && !e.Address.Equals(IPAddress.Any)))
-            {
-                // The listen address is the node's own, on its loopback link, like NodeLocal DNSCache's.
-                await ProcessRunner.RunCheckedAsync("nsenter", [$"--net={path}", "ip", "address", "replace", $"{endPoint.Address}/32", "dev", "lo"], stoppingToken).ConfigureAwait(false);
-            }
+            // The listen address is the node's own, on its loopback link, like NodeLocal DNSCache's.
+            await ProcessRunner.RunCheckedAsync("nsenter", [$"--net={path}", "ip", "address", "replace", $"{address}/32", "dev", "lo"], stoppingToken).ConfigureAwait(false);
         }
 
-        var informers = new InformerFactory(client, timeProvider, loggers);
-        var serviceInformer = informers.For<V1Service>();
-        var sliceInformer = informers.For<V1EndpointSlice>();
-        serviceInformer.Added += zone.SetService;
-        serviceInformer.Updated += (_, now) => zone.SetService(now);
-        serviceInformer.Deleted += s => zone.RemoveService(s.Metadata.NamespaceProperty ?? "", s.Metadata.Name);
-        sliceInformer.Added += zone.SetEndpointSlice;
-        sliceInformer.Updated += (_, now) => zone.SetEndpointSlice(now);
-        sliceInformer.Deleted += s => zone.RemoveEndpointSlice(s.Metadata.NamespaceProperty ?? "", s.Metadata.Name);
-        var running = informers.RunAsync(stoppingToken);
+        var serviceInformer = informers.Factory.For<V1Service>();
+        var sliceInformer = informers.Factory.For<V1EndpointSlice>();
+        serviceInformer.AddEventHandlers(zone.SetService, (_, now) => zone.SetService(now), s => zone.RemoveService(s.Metadata.NamespaceProperty ?? "", s.Metadata.Name));
+        sliceInformer.AddEventHandlers(zone.SetEndpointSlice, (_, now) => zone.SetEndpointSlice(now), s => zone.RemoveEndpointSlice(s.Metadata.NamespaceProperty ?? "", s.Metadata.Name));
         try
         {
             await server.StartAsync(stoppingToken).ConfigureAwait(false);
@@ -67,8 +60,20 @@ public sealed partial class NodeDnsService(IServiceProvider services, IClusterCl
         }
 
         await server.DisposeAsync().ConfigureAwait(false);
-        await running.ConfigureAwait(false);
+        foreach (var address in linkAddresses)
+        {
+            // The address is this component's (by its options); a namespace that outlives the worker
+            // keeps no trace of it. The namespace may be gone already: nothing to take off then.
+            var (exitCode, output) = await ProcessRunner.RunAsync("nsenter", [$"--net={path}", "ip", "address", "del", $"{address}/32", "dev", "lo"], input: null, CancellationToken.None).ConfigureAwait(false);
+            if (exitCode != 0)
+            {
+                LogAddressNotRemoved(address.ToString(), output.Trim());
+            }
+        }
     }
+
+    [LoggerMessage(EventId = 4062, Level = LogLevel.Debug, Message = "Cluster DNS could not take {Address} off the node's loopback: {Output}")]
+    private partial void LogAddressNotRemoved(string address, string output);
 
     [LoggerMessage(EventId = 4061, Level = LogLevel.Error, Message = "Cluster DNS cannot listen on {EndPoints}; pods on this node will not resolve cluster names")]
     private partial void LogCannotListen(Exception ex, string endPoints);

@@ -55,6 +55,28 @@ public sealed class InformerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Handlers_added_to_a_running_informer_first_get_what_it_holds_then_every_later_change()
+    {
+        await _client.CreateAsync(Map("one"));
+        await _client.CreateAsync(Map("two"));
+        var informer = new Informer<V1ConfigMap>(_client, new InformerOptions { InitialBackoff = TimeSpan.FromMilliseconds(10) });
+        using var stop = new CancellationTokenSource();
+        var run = informer.RunAsync(stop.Token);
+        await informer.WaitForSyncAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+
+        var log = new ConcurrentQueue<string>();
+        informer.AddEventHandlers(m => log.Enqueue($"add {m.Metadata.Name}"), (_, m) => log.Enqueue($"update {m.Metadata.Name}={m.Data["v"]}"), m => log.Enqueue($"delete {m.Metadata.Name}"));
+        log.Order().Should().Equal("add one", "add two");
+        await _client.PatchAsync<V1ConfigMap>("default", "one", new ObjectPatch(PatchKind.Merge, """{"data":{"v":"2"}}"""));
+        await _client.DeleteAsync<V1ConfigMap>("default", "two");
+        await EventuallyAsync(() => log.Count == 4, "the changes after the replay reach the late handlers");
+        await stop.CancelAsync();
+        await run;
+
+        log.Skip(2).Should().Equal("update one=2", "delete two");
+    }
+
+    [Fact]
     public async Task A_cut_stream_resumes_and_nothing_is_missed()
     {
         var flaky = new FlakyClient(_client) { BreakEvery = 7 };
