@@ -8,6 +8,23 @@ using Orchestration.Networking;
 using Orchestration.Runtime.Linux;
 using Orchestration.Runtime.Linux.Networking;
 
+// Modes: (no arguments, or sizes) the sync benchmark below; "connections [SERVICES [SECONDS [PARALLEL [ROUNDS]]]]"
+// the connection rate (ConnectionRate.cs); "serve" and "connect" are that benchmark's own children.
+switch (args.FirstOrDefault())
+{
+    case "connections":
+        await ConnectionRate.RunAsync(
+            args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10_000,
+            TimeSpan.FromSeconds(args.Length > 2 ? double.Parse(args[2], CultureInfo.InvariantCulture) : 5),
+            args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 8,
+            args.Length > 4 ? int.Parse(args[4], CultureInfo.InvariantCulture) : 3);
+        return 0;
+    case "serve":
+        return await ConnectionRate.ServeAsync(int.Parse(args[1], CultureInfo.InvariantCulture));
+    case "connect":
+        return await ConnectionRate.ConnectLoopAsync(IPEndPoint.Parse(args[1]), double.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture));
+}
+
 // Proxy sync: for 1,000 and 10,000 services of 10 endpoints each, the nftables proxy's first (full)
 // sync beside the same ruleset applied with a raw `nft -f` (dumped from the kernel after the proxy's
 // sync) in the same run, and the time to apply one endpoint change, to delete one Service and to
@@ -112,6 +129,8 @@ foreach (var services in sizes)
         await ProcessRunner.RunAsync("ip", ["netns", "delete", name], CancellationToken.None);
     }
 }
+
+return 0;
 
 // The proxy's tables: "list flowtables" names every table without making nft fetch their rules.
 static async Task<List<string>> ProxyTablesAsync(string path)
