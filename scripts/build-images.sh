@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the images the node runtimes need, without a registry: one OCI image-layout tarball whose
-# only layer is a busybox-static root filesystem, holding two images over that layer:
+# only layer is a busybox-static root filesystem (plus images/udp-echo.c built static, the UDP
+# server and client busybox lacks), holding two images over that layer:
 #   docker.io/library/busybox:latest          the image pods name as busybox, busybox:latest, ...
 #   orchestration.local/sandbox:1             the pod sandbox: its process sleeps, so the pod's
 #                                             namespaces outlive its containers
@@ -13,6 +14,8 @@ cd "$(dirname "$0")/.."
 out=${1:-artifacts/images/busybox-oci.tar}
 busybox=${BUSYBOX:-/bin/busybox}
 [ -x "$busybox" ] || { echo "build-images: no busybox-static at $busybox (PACKAGES=busybox-static scripts/install-deps.sh)" >&2; exit 1; }
+cc=${CC:-gcc}
+command -v "$cc" >/dev/null && [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || { echo "build-images: no $cc with a static libc (PACKAGES=\"gcc libc6-dev\" scripts/install-deps.sh)" >&2; exit 1; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -23,6 +26,8 @@ cp "$busybox" "$root/bin/busybox"
 for applet in $("$busybox" --list); do
   [ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
 done
+"$cc" -static -Os -Wall -Wextra -Werror -o "$root/bin/udp-echo" images/udp-echo.c
+strip "$root/bin/udp-echo"
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n' > "$root/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
 printf 'hosts: files dns\n' > "$root/etc/nsswitch.conf"

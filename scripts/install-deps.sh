@@ -6,7 +6,7 @@
 #        PACKAGES="containerd runc" scripts/install-deps.sh   (more, as later work needs them)
 set -euo pipefail
 
-packages=(etcd-server etcd-client containerd runc containernetworking-plugins busybox-static nftables iproute2 docker.io dnsperf nsd ${PACKAGES:-})
+packages=(etcd-server etcd-client containerd runc containernetworking-plugins busybox-static gcc libc6-dev nftables iproute2 docker.io dnsperf nsd ${PACKAGES:-})
 missing=()
 for package in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

@@ -140,7 +140,7 @@ public abstract partial class PodTests<TCluster>
     }
 
     [Fact]
-    public async Task Node_ports_headless_names_external_names_and_client_affinity_work_through_the_node()
+    public async Task Node_ports_headless_names_external_names_client_affinity_and_udp_work_through_the_node()
     {
         var ns = $"names-{Guid.NewGuid().ToString("N")[..6]}";
         (await Kubectl.RunAsync(["create", "namespace", ns])).ExitCode.Should().Be(0);
@@ -194,6 +194,35 @@ public abstract partial class PodTests<TCluster>
               type: ExternalName
               externalName: front.{{{ns}}}.svc.cluster.local
             ---
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: echo}
+            spec:
+              replicas: 2
+              selector: {matchLabels: {app: echo}}
+              template:
+                metadata: {labels: {app: echo}}
+                spec:
+                  containers:
+                  - name: echo
+                    image: busybox
+                    command: ["udp-echo", "serve", "5353"]
+                    ports: [{name: echo, containerPort: 5353, protocol: UDP}]
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: echo}
+            spec:
+              selector: {app: echo}
+              ports: [{name: echo, port: 53, targetPort: echo, protocol: UDP}]
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: silent}
+            spec:
+              selector: {app: nobody}
+              ports: [{port: 53, targetPort: 5353, protocol: UDP}]
+            ---
             apiVersion: v1
             kind: Pod
             metadata: {name: client}
@@ -223,6 +252,22 @@ public abstract partial class PodTests<TCluster>
         var answers = await AnswersAsync(ns, sticky, 12);
         answers.Should().HaveCount(12);
         answers.Distinct().Should().ContainSingle("ClientIP affinity holds the client to the pod it reached first");
+
+        // A UDP Service: datagrams to its cluster IP reach both pods (each send is a new flow, so a
+        // new pick), and the answers come back from the cluster IP; one without endpoints refuses at once.
+        var rolledEcho = await Kubectl.RunAsync(["rollout", "status", "-n", ns, "deployment/echo", "--timeout=120s"], timeout: TimeSpan.FromSeconds(130));
+        rolledEcho.ExitCode.Should().Be(0, rolledEcho.ToString());
+        var echo = (await Kubectl.RunAsync(["get", "service", "echo", "-n", ns, "-o", "jsonpath={.spec.clusterIP}"])).Stdout.Trim();
+        (await Eventually.HoldsAsync(async () => (await RunInPodAsync(ns, "client", $"udp-echo send {echo} 53 first 2 2>&1 || true")).EndsWith(" first\n", StringComparison.Ordinal), 40, TimeSpan.FromMilliseconds(500)))
+            .Should().BeTrue("the UDP Service answers once its endpoints are programmed");
+        var echoes = (await RunInPodAsync(ns, "client", $"for i in $(seq 20); do udp-echo send {echo} 53 ping 3 || echo FAILED; done")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        echoes.Should().HaveCount(20).And.OnlyContain(l => l.StartsWith("echo-", StringComparison.Ordinal) && l.EndsWith(" ping", StringComparison.Ordinal), "every datagram is answered by a pod of the Service");
+        echoes.Select(l => l.Split(' ')[0]).Distinct().Should().HaveCount(2, "new flows are spread over both pods");
+        var silent = (await Kubectl.RunAsync(["get", "service", "silent", "-n", ns, "-o", "jsonpath={.spec.clusterIP}"])).Stdout.Trim();
+        var watch = Stopwatch.StartNew();
+        var refused = await RunInPodAsync(ns, "client", $"udp-echo send {silent} 53 ping 5 2>&1; echo exit=$?");
+        refused.Should().Contain("Connection refused").And.Contain("exit=1", "a UDP Service without endpoints is rejected with an ICMP error, not left to time out");
+        watch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(5), "the refusal comes before the client's 5 s timeout");
 
         // A node port from outside the pod network: a namespace of the test's own, linked to the node's.
         var nodePort = (await Kubectl.RunAsync(["get", "service", "front", "-n", ns, "-o", "jsonpath={.spec.ports[0].nodePort}"])).Stdout.Trim();

@@ -173,8 +173,14 @@ public abstract class RuntimeLifecycleTests
             (await Eventually.HoldsAsync(() => Task.FromResult(HostProcesses.ChildrenOf(HostProcesses.Shims(nodeDir)).Count == 0), 50, TimeSpan.FromMilliseconds(200)))
                 .Should().BeTrue("and no container process");
 
+            // A process of the test's own holds the node's namespace, so that it outlives orch's stop:
+            // what orch put into it besides its daemon (nft tables, the DNS address) must be gone.
+            using var holder = await NamespaceHolder.StartAsync(netns);
+            (await holder.RunAsync("nft", "list", "tables")).Should().Contain("table ip orch-proxy", "the proxy's tables are there before the stop");
             (await second.StopAsync()).Should().Be(0, "SIGINT stops orch cleanly");
             second.Output.Should().Contain("orch: stopped");
+            (await holder.RunAsync("nft", "list", "tables")).Should().NotContain("orch-proxy", $"a graceful stop removes every nft table the proxy created\n{second.Output}");
+            (await holder.RunAsync("ip", "-o", "address", "show", "dev", "lo")).Should().NotContain("169.254.20.10", "and the cluster DNS's address");
             HostProcesses.IsRunning(daemonPid).Should().BeFalse($"a graceful stop stops the adopted {Daemon}");
             HostProcesses.Shims(nodeDir).Should().BeEmpty("and its shims");
             containerProcesses.Where(HostProcesses.IsRunning).Should().BeEmpty("and the containers that ran since before the restart");
@@ -283,8 +289,23 @@ public abstract class RuntimeLifecycleTests
             forced.ExitCode.Should().Be(0, forced.ToString());
             (await ContainersAsync(socket)).Should().Equal(held, "no agent runs to remove the deleted pod's containers");
 
+            // While the agent is down, a table of another owner takes the proxy's main table's name in the
+            // node's namespace: nftables refuses the restarted proxy's rules until that owner exits.
+            var netns = File.ReadAllText(Path.Combine(nodeDir, "netns")).Trim();
+            using var squatter = await NftTableSquatter.StartAsync(netns, "orch-proxy");
+
             second = await OrchProcess.StartAgentAsync(orch.Kubeconfig, nodeDir, args);
             second.Output.Should().Contain("of the previous run is adopted");
+            var refused = await WaitForProxyConditionAsync(kubectl, "worker", "False");
+            refused.Should().NotBeNull($"the node reports that nftables refused its proxy\n{second.Output}");
+            (refused!.Value.Reason, refused.Value.Message).Should().Match<(string Reason, string Message)>(
+                c => c.Reason == "ProxySyncFailed" && c.Message.Contains("nft refused the proxy's rules", StringComparison.Ordinal) && c.Message.Contains("Operation not permitted", StringComparison.Ordinal));
+            var events = await kubectl.RunAsync(["get", "events", "-A", "--field-selector", "reason=ProxySyncFailed,involvedObject.kind=Node,involvedObject.name=worker", "-o", "jsonpath={.items[*].type}"]);
+            events.Stdout.Should().Contain("Warning", $"a Warning event on the node says why\n{events}");
+            (await squatter.RunAsync("nft", "list", "tables")).Should().Contain("table ip orch-proxy-0", "the refused transaction leaves the previous run's rules in place");
+            squatter.Release();
+            (await WaitForProxyConditionAsync(kubectl, "worker", "True")).Should().NotBeNull($"once nftables accepts the rules, the next retry succeeds and the node says so\n{second.Output}");
+            (await HostProcesses.RunAsync("ip", "netns", "exec", netns, "nft", "list", "table", "ip", "orch-proxy")).Should().Contain("table ip orch-proxy").And.NotContain("flags owner", "the proxy's own table replaced the other owner's");
             (await Eventually.HoldsAsync(async () => (await ContainersAsync(socket)).Count == 2, 75, TimeSpan.FromMilliseconds(200)))
                 .Should().BeTrue("the restarted agent removes the sandbox and container of the pod deleted while it was down, within the container's own grace period rather than the default 30 s");
             (await ContainersAsync(socket)).Should().NotContain(goneContainer).And.BeSubsetOf(held, "the kept pod's sandbox and container are adopted, not replaced");
@@ -425,6 +446,23 @@ public abstract class RuntimeLifecycleTests
     /// The node's namespace has no default route (a machine's would): the test gives the service
     /// network one over the pods' bridge, so that a connection from the node itself reaches cluster IPs.
     /// </summary>
+    // The node's NetworkProxyReady condition once it has the status asked for (60 s at most), or null.
+    private static async Task<(string Reason, string Message)?> WaitForProxyConditionAsync(Kubectl kubectl, string node, string status)
+    {
+        (string Reason, string Message)? seen = null;
+        await Eventually.HoldsAsync(
+            async () =>
+            {
+                var result = await kubectl.RunAsync(["get", "node", node, "-o", "jsonpath={range .status.conditions[?(@.type==\"NetworkProxyReady\")]}{.status}|{.reason}|{.message}{end}"]);
+                var fields = result.Stdout.Split('|');
+                seen = fields.Length == 3 && fields[0] == status ? (fields[1], fields[2]) : null;
+                return seen is not null;
+            },
+            120,
+            TimeSpan.FromMilliseconds(500));
+        return seen;
+    }
+
     private static async Task RouteServicesFromTheNodeAsync(string netns)
     {
         var (_, output) = await Orchestration.Runtime.Linux.ProcessRunner.RunAsync("ip", ["-n", netns, "-o", "-4", "address", "show"], CancellationToken.None);
