@@ -96,6 +96,34 @@ public sealed class NftablesProxyTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Tcp_udp_and_sctp_on_one_port_number_are_three_entries_each_to_its_own_endpoint()
+    {
+        // This machine's kernel has no SCTP sockets, so no SCTP packet can be sent here; what is
+        // shown is that the kernel takes the SCTP entries and that each protocol keeps its own.
+        using var proxy = NftablesProxyConformanceTests.NewProxy(_network);
+        var address = TestNetwork.ServiceAddress(3);
+        var ports = new[] { ServiceProtocol.Tcp, ServiceProtocol.Udp, ServiceProtocol.Sctp }.Select((protocol, i) =>
+            new ServicePort(new ServicePortName("conformance", "multi", protocol.ToString().ToLowerInvariant(), protocol), 80)
+            {
+                ClusterIPs = [address],
+                ClusterEndpoints = [new ServiceEndpoint(_network.EndpointAddresses[i], 9000 + i, null)],
+            }).ToList();
+
+        await proxy.SyncAsync(new ServiceTable(ports), CancellationToken.None);
+
+        var (_, ruleset) = await _network.RunAsync("/usr/sbin/nft", "list", "ruleset");
+        foreach (var (protocol, i) in new[] { ("tcp", 0), ("udp", 1), ("sctp", 2) })
+        {
+            ruleset.Should().Contain($"{address} . {protocol} . 80 : ", $"the {protocol} port has its own map element");
+            ruleset.Should().Contain($"dnat to {_network.EndpointAddresses[i]}:{9000 + i}", $"and its own endpoint");
+        }
+
+        // Without endpoints, an SCTP port is rejected like the others.
+        await proxy.SyncAsync(new ServiceTable(ports.Select(p => p with { ClusterEndpoints = [] })), CancellationToken.None);
+        (await _network.RunAsync("/usr/sbin/nft", "list", "ruleset")).Output.Should().Contain($"{address} . sctp . 80");
+    }
+
+    [Fact]
     public async Task An_endpoint_change_touches_only_the_shard_table_of_its_service()
     {
         using var proxy = NftablesProxyConformanceTests.NewProxy(_network);
