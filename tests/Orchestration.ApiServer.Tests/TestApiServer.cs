@@ -74,6 +74,10 @@ internal sealed class TestApiServer : IAsyncDisposable
         return new HttpClient(ClusterHttpHandler.Create(credentials)) { BaseAddress = new Uri(Url) };
     }
 
+    /// <summary>An HTTP client with a client certificate for <paramref name="user"/> in <paramref name="groups"/>, trusting the cluster CA.</summary>
+    public HttpClient HttpAs(string user, params string[] groups) =>
+        new(ClusterHttpHandler.Create(Certificates.ClientConfiguration(Url, user, groups, TimeProvider.System))) { BaseAddress = new Uri(Url) };
+
     public async ValueTask DisposeAsync()
     {
         await App.StopAsync();

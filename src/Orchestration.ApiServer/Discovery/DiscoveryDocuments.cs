@@ -86,7 +86,7 @@ public sealed class DiscoveryDocuments(ResourceKindTable kinds)
                 ["singularName"] = kind.Singular,
                 ["namespaced"] = kind.Namespaced,
                 ["kind"] = kind.Kind,
-                ["verbs"] = Strings(AllVerbs),
+                ["verbs"] = Strings(kind.Verbs ?? AllVerbs),
             };
             if (kind.ShortNames.Count > 0)
             {
@@ -140,7 +140,7 @@ public sealed class DiscoveryDocuments(ResourceKindTable kinds)
                         ["responseKind"] = new JsonObject { ["group"] = group, ["version"] = version, ["kind"] = kind.Kind },
                         ["scope"] = kind.Namespaced ? "Namespaced" : "Cluster",
                         ["singularResource"] = kind.Singular,
-                        ["verbs"] = Strings(AllVerbs),
+                        ["verbs"] = Strings(kind.Verbs ?? AllVerbs),
                     };
                     if (kind.ShortNames.Count > 0)
                     {

@@ -20,6 +20,8 @@ public sealed partial class ResourceHandler(
     ObjectRegistry registry,
     TableConverter tables,
     Proxy.PodConnections podConnections,
+    Security.Authorization.RequestAuthorization authorization,
+    IEnumerable<Security.Authorization.IRuleResolver> ruleResolvers,
     IOptions<ApiServerOptions> options,
     TimeProvider timeProvider,
     ILogger<ResourceHandler> logger)
@@ -42,6 +44,12 @@ public sealed partial class ResourceHandler(
             if (!kind.Namespaced && path.Namespace is not null)
             {
                 throw ApiErrors.UnknownResource(context.Request.Path);
+            }
+
+            if (Reviews.Answers(kind))
+            {
+                await Reviews.HandleAsync(context, kind, version, path, _options.MaxRequestBodyBytes, authorization, ruleResolvers).ConfigureAwait(false);
+                return;
             }
 
             var request = RequestOptions.Read(context.Request);

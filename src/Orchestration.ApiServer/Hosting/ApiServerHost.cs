@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Orchestration.ApiServer.Security;
+using Orchestration.ApiServer.Security.Authorization;
 
 namespace Orchestration.ApiServer.Hosting;
 
@@ -64,12 +65,15 @@ public static class ApiServerHost
             });
         });
 
-    /// <summary>The request pipeline: authentication, Status-shaped 404s, WebSockets, and the API's endpoints resolved from <paramref name="services"/>.</summary>
+    /// <summary>The request pipeline: authentication, impersonation and authorization (with certificates), Status-shaped 404s, WebSockets, and the API's endpoints resolved from <paramref name="services"/>.</summary>
     internal static void UseKubernetesApi(WebApplication app, ClusterCertificates? certificates, IServiceProvider services)
     {
         if (certificates is not null)
         {
             app.UseClusterCertificateAuthentication(certificates);
+            var authorization = services.GetRequiredService<RequestAuthorization>();
+            app.UseKubernetesImpersonation(authorization);
+            app.UseKubernetesAuthorization(authorization);
         }
 
         app.UseKubernetesNotFound();

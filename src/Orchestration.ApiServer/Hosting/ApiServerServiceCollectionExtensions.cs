@@ -40,6 +40,19 @@ public static class ApiServerServiceCollectionExtensions
         services.TryAddSingleton<Proxy.PodConnections>();
         services.TryAddSingleton<ResourceHandler>();
         services.AddHostedService<CustomResourceKinds>();
+
+        // Authorization: RBAC (its roles and bindings followed by informers) behind the chain that
+        // lets system:masters through; the default roles reconciled at start.
+        services.TryAddSingleton<Security.Rbac.RbacAuthorizer>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Security.Authorization.IAuthorizer, Security.Rbac.RbacAuthorizer>(sp => sp.GetRequiredService<Security.Rbac.RbacAuthorizer>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Security.Authorization.IRuleResolver, Security.Rbac.RbacAuthorizer>(sp => sp.GetRequiredService<Security.Rbac.RbacAuthorizer>()));
+        services.TryAddSingleton<Security.Authorization.RequestAuthorization>();
+        if (!services.Any(d => d.ServiceType == typeof(Security.Rbac.RbacBootstrap)))
+        {
+            services.AddSingleton<Security.Rbac.RbacBootstrap>();
+            services.AddHostedService(sp => sp.GetRequiredService<Security.Rbac.RbacBootstrap>());
+            services.AddHostedService(sp => sp.GetRequiredService<Security.Rbac.RbacAuthorizer>());
+        }
         services.AddRouting();
         return services;
     }

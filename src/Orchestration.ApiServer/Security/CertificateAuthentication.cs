@@ -7,7 +7,7 @@ namespace Orchestration.ApiServer.Security;
 
 /// <summary>
 /// Authenticates requests by client certificate: one signed by the cluster CA makes its CN the
-/// user and its O entries the groups; anything else gets 401 as a Status object. Health paths
+/// user and its O entries the groups (plus <c>system:authenticated</c>); anything else gets 401 as a Status object. Health paths
 /// stay open, as Kubernetes keeps them for probes.
 /// </summary>
 public static class CertificateAuthentication
@@ -33,7 +33,10 @@ public static class CertificateAuthentication
                 return;
             }
 
-            context.User = new ClaimsPrincipal(new ClaimsIdentity(Claims(certificate), "x509"));
+            var claims = Claims(certificate).ToList();
+            Authorization.UserInfo.Authenticated(
+                claims.First(c => c.Type == ClaimTypes.Name).Value,
+                claims.Where(c => c.Type == ClaimTypes.Role).Select(c => c.Value)).SetOn(context);
             await next(context).ConfigureAwait(false);
         });
     }

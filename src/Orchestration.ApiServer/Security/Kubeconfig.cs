@@ -6,7 +6,11 @@ namespace Orchestration.ApiServer.Security;
 public static class Kubeconfig
 {
     /// <summary>A kubeconfig with one cluster, one user and one context, both named <paramref name="name"/>.</summary>
-    public static string Create(string name, string server, string caPem, string clientCertificatePem, string clientKeyPem)
+    public static string Create(string name, string server, string caPem, string clientCertificatePem, string clientKeyPem) =>
+        Create(name, server, caPem, clientCertificatePem, clientKeyPem, $"{name}-admin");
+
+    /// <summary>A kubeconfig with one cluster and one context named <paramref name="name"/>, and the user entry <paramref name="userEntry"/>.</summary>
+    public static string Create(string name, string server, string caPem, string clientCertificatePem, string clientKeyPem, string userEntry)
     {
         static string B64(string pem) => Convert.ToBase64String(Encoding.UTF8.GetBytes(pem));
 
@@ -20,7 +24,7 @@ public static class Kubeconfig
                 server: {server}
                 certificate-authority-data: {B64(caPem)}
             users:
-            - name: {name}-admin
+            - name: {userEntry}
               user:
                 client-certificate-data: {B64(clientCertificatePem)}
                 client-key-data: {B64(clientKeyPem)}
@@ -28,7 +32,7 @@ public static class Kubeconfig
             - name: {name}
               context:
                 cluster: {name}
-                user: {name}-admin
+                user: {userEntry}
                 namespace: default
             current-context: {name}
             preferences: {"{}"}

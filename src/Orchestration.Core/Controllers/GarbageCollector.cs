@@ -41,7 +41,7 @@ public sealed partial class GarbageCollector(IDynamicClusterClient client, IOpti
             {
                 try
                 {
-                    _kinds = await client.KindsAsync(stoppingToken).ConfigureAwait(false);
+                    _kinds = [.. (await client.KindsAsync(stoppingToken).ConfigureAwait(false)).Where(k => k.Serves("list"))];
                 }
                 catch (Exception ex) when (ex is ClusterApiException or HttpRequestException)
                 {

@@ -59,7 +59,7 @@ public sealed partial class NamespaceController(IDynamicClusterClient client, IO
             while (!cancellationToken.IsCancellationRequested)
             {
                 var left = 0;
-                foreach (var kind in (await client.KindsAsync(cancellationToken).ConfigureAwait(false)).Where(k => k.Namespaced))
+                foreach (var kind in (await client.KindsAsync(cancellationToken).ConfigureAwait(false)).Where(k => k.Namespaced && k.Serves("deletecollection")))
                 {
                     var list = await client.ListAsync(kind, ns, null, cancellationToken).ConfigureAwait(false);
                     left += list.Items.Count;

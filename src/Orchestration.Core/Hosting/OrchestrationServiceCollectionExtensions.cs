@@ -111,7 +111,7 @@ public static class OrchestrationServiceCollectionExtensions
     /// <summary>
     /// The kube-controller-manager role: the garbage collector and namespace controller, and the
     /// ReplicaSet, Deployment, DaemonSet, StatefulSet, Job, Endpoints (and EndpointSlice), Node
-    /// IPAM and Node lifecycle controllers, run under leader election.
+    /// IPAM, Node lifecycle and ClusterRole aggregation controllers, run under leader election.
     /// </summary>
     public static IServiceCollection AddOrchestrationControllers(this IServiceCollection services)
     {
@@ -125,6 +125,7 @@ public static class OrchestrationServiceCollectionExtensions
         services.AddController<ServiceLoadBalancerController>(ServiceLoadBalancerController.Configure);
         services.AddController<NodeIpamController>(NodeIpamController.Configure);
         services.AddController<NodeLifecycleController>(NodeLifecycleController.Configure);
+        services.AddController<Controllers.Rbac.ClusterRoleAggregationController>(Controllers.Rbac.ClusterRoleAggregationController.Configure);
         return services;
     }
 

@@ -12,7 +12,33 @@ public static partial class NameValidation
     public const int MaxSubdomainLength = 253;
 
     /// <summary>The problems with <paramref name="name"/> under <paramref name="rule"/>; empty when it is valid.</summary>
-    public static IReadOnlyList<string> Check(string name, NameRule rule) => rule == NameRule.Label ? CheckLabel(name) : CheckSubdomain(name);
+    public static IReadOnlyList<string> Check(string name, NameRule rule) => rule switch
+    {
+        NameRule.Label => CheckLabel(name),
+        NameRule.PathSegment => CheckPathSegment(name),
+        _ => CheckSubdomain(name),
+    };
+
+    /// <summary>The problems with a name that must be usable as one segment of a URL path, in kube-apiserver's words.</summary>
+    public static IReadOnlyList<string> CheckPathSegment(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var errors = new List<string>();
+        if (name is "." or "..")
+        {
+            errors.Add($"may not be '{name}'");
+        }
+
+        foreach (var forbidden in new[] { "/", "%" })
+        {
+            if (name.Contains(forbidden, StringComparison.Ordinal))
+            {
+                errors.Add($"may not contain '{forbidden}'");
+            }
+        }
+
+        return errors;
+    }
 
     /// <summary>The problems with a DNS-1123 label.</summary>
     public static IReadOnlyList<string> CheckLabel(string name) => Check(name, MaxLabelLength, LabelPattern(),

@@ -11,6 +11,9 @@ public enum NameRule
 
     /// <summary>A DNS-1123 label: up to 63 characters, lowercase alphanumerics and '-' (namespaces, services).</summary>
     Label,
+
+    /// <summary>Any name usable as one segment of a URL path: not <c>.</c> or <c>..</c>, no <c>/</c> or <c>%</c> (RBAC's roles and bindings, <c>system:node:web-1</c>).</summary>
+    PathSegment,
 }
 
 /// <summary>
@@ -67,6 +70,15 @@ public sealed record ResourceKind
 
     /// <summary>Whether status is a subresource: a main update keeps the status, a status update changes only it.</summary>
     public bool HasStatus { get; init; }
+
+    /// <summary>
+    /// The verbs the kind is served with, or null for every one. The review kinds
+    /// (<c>SelfSubjectAccessReview</c>, <c>SelfSubjectReview</c>) take only <c>create</c> and are never stored.
+    /// </summary>
+    public IReadOnlyList<string>? Verbs { get; init; }
+
+    /// <summary>Whether the kind is served with <paramref name="verb"/> (a review kind is not listed, watched or deleted: nothing of it is stored).</summary>
+    public bool Serves(string verb) => Verbs is null || Verbs.Contains(verb);
 
     /// <summary>How names are checked.</summary>
     public NameRule NameRule { get; init; } = NameRule.Subdomain;

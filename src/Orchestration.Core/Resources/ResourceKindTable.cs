@@ -115,5 +115,16 @@ public sealed class ResourceKindTable
         .Register(ResourceKind.For<V1DaemonSet>(namespaced: true, hasStatus: true, NameRule.Subdomain, All, "ds"))
         .Register(ResourceKind.For<V1StatefulSet>(namespaced: true, hasStatus: true, NameRule.Subdomain, All, "sts") with { HasScale = true })
         .Register(ResourceKind.For<V1Job>(namespaced: true, hasStatus: true, NameRule.Subdomain, All, []))
-        .Register(ResourceKind.For<V1CustomResourceDefinition>(namespaced: false, hasStatus: true, NameRule.Subdomain, "crd", "crds"));
+        .Register(ResourceKind.For<V1CustomResourceDefinition>(namespaced: false, hasStatus: true, NameRule.Subdomain, "crd", "crds"))
+        .Register(ResourceKind.For<V1Role>(namespaced: true, hasStatus: false, NameRule.PathSegment))
+        .Register(ResourceKind.For<V1ClusterRole>(namespaced: false, hasStatus: false, NameRule.PathSegment))
+        .Register(ResourceKind.For<V1RoleBinding>(namespaced: true, hasStatus: false, NameRule.PathSegment))
+        .Register(ResourceKind.For<V1ClusterRoleBinding>(namespaced: false, hasStatus: false, NameRule.PathSegment))
+        .Register(ResourceKind.For<V1SelfSubjectAccessReview>(namespaced: false) with { Plural = "selfsubjectaccessreviews", Verbs = Create })
+        .Register(ResourceKind.For<V1SelfSubjectRulesReview>(namespaced: false) with { Plural = "selfsubjectrulesreviews", Verbs = Create })
+        .Register(ResourceKind.For<V1SubjectAccessReview>(namespaced: false) with { Plural = "subjectaccessreviews", Verbs = Create })
+        .Register(ResourceKind.For<V1LocalSubjectAccessReview>(namespaced: true) with { Plural = "localsubjectaccessreviews", Verbs = Create })
+        .Register(ResourceKind.For<V1SelfSubjectReview>(namespaced: false) with { Plural = "selfsubjectreviews", Verbs = Create, ServedVersions = ["v1", "v1beta1", "v1alpha1"] });
+
+    private static readonly string[] Create = ["create"];
 }

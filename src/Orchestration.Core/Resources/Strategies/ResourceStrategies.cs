@@ -36,6 +36,10 @@ public sealed class ResourceStrategies
         new DaemonSetStrategy(),
         new JobStrategy(),
         new CustomResourceDefinitionStrategy(),
+        new RoleStrategy(),
+        new ClusterRoleStrategy(),
+        new RoleBindingStrategy(),
+        new ClusterRoleBindingStrategy(),
     ];
 
     /// <summary>The built-in strategies alone.</summary>
