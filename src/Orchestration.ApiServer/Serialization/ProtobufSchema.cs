@@ -22,7 +22,7 @@ public sealed record ProtobufMessage(string Name, IReadOnlyDictionary<int, Proto
 
 /// <summary>
 /// The field numbers of the Kubernetes API messages that kubectl's typed creates send, from the
-/// API's <c>generated.proto</c> files (Kubernetes 1.33; the same numbers since 1.30). Status
+/// API's <c>generated.proto</c> files (Kubernetes 1.33; the same numbers since 1.30): core, apps, batch, RBAC and the review kinds. Status
 /// fields are listed as <see cref="Ignored"/>: a create's status is the server's to set, so it is
 /// skipped unread.
 /// </summary>
@@ -76,12 +76,33 @@ public sealed class ProtobufSchema
         DeploymentStrategy: 1 type string; 2 rollingUpdate RollingUpdateDeployment
         RollingUpdateDeployment: 1 maxUnavailable IntOrString; 2 maxSurge IntOrString
         Job: 1 metadata ObjectMeta; 2 spec JobSpec; 3 status Ignored
+        Role: 1 metadata ObjectMeta; 2 rules PolicyRule repeated
+        ClusterRole: 1 metadata ObjectMeta; 2 rules PolicyRule repeated; 3 aggregationRule AggregationRule
+        PolicyRule: 1 verbs string repeated; 2 apiGroups string repeated; 3 resources string repeated; 4 resourceNames string repeated; 5 nonResourceURLs string repeated
+        AggregationRule: 1 clusterRoleSelectors LabelSelector repeated
+        RoleBinding: 1 metadata ObjectMeta; 2 subjects Subject repeated; 3 roleRef RoleRef
+        ClusterRoleBinding: 1 metadata ObjectMeta; 2 subjects Subject repeated; 3 roleRef RoleRef
+        Subject: 1 kind string; 2 apiGroup string; 3 name string; 4 namespace string
+        RoleRef: 1 apiGroup string; 2 kind string; 3 name string
+        SelfSubjectAccessReview: 1 metadata ObjectMeta; 2 spec SelfSubjectAccessReviewSpec; 3 status Ignored
+        SelfSubjectAccessReviewSpec: 1 resourceAttributes ResourceAttributes; 2 nonResourceAttributes NonResourceAttributes
+        ResourceAttributes: 1 namespace string; 2 verb string; 3 group string; 4 version string; 5 resource string; 6 subresource string; 7 name string; 8 fieldSelector Ignored; 9 labelSelector Ignored
+        NonResourceAttributes: 1 path string; 2 verb string
+        SubjectAccessReview: 1 metadata ObjectMeta; 2 spec SubjectAccessReviewSpec; 3 status Ignored
+        LocalSubjectAccessReview: 1 metadata ObjectMeta; 2 spec SubjectAccessReviewSpec; 3 status Ignored
+        SubjectAccessReviewSpec: 1 resourceAttributes ResourceAttributes; 2 nonResourceAttributes NonResourceAttributes; 3 user string; 4 groups string repeated; 5 extra Ignored; 6 uid string
+        SelfSubjectRulesReview: 1 metadata ObjectMeta; 2 spec SelfSubjectRulesReviewSpec; 3 status Ignored
+        SelfSubjectRulesReviewSpec: 1 namespace string
+        SelfSubjectReview: 1 metadata ObjectMeta; 2 status Ignored
         JobSpec: 1 parallelism int32 pointer; 2 completions int32 pointer; 3 activeDeadlineSeconds int64 pointer; 7 backoffLimit int32 pointer; 12 backoffLimitPerIndex int32 pointer; 13 maxFailedIndexes int32 pointer; 4 selector LabelSelector; 5 manualSelector bool pointer; 6 template PodTemplateSpec; 8 ttlSecondsAfterFinished int32 pointer; 9 completionMode string pointer; 10 suspend bool pointer; 14 podReplacementPolicy string pointer; 15 managedBy string pointer
         """;
 
     private static readonly (string Group, string Kind)[] TopLevel =
     [
         ("", "Namespace"), ("", "ConfigMap"), ("", "Secret"), ("", "ServiceAccount"), ("", "Service"), ("", "Pod"), ("apps", "Deployment"), ("batch", "Job"),
+        ("rbac.authorization.k8s.io", "Role"), ("rbac.authorization.k8s.io", "ClusterRole"), ("rbac.authorization.k8s.io", "RoleBinding"), ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+        ("authorization.k8s.io", "SelfSubjectAccessReview"), ("authorization.k8s.io", "SubjectAccessReview"), ("authorization.k8s.io", "LocalSubjectAccessReview"), ("authorization.k8s.io", "SelfSubjectRulesReview"),
+        ("authentication.k8s.io", "SelfSubjectReview"),
     ];
 
     /// <summary>The type of a field that is known but skipped unread.</summary>

@@ -1,0 +1,123 @@
+using Orchestration.TestKit;
+using Orchestration.Testing.Daemons;
+
+namespace Orchestration.E2E.Tests;
+
+/// <summary>
+/// Who may do what, with the real kubectl against <c>orch up</c>: a person's credential from
+/// <c>orch kubeconfig</c>, kube-apiserver's 403s, <c>kubectl auth whoami</c> and <c>can-i</c>,
+/// a Role and RoleBinding granting exactly their rules, impersonation and an aggregated ClusterRole.
+/// </summary>
+[Collection(OrchClusterCollection.Name)]
+[Trait("Category", "E2E")]
+public sealed class SecurityTests(OrchCluster cluster)
+{
+    public static TheoryData<string> Versions() => KubectlTests.Versions();
+
+    [Theory]
+    [MemberData(nameof(Versions))]
+    public async Task A_new_user_is_refused_in_kubernetes_words_until_a_role_binding_grants_exactly_its_rules(string binary)
+    {
+        var admin = cluster.Kubectl(binary);
+        var ns = await cluster.NamespaceAsync(admin);
+        var id = Guid.NewGuid().ToString("N")[..6];
+        var (user, group) = ($"alice-{id}", $"devs-{id}");
+        var alice = await UserKubectlAsync(binary, user, group);
+
+        var refused = await alice.RunAsync(["get", "pods", "-n", ns]);
+        refused.ExitCode.Should().Be(1, refused.ToString());
+        refused.Stderr.Trim().Should().Be($"Error from server (Forbidden): pods is forbidden: User \"{user}\" cannot list resource \"pods\" in API group \"\" in the namespace \"{ns}\"");
+
+        var whoami = await alice.RunAsync(["auth", "whoami"]);
+        whoami.ExitCode.Should().Be(0, whoami.ToString());
+        whoami.Stdout.Should().MatchRegex($@"Username\s+{user}").And.MatchRegex($@"Groups\s+\[{group} system:authenticated\]");
+
+        // The administrator asks on the user's behalf (impersonation), then grants a Role.
+        (await CanIAsync(admin, "list", "pods", ns, "--as", user, "--as-group", group)).Should().Be("no");
+        (await admin.RunAsync(["create", "role", "pod-reader", "--verb=get,list", "--resource=pods", "-n", ns])).ExitCode.Should().Be(0);
+        (await admin.RunAsync(["create", "rolebinding", "devs-read-pods", "--role=pod-reader", $"--group={group}", "-n", ns])).ExitCode.Should().Be(0);
+
+        (await Eventually.HoldsAsync(async () => (await CanIAsync(alice, "list", "pods", ns)) == "yes", 100, TimeSpan.FromMilliseconds(100)))
+            .Should().BeTrue("the RoleBinding grants the group its Role");
+        var table = new (string Verb, string Resource, string Namespace, string Answer)[]
+        {
+            ("get", "pods", ns, "yes"),
+            ("list", "pods", ns, "yes"),
+            ("watch", "pods", ns, "no"),
+            ("delete", "pods", ns, "no"),
+            ("create", "deployments.apps", ns, "no"),
+            ("list", "pods", "default", "no"),
+            ("create", "selfsubjectaccessreviews.authorization.k8s.io", "default", "yes"),
+        };
+        foreach (var (verb, resource, where, answer) in table)
+        {
+            (await CanIAsync(alice, verb, resource, where)).Should().Be(answer, $"can-i {verb} {resource} -n {where}");
+            (await CanIAsync(admin, verb, resource, where, "--as", user, "--as-group", group)).Should().Be(answer, $"can-i {verb} {resource} -n {where} --as {user}");
+        }
+
+        var listed = await alice.RunAsync(["get", "pods", "-n", ns]);
+        listed.ExitCode.Should().Be(0, listed.ToString());
+        var deleted = await alice.RunAsync(["delete", "pod", "anything", "-n", ns]);
+        deleted.Stderr.Trim().Should().Be($"Error from server (Forbidden): pods \"anything\" is forbidden: User \"{user}\" cannot delete resource \"pods\" in API group \"\" in the namespace \"{ns}\"");
+
+        var impersonating = await alice.RunAsync(["get", "pods", "-n", ns, "--as", "someone-else"]);
+        impersonating.Stderr.Trim().Should().Be($"Error from server (Forbidden): users \"someone-else\" is forbidden: User \"{user}\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope");
+    }
+
+    [Fact]
+    public async Task Can_i_list_shows_the_users_rules_and_an_aggregated_cluster_role_picks_up_a_new_rule()
+    {
+        var binary = Kubectl.Versions[^1];
+        var admin = cluster.Kubectl(binary);
+        var ns = await cluster.NamespaceAsync(admin);
+        var id = Guid.NewGuid().ToString("N")[..6];
+        var user = $"viewer-{id}";
+        var viewer = await UserKubectlAsync(binary, user);
+        (await admin.RunAsync(["create", "rolebinding", "viewer", "--clusterrole=view", $"--user={user}", "-n", ns])).ExitCode.Should().Be(0);
+
+        (await Eventually.HoldsAsync(async () => (await CanIAsync(viewer, "list", "deployments.apps", ns)) == "yes", 100, TimeSpan.FromMilliseconds(100)))
+            .Should().BeTrue("view, aggregated from system:aggregate-to-view, lets the user read Deployments");
+        (await CanIAsync(viewer, "get", "secrets", ns)).Should().Be("no", "view does not read Secrets");
+        var rules = await viewer.RunAsync(["auth", "can-i", "--list", "-n", ns]);
+        rules.ExitCode.Should().Be(0, rules.ToString());
+        rules.Stdout.Should().MatchRegex(@"deployments\.apps\s+\[\]\s+\[\]\s+\[get list watch\]").And.MatchRegex(@"selfsubjectaccessreviews\.authorization\.k8s\.io\s+\[\]\s+\[\]\s+\[create\]");
+
+        // A ClusterRole labelled to aggregate into view widens view, without anyone editing view
+        // (here to reading Secrets, which view leaves out; a resource kubectl knows, so that can-i names it).
+        var extra = $$$"""
+            apiVersion: rbac.authorization.k8s.io/v1
+            kind: ClusterRole
+            metadata:
+              name: secret-reader-{{{id}}}
+              labels: {rbac.authorization.k8s.io/aggregate-to-view: "true"}
+            rules:
+            - {apiGroups: [""], resources: [secrets], verbs: [get]}
+            """;
+        (await admin.RunAsync(["apply", "-f", "-"], extra)).ExitCode.Should().Be(0);
+        (await Eventually.HoldsAsync(async () => (await CanIAsync(viewer, "get", "secrets", ns)) == "yes", 100, TimeSpan.FromMilliseconds(100)))
+            .Should().BeTrue("the aggregation controller adds the new rule to view");
+        (await CanIAsync(viewer, "list", "secrets", ns)).Should().Be("no", "only the verbs of the new rule are added");
+        (await admin.RunAsync(["delete", "clusterrole", $"secret-reader-{id}"])).ExitCode.Should().Be(0);
+        (await Eventually.HoldsAsync(async () => (await CanIAsync(viewer, "get", "secrets", ns)) == "no", 100, TimeSpan.FromMilliseconds(100)))
+            .Should().BeTrue("and takes it away when that role goes");
+    }
+
+    // A kubeconfig of the user's own, issued by orch kubeconfig for the running cluster.
+    private async Task<Kubectl> UserKubectlAsync(string binary, string user, params string[] groups)
+    {
+        var file = Path.Combine(cluster.Orch.DataDir, $"kubeconfig-{user}");
+        var issued = await OrchProcess.RunToExitAsync(TimeSpan.FromSeconds(60), ["kubeconfig", "--data-dir", cluster.Orch.DataDir, "--user", user, .. groups.SelectMany(g => new[] { "--group", g }), "--output", file]);
+        issued.ExitCode.Should().Be(0, issued.ToString());
+        return new Kubectl(binary, file);
+    }
+
+    // kubectl auth can-i's answer: "yes" (exit 0) or "no" (exit 1); anything else fails the test.
+    private static async Task<string> CanIAsync(Kubectl kubectl, string verb, string resource, string ns, params string[] extra)
+    {
+        var result = await kubectl.RunAsync(["auth", "can-i", verb, resource, "-n", ns, .. extra]);
+        var answer = result.Stdout.Trim();
+        answer.Should().BeOneOf(["yes", "no"], result.ToString());
+        result.ExitCode.Should().Be(answer == "yes" ? 0 : 1, result.ToString());
+        return answer;
+    }
+}
