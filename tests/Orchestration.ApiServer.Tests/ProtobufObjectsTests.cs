@@ -113,11 +113,11 @@ public sealed class ProtobufObjectsTests
     public void A_field_or_kind_the_server_does_not_know_is_415_and_a_broken_body_is_400()
     {
         var unknownField = Envelope("v1", "Namespace", o => Field(o, 1, Message(m => Text(m, 99, "x"))));
-        var unknownKind = Envelope("rbac.authorization.k8s.io/v1", "Role", o => Field(o, 1, Message(m => Text(m, 1, "r"))));
+        var unknownKind = Envelope("networking.k8s.io/v1", "NetworkPolicy", o => Field(o, 1, Message(m => Text(m, 1, "r"))));
         byte[] broken = [0x6b, 0x38, 0x73, 0x00, 0x12, 0xff];
 
         ((Action)(() => ProtobufObjects.Decode(unknownField))).Should().Throw<ClusterApiException>().Which.Code.Should().Be(415);
-        ((Action)(() => ProtobufObjects.Decode(unknownKind))).Should().Throw<ClusterApiException>().Which.Message.Should().Contain("Role");
+        ((Action)(() => ProtobufObjects.Decode(unknownKind))).Should().Throw<ClusterApiException>().Which.Message.Should().Contain("NetworkPolicy");
         ((Action)(() => ProtobufObjects.Decode(broken))).Should().Throw<BadRequestException>();
     }
 }

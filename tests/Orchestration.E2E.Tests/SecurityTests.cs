@@ -102,6 +102,39 @@ public sealed class SecurityTests(OrchCluster cluster)
             .Should().BeTrue("and takes it away when that role goes");
     }
 
+    [Fact]
+    public async Task Every_namespace_gets_a_default_service_account_whose_pod_bound_token_works_until_the_pod_goes()
+    {
+        var admin = cluster.Kubectl(Kubectl.Versions[^1]);
+        var ns = await cluster.NamespaceAsync(admin);
+        (await Eventually.HoldsAsync(async () => (await admin.RunAsync(["get", "serviceaccount", "default", "-n", ns])).ExitCode == 0, 100, TimeSpan.FromMilliseconds(100)))
+            .Should().BeTrue("the ServiceAccount controller gives the new namespace its default ServiceAccount");
+        var pod = """
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: holder}
+            spec:
+              terminationGracePeriodSeconds: 0
+              containers: [{name: main, image: busybox, command: ["sleep", "3600"]}]
+            """;
+        (await admin.RunAsync(["apply", "-n", ns, "-f", "-"], pod)).ExitCode.Should().Be(0);
+        var created = await admin.RunAsync(["create", "token", "default", "-n", ns, "--bound-object-kind", "Pod", "--bound-object-name", "holder"]);
+        created.ExitCode.Should().Be(0, created.ToString());
+        var token = created.Stdout.Trim();
+        var server = (await admin.RunAsync(["config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"])).Stdout.Trim();
+        string[] asToken = ["--kubeconfig=/dev/null", $"--server={server}", "--insecure-skip-tls-verify", $"--token={token}"];
+
+        var whoami = await admin.RunAsync([.. asToken, "auth", "whoami"]);
+        whoami.ExitCode.Should().Be(0, whoami.ToString());
+        whoami.Stdout.Should().MatchRegex($@"Username\s+system:serviceaccount:{ns}:default").And.MatchRegex(@"authentication.kubernetes.io/pod-name\s+\[holder\]");
+        var refused = await admin.RunAsync([.. asToken, "get", "secrets", "-n", ns]);
+        refused.Stderr.Trim().Should().Be($"Error from server (Forbidden): secrets is forbidden: User \"system:serviceaccount:{ns}:default\" cannot list resource \"secrets\" in API group \"\" in the namespace \"{ns}\"");
+
+        (await admin.RunAsync(["delete", "pod", "holder", "-n", ns, "--grace-period=0", "--force"])).ExitCode.Should().Be(0);
+        (await Eventually.HoldsAsync(async () => (await admin.RunAsync([.. asToken, "auth", "whoami"])).Stderr.Contains("Unauthorized", StringComparison.Ordinal), 100, TimeSpan.FromMilliseconds(100)))
+            .Should().BeTrue("a token bound to a pod stops working once the pod is gone");
+    }
+
     // A kubeconfig of the user's own, issued by orch kubeconfig for the running cluster.
     private async Task<Kubectl> UserKubectlAsync(string binary, string user, params string[] groups)
     {

@@ -203,6 +203,11 @@ public sealed class DiscoveryDocuments(ResourceKindTable kinds)
             yield return ("binding", "", "v1", "Binding", ["create"]);
         }
 
+        if (kind.ExtraSubresources.Contains("token"))
+        {
+            yield return ("token", "authentication.k8s.io", "v1", "TokenRequest", ["create"]);
+        }
+
         // As kube-apiserver lists them: logs are read, the streams are connected to.
         if (kind.ExtraSubresources.Contains("log"))
         {

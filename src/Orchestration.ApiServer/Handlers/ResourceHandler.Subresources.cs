@@ -22,10 +22,11 @@ public sealed partial class ResourceHandler
             ("scale", "GET") when kind.HasScale => GetScaleAsync(context, kind, path.Namespace, name),
             ("scale", "PUT" or "PATCH") when kind.HasScale => WriteScaleAsync(context, kind, path.Namespace, name, request),
             ("binding", "POST") when kind.ExtraSubresources.Contains("binding") => BindAsync(context, kind, path.Namespace, name, request),
+            ("token", "POST") when kind.ExtraSubresources.Contains("token") => TokenRequestAsync(context, path.Namespace!, name),
             ("finalize", "PUT") when kind is { Group: "", Plural: "namespaces" } => UpdateAsync(context, kind, version, null, name, statusOnly: false, request),
             ("log", "GET") when kind.ExtraSubresources.Contains("log") => podConnections.ServeAsync(context, subresource, path.Namespace!, name),
             ("exec" or "attach" or "portforward", "GET" or "POST") when kind.ExtraSubresources.Contains(subresource) => podConnections.ServeAsync(context, subresource, path.Namespace!, name),
-            ("status" or "scale" or "binding" or "finalize" or "log" or "exec" or "attach" or "portforward", _) when Serves(kind, subresource) => throw ApiErrors.MethodNotAllowed(method, $"{kind.Plural}/{subresource}"),
+            ("status" or "scale" or "binding" or "token" or "finalize" or "log" or "exec" or "attach" or "portforward", _) when Serves(kind, subresource) => throw ApiErrors.MethodNotAllowed(method, $"{kind.Plural}/{subresource}"),
             _ => throw ApiErrors.UnknownResource(context.Request.Path),
         };
     }
@@ -136,6 +137,56 @@ public sealed partial class ResourceHandler
 
         await registry.BindPodAsync(ns, name, node, request.Write, context.RequestAborted).ConfigureAwait(false);
         await ApiJson.WriteAsync(context, 201, ApiJson.Success()).ConfigureAwait(false);
+    }
+
+    // TokenRequest (serviceaccounts/token, what `kubectl create token` and the node agents call): a
+    // signed token for the ServiceAccount, bound to a pod when the request names one.
+    private async Task TokenRequestAsync(HttpContext context, string ns, string name)
+    {
+        if (!tokens.CanIssue)
+        {
+            throw new ClusterApiException(503, "ServiceUnavailable", "this API server issues no ServiceAccount tokens: it serves without certificates");
+        }
+
+        var body = await RequestBodies.ReadObjectAsync(context.Request, _options.MaxRequestBodyBytes, context.RequestAborted).ConfigureAwait(false);
+        var spec = body["spec"] as JsonObject ?? [];
+        body.Remove("spec");
+        var seconds = spec["expirationSeconds"] is JsonValue value && value.TryGetValue<long>(out var asked) ? asked : 3600;
+        if (TimeSpan.FromSeconds(seconds) < Security.Tokens.ServiceAccountTokens.MinimumLifetime)
+        {
+            throw new InvalidException("authentication.k8s.io", "TokenRequest", name, [ObjectValidation.InvalidValue("spec.expirationSeconds", seconds, "may not specify a duration less than 10 minutes")]);
+        }
+
+        var account = await registry.GetAsync<k8s.Models.V1ServiceAccount>(ns, name, context.RequestAborted).ConfigureAwait(false);
+        k8s.Models.V1Pod? pod = null;
+        if (spec["boundObjectRef"] is JsonObject bound)
+        {
+            var kind = bound["kind"]?.ToString() ?? "";
+            if (kind != "Pod")
+            {
+                throw new InvalidException("authentication.k8s.io", "TokenRequest", name, [ObjectValidation.Unsupported("spec.boundObjectRef.kind", kind, "Pod")]);
+            }
+
+            pod = await registry.GetAsync<k8s.Models.V1Pod>(ns, bound["name"]?.ToString() ?? "", context.RequestAborted).ConfigureAwait(false);
+            if (bound["uid"]?.ToString() is { Length: > 0 } uid && uid != pod.Metadata.Uid)
+            {
+                throw new ConflictException("", "pods", pod.Metadata.Name, $"the UID in the bound object reference ({uid}) does not match the UID in record. The object might have been deleted and then recreated");
+            }
+        }
+
+        var audiences = (spec["audiences"] as JsonArray ?? []).Select(a => a?.ToString() ?? "").Where(a => a.Length > 0).ToList();
+        var (token, expires) = tokens.Issue(account, audiences, TimeSpan.FromSeconds(seconds), pod);
+        spec["expirationSeconds"] = seconds;
+        spec["audiences"] = new JsonArray([.. (audiences.Count > 0 ? audiences : [Security.Tokens.ServiceAccountTokens.DefaultIssuer]).Select(a => (JsonNode?)JsonValue.Create(a))]);
+        var response = new JsonObject
+        {
+            ["kind"] = "TokenRequest",
+            ["apiVersion"] = "authentication.k8s.io/v1",
+            ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = ns, ["creationTimestamp"] = timeProvider.GetUtcNow().UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture) },
+            ["spec"] = spec,
+            ["status"] = new JsonObject { ["token"] = token, ["expirationTimestamp"] = expires.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture) },
+        };
+        await ApiJson.WriteAsync(context, 201, response).ConfigureAwait(false);
     }
 
     internal static JsonNode? GetPath(JsonObject obj, string path)

@@ -22,6 +22,7 @@ public sealed partial class ResourceHandler(
     Proxy.PodConnections podConnections,
     Security.Authorization.RequestAuthorization authorization,
     IEnumerable<Security.Authorization.IRuleResolver> ruleResolvers,
+    Security.Tokens.ServiceAccountTokens tokens,
     IOptions<ApiServerOptions> options,
     TimeProvider timeProvider,
     ILogger<ResourceHandler> logger)

@@ -70,7 +70,13 @@ public static class ApiServerHost
     {
         if (certificates is not null)
         {
-            app.UseClusterCertificateAuthentication(certificates);
+            var tokens = services.GetRequiredService<Security.Tokens.ServiceAccountTokens>();
+            if (!tokens.CanIssue)
+            {
+                tokens.UseKey(certificates.ServiceAccountSigningKey());
+            }
+
+            app.UseClusterCertificateAuthentication(certificates, services.GetServices<Security.Tokens.ITokenAuthenticator>());
             var authorization = services.GetRequiredService<RequestAuthorization>();
             app.UseKubernetesImpersonation(authorization);
             app.UseKubernetesAuthorization(authorization);

@@ -47,6 +47,11 @@ public static class ApiServerServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Security.Authorization.IAuthorizer, Security.Rbac.RbacAuthorizer>(sp => sp.GetRequiredService<Security.Rbac.RbacAuthorizer>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Security.Authorization.IRuleResolver, Security.Rbac.RbacAuthorizer>(sp => sp.GetRequiredService<Security.Rbac.RbacAuthorizer>()));
         services.TryAddSingleton<Security.Authorization.RequestAuthorization>();
+
+        // Authentication beyond client certificates: ServiceAccount tokens (signed with the key
+        // beside the cluster CA, set when the server starts with certificates).
+        services.TryAddSingleton<Security.Tokens.ServiceAccountTokens>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Security.Tokens.ITokenAuthenticator, Security.Tokens.ServiceAccountTokens>(sp => sp.GetRequiredService<Security.Tokens.ServiceAccountTokens>()));
         if (!services.Any(d => d.ServiceType == typeof(Security.Rbac.RbacBootstrap)))
         {
             services.AddSingleton<Security.Rbac.RbacBootstrap>();

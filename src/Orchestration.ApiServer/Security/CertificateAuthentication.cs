@@ -1,23 +1,33 @@
-using System.Security.Claims;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Orchestration.ApiServer.Security.Authorization;
+using Orchestration.ApiServer.Security.Tokens;
 using Orchestration.ApiServer.Serialization;
 
 namespace Orchestration.ApiServer.Security;
 
 /// <summary>
-/// Authenticates requests by client certificate: one signed by the cluster CA makes its CN the
-/// user and its O entries the groups (plus <c>system:authenticated</c>); anything else gets 401 as a Status object. Health paths
-/// stay open, as Kubernetes keeps them for probes.
+/// Authenticates requests as kube-apiserver does, first by client certificate: one signed by the
+/// cluster CA makes its CN the user and its O entries the groups (plus <c>system:authenticated</c>);
+/// then by bearer token (<c>Authorization: Bearer</c>), asking each <see cref="ITokenAuthenticator"/>.
+/// A request that neither authenticates gets 401 as a Status object, whatever else it carries.
+/// Health paths stay open, as Kubernetes keeps them for probes.
 /// </summary>
 public static class CertificateAuthentication
 {
     private static readonly HashSet<string> OpenPaths = ["/healthz", "/livez", "/readyz", "/version"];
 
-    /// <summary>Adds the check to the pipeline.</summary>
-    public static IApplicationBuilder UseClusterCertificateAuthentication(this IApplicationBuilder app, ClusterCertificates certificates)
+    /// <summary>Adds client-certificate authentication to the pipeline.</summary>
+    public static IApplicationBuilder UseClusterCertificateAuthentication(this IApplicationBuilder app, ClusterCertificates certificates) =>
+        app.UseClusterCertificateAuthentication(certificates, []);
+
+    /// <summary>Adds client-certificate and bearer-token authentication to the pipeline.</summary>
+    public static IApplicationBuilder UseClusterCertificateAuthentication(this IApplicationBuilder app, ClusterCertificates certificates, IEnumerable<ITokenAuthenticator> tokenAuthenticators)
     {
         ArgumentNullException.ThrowIfNull(certificates);
+        ArgumentNullException.ThrowIfNull(tokenAuthenticators);
+        var authenticators = tokenAuthenticators.ToArray();
         return app.Use(async (context, next) =>
         {
             if (OpenPaths.Contains(context.Request.Path.Value ?? ""))
@@ -27,29 +37,45 @@ public static class CertificateAuthentication
             }
 
             var certificate = await context.Connection.GetClientCertificateAsync(context.RequestAborted).ConfigureAwait(false);
-            if (certificate is null || !certificates.Trusts(certificate))
+            var user = certificate is not null && certificates.Trusts(certificate) ? UserOf(certificate) : null;
+            if (user is null && BearerToken(context.Request) is { } token)
+            {
+                foreach (var authenticator in authenticators)
+                {
+                    if ((user = await authenticator.AuthenticateAsync(token, context.RequestAborted).ConfigureAwait(false)) is not null)
+                    {
+                        break;
+                    }
+                }
+            }
+
+            if (user is null)
             {
                 await ApiJson.WriteErrorAsync(context, ApiErrors.Unauthorized()).ConfigureAwait(false);
                 return;
             }
 
-            var claims = Claims(certificate).ToList();
-            Authorization.UserInfo.Authenticated(
-                claims.First(c => c.Type == ClaimTypes.Name).Value,
-                claims.Where(c => c.Type == ClaimTypes.Role).Select(c => c.Value)).SetOn(context);
+            user.SetOn(context);
             await next(context).ConfigureAwait(false);
         });
     }
 
-    private static IEnumerable<Claim> Claims(X509Certificate2 certificate)
+    private static string? BearerToken(HttpRequest request) =>
+        request.Headers.Authorization.ToString() is { } header && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && header[7..].Trim() is { Length: > 0 } token
+            ? token
+            : null;
+
+    private static UserInfo UserOf(X509Certificate2 certificate)
     {
-        yield return new Claim(ClaimTypes.Name, certificate.GetNameInfo(X509NameType.SimpleName, false));
+        var groups = new List<string>();
         foreach (var part in certificate.SubjectName.EnumerateRelativeDistinguishedNames())
         {
             if (part.GetSingleElementType().Value == "2.5.4.10" && part.GetSingleElementValue() is { } group)
             {
-                yield return new Claim(ClaimTypes.Role, group);
+                groups.Add(group);
             }
         }
+
+        return UserInfo.Authenticated(certificate.GetNameInfo(X509NameType.SimpleName, false), groups);
     }
 }

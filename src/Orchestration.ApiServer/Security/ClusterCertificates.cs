@@ -67,6 +67,30 @@ public sealed class ClusterCertificates
         return (cert.ExportCertificatePem(), keyPem);
     }
 
+    /// <summary>
+    /// The key ServiceAccount tokens are signed with (ECDSA P-256, <c>sa.key</c> beside the CA):
+    /// made on first use, read afterwards, so tokens outlive a restart of the API server.
+    /// </summary>
+    public ECDsa ServiceAccountSigningKey()
+    {
+        var path = Path.Combine(_directory, "sa.key");
+        var key = ECDsa.Create();
+        if (File.Exists(path))
+        {
+            key.ImportFromPem(File.ReadAllText(path));
+            return key;
+        }
+
+        key.GenerateKey(ECCurve.NamedCurves.nistP256);
+        File.WriteAllText(path, key.ExportPkcs8PrivateKeyPem());
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        return key;
+    }
+
     /// <summary>A user's client certificate kept beside the CA as <c>&lt;name&gt;.crt</c> and <c>.key</c>: issued once, read afterwards.</summary>
     public (string CertificatePem, string KeyPem) LoadOrIssueClient(string name, string user, IEnumerable<string> groups, TimeProvider timeProvider) =>
         LoadOrCreatePem(_directory, name, () => IssueClient(user, groups, timeProvider));

@@ -94,6 +94,9 @@ public sealed class ProtobufSchema
         SelfSubjectRulesReview: 1 metadata ObjectMeta; 2 spec SelfSubjectRulesReviewSpec; 3 status Ignored
         SelfSubjectRulesReviewSpec: 1 namespace string
         SelfSubjectReview: 1 metadata ObjectMeta; 2 status Ignored
+        TokenRequest: 1 metadata ObjectMeta; 2 spec TokenRequestSpec; 3 status Ignored
+        TokenRequestSpec: 1 audiences string repeated; 4 expirationSeconds int64 pointer; 3 boundObjectRef BoundObjectReference
+        BoundObjectReference: 1 kind string; 2 apiVersion string; 3 name string; 4 uid string
         JobSpec: 1 parallelism int32 pointer; 2 completions int32 pointer; 3 activeDeadlineSeconds int64 pointer; 7 backoffLimit int32 pointer; 12 backoffLimitPerIndex int32 pointer; 13 maxFailedIndexes int32 pointer; 4 selector LabelSelector; 5 manualSelector bool pointer; 6 template PodTemplateSpec; 8 ttlSecondsAfterFinished int32 pointer; 9 completionMode string pointer; 10 suspend bool pointer; 14 podReplacementPolicy string pointer; 15 managedBy string pointer
         """;
 
@@ -102,7 +105,7 @@ public sealed class ProtobufSchema
         ("", "Namespace"), ("", "ConfigMap"), ("", "Secret"), ("", "ServiceAccount"), ("", "Service"), ("", "Pod"), ("apps", "Deployment"), ("batch", "Job"),
         ("rbac.authorization.k8s.io", "Role"), ("rbac.authorization.k8s.io", "ClusterRole"), ("rbac.authorization.k8s.io", "RoleBinding"), ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
         ("authorization.k8s.io", "SelfSubjectAccessReview"), ("authorization.k8s.io", "SubjectAccessReview"), ("authorization.k8s.io", "LocalSubjectAccessReview"), ("authorization.k8s.io", "SelfSubjectRulesReview"),
-        ("authentication.k8s.io", "SelfSubjectReview"),
+        ("authentication.k8s.io", "SelfSubjectReview"), ("authentication.k8s.io", "TokenRequest"),
     ];
 
     /// <summary>The type of a field that is known but skipped unread.</summary>

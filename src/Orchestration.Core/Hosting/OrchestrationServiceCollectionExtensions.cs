@@ -111,7 +111,7 @@ public static class OrchestrationServiceCollectionExtensions
     /// <summary>
     /// The kube-controller-manager role: the garbage collector and namespace controller, and the
     /// ReplicaSet, Deployment, DaemonSet, StatefulSet, Job, Endpoints (and EndpointSlice), Node
-    /// IPAM, Node lifecycle and ClusterRole aggregation controllers, run under leader election.
+    /// IPAM, Node lifecycle, ClusterRole aggregation and ServiceAccount controllers, run under leader election.
     /// </summary>
     public static IServiceCollection AddOrchestrationControllers(this IServiceCollection services)
     {
@@ -126,6 +126,7 @@ public static class OrchestrationServiceCollectionExtensions
         services.AddController<NodeIpamController>(NodeIpamController.Configure);
         services.AddController<NodeLifecycleController>(NodeLifecycleController.Configure);
         services.AddController<Controllers.Rbac.ClusterRoleAggregationController>(Controllers.Rbac.ClusterRoleAggregationController.Configure);
+        services.AddController<Controllers.Auth.ServiceAccountController>(Controllers.Auth.ServiceAccountController.Configure);
         return services;
     }
 

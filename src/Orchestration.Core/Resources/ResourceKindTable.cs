@@ -106,7 +106,7 @@ public sealed class ResourceKindTable
         .Register(ResourceKind.For<V1EndpointSlice>(namespaced: true))
         .Register(ResourceKind.For<V1ConfigMap>(namespaced: true, hasStatus: false, NameRule.Subdomain, "cm"))
         .Register(ResourceKind.For<V1Secret>(namespaced: true))
-        .Register(ResourceKind.For<V1ServiceAccount>(namespaced: true, hasStatus: false, NameRule.Subdomain, "sa"))
+        .Register(ResourceKind.For<V1ServiceAccount>(namespaced: true, hasStatus: false, NameRule.Subdomain, "sa") with { ExtraSubresources = ["token"] })
         .Register(ResourceKind.For<Corev1Event>(namespaced: true, hasStatus: false, NameRule.Subdomain, "ev"))
         .Register(ResourceKind.For<Eventsv1Event>(namespaced: true, hasStatus: false, NameRule.Subdomain, "ev"))
         .Register(ResourceKind.For<V1Lease>(namespaced: true))
