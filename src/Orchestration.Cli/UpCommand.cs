@@ -45,13 +45,14 @@ internal static class UpCommand
         var imageArchive = new Option<string?>("--image-archive") { Description = "With --runtime containerd or docker: the image tarball to import (default: artifacts/images/busybox-oci.tar of the checkout, from scripts/build-images.sh)." };
         var nodes = new Option<int>("--nodes") { Description = "How many simulated nodes to run (with --runtime simulated).", DefaultValueFactory = _ => 1 };
         var insecure = new Option<bool>("--insecure-http") { Description = "Serve plain HTTP without authentication (local experiments only)." };
+        var encryption = new Option<string?>("--encryption-provider-config") { Description = "An EncryptionConfiguration file (apiserver.config.k8s.io/v1): which resources are encrypted at rest, with aesgcm, aescbc or identity providers." };
         var lease = Durations.Option("--node-lease-duration", "How long a simulated node's Lease holds (renewed every quarter of it).", TimeSpan.FromSeconds(40));
         var grace = Durations.Option("--node-monitor-grace-period", "How long a node may go without renewing its Lease before it is NotReady and tainted.", TimeSpan.FromSeconds(40));
         var clusterCidr = new Option<string>("--cluster-cidr") { Description = "The pod network; each node gets a block of it.", DefaultValueFactory = _ => "10.244.0.0/16" };
         var nodeMask = new Option<int>("--node-cidr-mask-size") { Description = "The prefix length of each node's block of the pod network (a /16 holds 256 nodes of /24).", DefaultValueFactory = _ => 24 };
         var proxyMode = ProxyModeOption();
         var dnsUpstream = DnsUpstreamOption();
-        var command = new Command("up", "Start a whole cluster in this process.") { dataDir, port, bind, kubeconfig, runtime, nodes, insecure, lease, grace, clusterCidr, nodeMask, containerdSocket, dockerSocket, imageArchive, proxyMode, dnsUpstream };
+        var command = new Command("up", "Start a whole cluster in this process.") { dataDir, port, bind, kubeconfig, runtime, nodes, insecure, lease, grace, clusterCidr, nodeMask, containerdSocket, dockerSocket, imageArchive, proxyMode, dnsUpstream, encryption };
         command.SetAction((parse, cancellationToken) =>
         {
             var directory = Path.GetFullPath(parse.GetValue(dataDir)!);
@@ -82,7 +83,8 @@ internal static class UpCommand
                 parse.GetValue(runtime) == "docker" ? parse.GetValue(dockerSocket) : parse.GetValue(containerdSocket),
                 parse.GetValue(imageArchive) ?? LocalImages.DefaultArchive(),
                 parse.GetValue(proxyMode),
-                parse.GetValue(dnsUpstream));
+                parse.GetValue(dnsUpstream),
+                parse.GetValue(encryption) is { } encryptionFile ? Path.GetFullPath(encryptionFile) : null);
             if (!ValidDnsUpstream(settings.DnsUpstream))
             {
                 return Fail($"--dns-upstream \"{settings.DnsUpstream}\" is not a list of IP[:PORT] addresses separated by commas, nor none");
@@ -99,7 +101,13 @@ internal static class UpCommand
         var builder = Host.CreateApplicationBuilder();
         OrchLogging.Configure(builder.Logging);
 
-        builder.Services.AddOrchestrationMaster()
+        var master = builder.Services.AddOrchestrationMaster();
+        if (settings.EncryptionConfiguration is { } encryptionConfiguration)
+        {
+            master.UseEncryptionConfiguration(encryptionConfiguration);
+        }
+
+        master
             .UseSqliteStateStore(Path.Combine(settings.DataDirectory, "state"))
             .ConfigurePodNetwork(o =>
             {
@@ -304,5 +312,6 @@ internal static class UpCommand
         string? Socket,
         string? ImageArchive,
         string? ProxyMode,
-        string? DnsUpstream);
+        string? DnsUpstream,
+        string? EncryptionConfiguration);
 }

@@ -56,6 +56,7 @@ public static class OrchestrationServiceCollectionExtensions
         {
             Patchers = sp.GetRequiredService<ObjectPatchers>(),
             GracefulPodDeletion = sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<RegistryOptions>>().Value.GracefulPodDeletion,
+            Encryption = sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<RegistryOptions>>().Value.Encryption,
             ServiceAddresses = sp.GetRequiredService<ServiceAddresses>(),
             Strategies = sp.GetRequiredService<ResourceStrategies>(),
             Admission = sp.GetRequiredService<AdmissionChain>(),

@@ -10,7 +10,10 @@ public sealed partial class ObjectRegistry
 {
     private static readonly string[] ServerOwnedMetadata = ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "namespace", "name"];
 
-    /// <summary>The stored bytes of an object: its JSON without the resourceVersion.</summary>
+    /// <summary>The stored bytes of an object at <paramref name="key"/>: its JSON without the resourceVersion, encrypted when the configuration says so.</summary>
+    private byte[] Encode(string key, JsonObject obj) => Encryption.ToStorage(key, Encode(obj));
+
+    /// <summary>An object's JSON without the resourceVersion.</summary>
     private static byte[] Encode(JsonObject obj)
     {
         var meta = obj["metadata"] as JsonObject;
@@ -30,9 +33,9 @@ public sealed partial class ObjectRegistry
     }
 
     /// <summary>The object a stored version holds, with the version's mod revision as its resourceVersion.</summary>
-    internal static JsonObject DecodeNode(StateKeyValue kv)
+    internal JsonObject DecodeNode(StateKeyValue kv)
     {
-        var node = JsonNode.Parse(kv.Value.Span) as JsonObject
+        var node = JsonNode.Parse(Encryption.FromStorage(kv.Key, kv.Value).Span) as JsonObject
             ?? throw new StoreCorruptException($"the value at {kv.Key} is not a JSON object");
         return WithResourceVersion(node, kv.ModRevision);
     }

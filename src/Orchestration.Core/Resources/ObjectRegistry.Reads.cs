@@ -204,7 +204,7 @@ public sealed partial class ObjectRegistry
     /// <summary>A store event as the watcher sees it through its selectors: entering is Added, leaving is Deleted.</summary>
     private SharedObjectEvent? Translate(StateEvent evt, LabelSelector labels, FieldSelector fields, bool shared)
     {
-        var decoded = shared ? _decodedEvents.GetValue(evt, DecodeEvent) : DecodeEvent(evt);
+        var decoded = shared ? _decodedEvents.GetValue(evt, _decodeEvent ??= DecodeEvent) : DecodeEvent(evt);
         var wasIn = decoded.Before is not null && Matches(labels, fields, decoded.Before);
         if (evt.Type == StateEventType.Delete)
         {
@@ -220,7 +220,7 @@ public sealed partial class ObjectRegistry
     }
 
     /// <summary>The objects before and after a store event; a deleted object carries the delete's revision.</summary>
-    private static DecodedEvent DecodeEvent(StateEvent evt)
+    private DecodedEvent DecodeEvent(StateEvent evt)
     {
         var before = evt.PrevKv is { } prev ? DecodeNode(prev) : null;
         if (evt.Type == StateEventType.Delete)
@@ -233,6 +233,9 @@ public sealed partial class ObjectRegistry
 
     /// <summary>Events a store hands to many watchers are decoded once, for as long as any watcher holds them.</summary>
     private readonly ConditionalWeakTable<StateEvent, DecodedEvent> _decodedEvents = new();
+
+    // The decoder as a delegate made once, not once per event (it reads this registry's encryption).
+    private ConditionalWeakTable<StateEvent, DecodedEvent>.CreateValueCallback? _decodeEvent;
 
     private sealed record DecodedEvent(JsonObject? Before, JsonObject? After);
 

@@ -32,6 +32,9 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
     private ServiceAddresses? _serviceAddresses;
     private AdmissionChain? _admission;
 
+    /// <summary>How objects are encrypted at rest (<see cref="Resources.Encryption.StorageEncryption.None"/>: not at all).</summary>
+    public Encryption.StorageEncryption Encryption { get; init; } = Resources.Encryption.StorageEncryption.None;
+
     /// <summary>Where Services get their cluster IPs and node ports.</summary>
     public ServiceAddressOptions ServiceAddressOptions { get; init; } = new();
 
@@ -132,7 +135,7 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
                     return obj;
                 }
 
-                var write = await store.CreateAsync(KeyFor(kind, ns, name), Encode(obj), 0, cancellationToken).ConfigureAwait(false);
+                var write = await store.CreateAsync(KeyFor(kind, ns, name), Encode(KeyFor(kind, ns, name), obj), 0, cancellationToken).ConfigureAwait(false);
                 if (write.Succeeded)
                 {
                     await admission.CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -243,7 +246,7 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
                     return obj;
                 }
 
-                write = await store.UpdateAsync(key, Encode(obj), current.ModRevision, 0, cancellationToken).ConfigureAwait(false);
+                write = await store.UpdateAsync(key, Encode(key, obj), current.ModRevision, 0, cancellationToken).ConfigureAwait(false);
                 if (write.Succeeded)
                 {
                     return DecodeNode(write.Current!);
@@ -268,7 +271,7 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
                     return obj;
                 }
 
-                write = await store.UpdateAsync(key, Encode(obj), current.ModRevision, 0, cancellationToken).ConfigureAwait(false);
+                write = await store.UpdateAsync(key, Encode(key, obj), current.ModRevision, 0, cancellationToken).ConfigureAwait(false);
                 if (write.Succeeded)
                 {
                     return DecodeNode(write.Current!);
@@ -360,7 +363,7 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
 
             var write = finalizing
                 ? await store.DeleteAsync(key, current.ModRevision, cancellationToken).ConfigureAwait(false)
-                : await store.UpdateAsync(key, Encode(next), current.ModRevision, 0, cancellationToken).ConfigureAwait(false);
+                : await store.UpdateAsync(key, Encode(key, next), current.ModRevision, 0, cancellationToken).ConfigureAwait(false);
             if (write.Succeeded)
             {
                 await admission.CommitAsync(cancellationToken).ConfigureAwait(false);

@@ -9,4 +9,7 @@ public sealed class RegistryOptions
     /// Hosts that run node agents turn it on; <c>orch up</c> does.
     /// </summary>
     public bool GracefulPodDeletion { get; set; }
+
+    /// <summary>How objects are encrypted at rest (none by default); see <see cref="Encryption.StorageEncryption"/>.</summary>
+    public Encryption.StorageEncryption Encryption { get; set; } = Resources.Encryption.StorageEncryption.None;
 }
