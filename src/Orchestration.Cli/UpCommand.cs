@@ -45,6 +45,8 @@ internal static class UpCommand
         var imageArchive = new Option<string?>("--image-archive") { Description = "With --runtime containerd or docker: the image tarball to import (default: artifacts/images/busybox-oci.tar of the checkout, from scripts/build-images.sh)." };
         var nodes = new Option<int>("--nodes") { Description = "How many simulated nodes to run (with --runtime simulated).", DefaultValueFactory = _ => 1 };
         var insecure = new Option<bool>("--insecure-http") { Description = "Serve plain HTTP without authentication (local experiments only)." };
+        var auditPolicy = new Option<string?>("--audit-policy-file") { Description = "An audit Policy file (audit.k8s.io/v1): which requests are audited, at which level (with --audit-log-path)." };
+        var auditLog = new Option<string?>("--audit-log-path") { Description = "Where the audit log's JSON lines are appended (with --audit-policy-file)." };
         var encryption = new Option<string?>("--encryption-provider-config") { Description = "An EncryptionConfiguration file (apiserver.config.k8s.io/v1): which resources are encrypted at rest, with aesgcm, aescbc or identity providers." };
         var lease = Durations.Option("--node-lease-duration", "How long a simulated node's Lease holds (renewed every quarter of it).", TimeSpan.FromSeconds(40));
         var grace = Durations.Option("--node-monitor-grace-period", "How long a node may go without renewing its Lease before it is NotReady and tainted.", TimeSpan.FromSeconds(40));
@@ -52,7 +54,7 @@ internal static class UpCommand
         var nodeMask = new Option<int>("--node-cidr-mask-size") { Description = "The prefix length of each node's block of the pod network (a /16 holds 256 nodes of /24).", DefaultValueFactory = _ => 24 };
         var proxyMode = ProxyModeOption();
         var dnsUpstream = DnsUpstreamOption();
-        var command = new Command("up", "Start a whole cluster in this process.") { dataDir, port, bind, kubeconfig, runtime, nodes, insecure, lease, grace, clusterCidr, nodeMask, containerdSocket, dockerSocket, imageArchive, proxyMode, dnsUpstream, encryption };
+        var command = new Command("up", "Start a whole cluster in this process.") { dataDir, port, bind, kubeconfig, runtime, nodes, insecure, lease, grace, clusterCidr, nodeMask, containerdSocket, dockerSocket, imageArchive, proxyMode, dnsUpstream, encryption, auditPolicy, auditLog };
         command.SetAction((parse, cancellationToken) =>
         {
             var directory = Path.GetFullPath(parse.GetValue(dataDir)!);
@@ -84,7 +86,14 @@ internal static class UpCommand
                 parse.GetValue(imageArchive) ?? LocalImages.DefaultArchive(),
                 parse.GetValue(proxyMode),
                 parse.GetValue(dnsUpstream),
-                parse.GetValue(encryption) is { } encryptionFile ? Path.GetFullPath(encryptionFile) : null);
+                parse.GetValue(encryption) is { } encryptionFile ? Path.GetFullPath(encryptionFile) : null,
+                parse.GetValue(auditPolicy) is { } policyFile ? Path.GetFullPath(policyFile) : null,
+                parse.GetValue(auditLog) is { } logFile ? Path.GetFullPath(logFile) : null);
+            if ((settings.AuditPolicyFile is null) != (settings.AuditLogPath is null))
+            {
+                return Fail("--audit-policy-file and --audit-log-path go together");
+            }
+
             if (!ValidDnsUpstream(settings.DnsUpstream))
             {
                 return Fail($"--dns-upstream \"{settings.DnsUpstream}\" is not a list of IP[:PORT] addresses separated by commas, nor none");
@@ -126,6 +135,11 @@ internal static class UpCommand
                 o.CertificateDirectory = Path.Combine(settings.DataDirectory, "pki");
                 o.PlainHttp = settings.Insecure;
                 o.AdminKubeconfigPath = settings.Kubeconfig;
+                o.Api = api =>
+                {
+                    api.AuditPolicyFile = settings.AuditPolicyFile;
+                    api.AuditLogPath = settings.AuditLogPath;
+                };
             });
 
         var nodeName = Environment.MachineName.ToLowerInvariant();
@@ -313,5 +327,7 @@ internal static class UpCommand
         string? ImageArchive,
         string? ProxyMode,
         string? DnsUpstream,
-        string? EncryptionConfiguration);
+        string? EncryptionConfiguration,
+        string? AuditPolicyFile,
+        string? AuditLogPath);
 }

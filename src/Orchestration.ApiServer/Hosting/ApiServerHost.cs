@@ -77,6 +77,12 @@ public static class ApiServerHost
             }
 
             app.UseClusterCertificateAuthentication(certificates, services.GetServices<Security.Tokens.ITokenAuthenticator>());
+            if (AuditLogOf(services) is { } audit)
+            {
+                audit.Use(app);
+                app.Lifetime.ApplicationStopped.Register(() => audit.DisposeAsync().AsTask().GetAwaiter().GetResult());
+            }
+
             var authorization = services.GetRequiredService<RequestAuthorization>();
             app.UseKubernetesImpersonation(authorization);
             app.UseKubernetesAuthorization(authorization);
@@ -86,5 +92,28 @@ public static class ApiServerHost
         app.UseWebSockets();
         app.UseRouting();
         app.MapKubernetesApi(services);
+    }
+
+    // The audit log the API options ask for, or null; a policy that cannot be read stops the start.
+    private static Security.Audit.AuditLog? AuditLogOf(IServiceProvider services)
+    {
+        var options = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ApiServerOptions>>().Value;
+        if (options.AuditPolicyFile is not { } policyFile || options.AuditLogPath is not { } logPath)
+        {
+            return null;
+        }
+
+        Security.Audit.AuditPolicy policy;
+        try
+        {
+            policy = Security.Audit.AuditPolicy.Parse(Serialization.YamlDocuments.Parse(File.ReadAllText(policyFile)) as System.Text.Json.Nodes.JsonObject
+                ?? throw new FormatException("it is not a YAML or JSON object"));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or YamlDotNet.Core.YamlException)
+        {
+            throw new InvalidOperationException($"the audit policy {policyFile} cannot be used: {ex.Message}", ex);
+        }
+
+        return new Security.Audit.AuditLog(policy, logPath, options.MaxRequestBodyBytes, services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<Security.Audit.AuditLog>>());
     }
 }

@@ -11,4 +11,10 @@ public sealed class ApiServerOptions
 
     /// <summary>The version <c>/version</c> reports (kubectl compares it with its own).</summary>
     public string GitVersion { get; set; } = "v1.33.0-orchestration";
+
+    /// <summary>An audit policy file (audit.k8s.io/v1 <c>Policy</c>, kube-apiserver's <c>--audit-policy-file</c>); with <see cref="AuditLogPath"/>, requests are audited. Only requests with credentials are audited (a 401 is not).</summary>
+    public string? AuditPolicyFile { get; set; }
+
+    /// <summary>Where the audit log's JSON lines are appended (kube-apiserver's <c>--audit-log-path</c>).</summary>
+    public string? AuditLogPath { get; set; }
 }
