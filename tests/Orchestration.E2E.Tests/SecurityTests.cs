@@ -135,6 +135,66 @@ public sealed class SecurityTests(OrchCluster cluster)
             .Should().BeTrue("a token bound to a pod stops working once the pod is gone");
     }
 
+    [Fact]
+    public async Task A_namespace_enforcing_restricted_refuses_a_privileged_pod_in_kubernetes_words()
+    {
+        var admin = cluster.Kubectl(Kubectl.Versions[^1]);
+        var ns = await cluster.NamespaceAsync(admin);
+        (await admin.RunAsync(["label", "namespace", ns, "pod-security.kubernetes.io/enforce=restricted"])).ExitCode.Should().Be(0);
+        var privileged = """
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: priv}
+            spec:
+              containers: [{name: main, image: busybox, command: [sleep, "3600"], securityContext: {privileged: true}}]
+            """;
+
+        var refused = await admin.RunAsync(["apply", "-n", ns, "-f", "-"], privileged);
+        refused.ExitCode.Should().Be(1, refused.ToString());
+        refused.Stderr.Should().Contain("pods \"priv\" is forbidden: violates PodSecurity \"restricted:latest\": privileged (container \"main\" must not set securityContext.privileged=true), allowPrivilegeEscalation != false (container \"main\" must set securityContext.allowPrivilegeEscalation=false)");
+        (await admin.RunAsync(["get", "pods", "-n", ns, "-o", "name"])).Stdout.Trim().Should().BeEmpty("nothing was created");
+    }
+
+    [Fact]
+    public async Task A_quota_stops_the_pod_over_its_limit_in_kubernetes_words_and_shows_what_is_used()
+    {
+        var admin = cluster.Kubectl(Kubectl.Versions[^1]);
+        var ns = await cluster.NamespaceAsync(admin);
+        var quota = await admin.RunAsync(["create", "quota", "compute", "--hard=pods=2,requests.cpu=1", "-n", ns]);
+        quota.ExitCode.Should().Be(0, quota.ToString());
+        foreach (var name in new[] { "a", "b", "c" })
+        {
+            var pod = $$$"""
+                apiVersion: v1
+                kind: Pod
+                metadata:
+                  name: {{{name}}}
+                spec:
+                  containers:
+                  - name: main
+                    image: busybox
+                    command: [sleep, "3600"]
+                    resources:
+                      requests: {cpu: 200m}
+                """;
+            var applied = await admin.RunAsync(["apply", "-n", ns, "-f", "-"], pod);
+            if (name == "c")
+            {
+                applied.ExitCode.Should().Be(1, applied.ToString());
+                applied.Stderr.Should().Contain("pods \"c\" is forbidden: exceeded quota: compute, requested: pods=1,requests.cpu=200m, used: pods=2,requests.cpu=400m, limited: pods=2,requests.cpu=1");
+            }
+            else
+            {
+                applied.ExitCode.Should().Be(0, applied.ToString());
+            }
+        }
+
+        (await Eventually.HoldsAsync(async () => (await admin.RunAsync(["get", "quota", "compute", "-n", ns, "-o", "jsonpath={.status.used.pods}/{.status.used.requests\\.cpu}"])).Stdout.Trim() == "2/400m", 100, TimeSpan.FromMilliseconds(100)))
+            .Should().BeTrue("the quota controller shows what the namespace uses");
+        var described = await admin.RunAsync(["describe", "quota", "compute", "-n", ns]);
+        described.Stdout.Should().MatchRegex(@"pods\s+2\s+2").And.MatchRegex(@"requests.cpu\s+400m\s+1");
+    }
+
     // A kubeconfig of the user's own, issued by orch kubeconfig for the running cluster.
     private async Task<Kubectl> UserKubectlAsync(string binary, string user, params string[] groups)
     {

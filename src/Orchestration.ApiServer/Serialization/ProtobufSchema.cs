@@ -22,7 +22,7 @@ public sealed record ProtobufMessage(string Name, IReadOnlyDictionary<int, Proto
 
 /// <summary>
 /// The field numbers of the Kubernetes API messages that kubectl's typed creates send, from the
-/// API's <c>generated.proto</c> files (Kubernetes 1.33; the same numbers since 1.30): core, apps, batch, RBAC and the review kinds. Status
+/// API's <c>generated.proto</c> files (Kubernetes 1.33; the same numbers since 1.30): core, apps, batch, RBAC, quotas and the review kinds. Status
 /// fields are listed as <see cref="Ignored"/>: a create's status is the server's to set, so it is
 /// skipped unread.
 /// </summary>
@@ -76,6 +76,13 @@ public sealed class ProtobufSchema
         DeploymentStrategy: 1 type string; 2 rollingUpdate RollingUpdateDeployment
         RollingUpdateDeployment: 1 maxUnavailable IntOrString; 2 maxSurge IntOrString
         Job: 1 metadata ObjectMeta; 2 spec JobSpec; 3 status Ignored
+        ResourceQuota: 1 metadata ObjectMeta; 2 spec ResourceQuotaSpec; 3 status Ignored
+        ResourceQuotaSpec: 1 hard map<string,Quantity>; 2 scopes string repeated; 3 scopeSelector ScopeSelector
+        ScopeSelector: 1 matchExpressions ScopedResourceSelectorRequirement repeated
+        ScopedResourceSelectorRequirement: 1 scopeName string; 2 operator string; 3 values string repeated
+        LimitRange: 1 metadata ObjectMeta; 2 spec LimitRangeSpec
+        LimitRangeSpec: 1 limits LimitRangeItem repeated
+        LimitRangeItem: 1 type string; 2 max map<string,Quantity>; 3 min map<string,Quantity>; 4 default map<string,Quantity>; 5 defaultRequest map<string,Quantity>; 6 maxLimitRequestRatio map<string,Quantity>
         Role: 1 metadata ObjectMeta; 2 rules PolicyRule repeated
         ClusterRole: 1 metadata ObjectMeta; 2 rules PolicyRule repeated; 3 aggregationRule AggregationRule
         PolicyRule: 1 verbs string repeated; 2 apiGroups string repeated; 3 resources string repeated; 4 resourceNames string repeated; 5 nonResourceURLs string repeated
@@ -103,6 +110,7 @@ public sealed class ProtobufSchema
     private static readonly (string Group, string Kind)[] TopLevel =
     [
         ("", "Namespace"), ("", "ConfigMap"), ("", "Secret"), ("", "ServiceAccount"), ("", "Service"), ("", "Pod"), ("apps", "Deployment"), ("batch", "Job"),
+        ("", "ResourceQuota"), ("", "LimitRange"),
         ("rbac.authorization.k8s.io", "Role"), ("rbac.authorization.k8s.io", "ClusterRole"), ("rbac.authorization.k8s.io", "RoleBinding"), ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
         ("authorization.k8s.io", "SelfSubjectAccessReview"), ("authorization.k8s.io", "SubjectAccessReview"), ("authorization.k8s.io", "LocalSubjectAccessReview"), ("authorization.k8s.io", "SelfSubjectRulesReview"),
         ("authentication.k8s.io", "SelfSubjectReview"), ("authentication.k8s.io", "TokenRequest"),

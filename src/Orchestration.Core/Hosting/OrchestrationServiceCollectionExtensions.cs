@@ -46,9 +46,11 @@ public static class OrchestrationServiceCollectionExtensions
         // of the plugin interfaces), which follow in their order.
         services.TryAddSingleton<ServiceAddressAllocation>();
         services.TryAddSingleton<NamespaceLifecycle>();
+        services.TryAddSingleton<PodSecurity>();
+        services.TryAddSingleton<ResourceQuotaAdmission>();
         services.TryAddSingleton(sp => new AdmissionChain(
             [sp.GetRequiredService<ServiceAddressAllocation>(), .. sp.GetServices<IMutatingAdmissionPlugin>()],
-            [sp.GetRequiredService<NamespaceLifecycle>(), .. sp.GetServices<IValidatingAdmissionPlugin>()]));
+            [sp.GetRequiredService<NamespaceLifecycle>(), sp.GetRequiredService<PodSecurity>(), sp.GetRequiredService<ResourceQuotaAdmission>(), .. sp.GetServices<IValidatingAdmissionPlugin>()]));
 
         // Strategies registered through DI (AddResourceStrategy) replace the built-in one of their kind.
         services.TryAddSingleton(sp => new ResourceStrategies([.. ResourceStrategies.BuiltIn(), .. sp.GetServices<IResourceStrategy>()]));
@@ -112,7 +114,7 @@ public static class OrchestrationServiceCollectionExtensions
     /// <summary>
     /// The kube-controller-manager role: the garbage collector and namespace controller, and the
     /// ReplicaSet, Deployment, DaemonSet, StatefulSet, Job, Endpoints (and EndpointSlice), Node
-    /// IPAM, Node lifecycle, ClusterRole aggregation and ServiceAccount controllers, run under leader election.
+    /// IPAM, Node lifecycle, ClusterRole aggregation, ServiceAccount and ResourceQuota controllers, run under leader election.
     /// </summary>
     public static IServiceCollection AddOrchestrationControllers(this IServiceCollection services)
     {
@@ -128,6 +130,7 @@ public static class OrchestrationServiceCollectionExtensions
         services.AddController<NodeLifecycleController>(NodeLifecycleController.Configure);
         services.AddController<Controllers.Rbac.ClusterRoleAggregationController>(Controllers.Rbac.ClusterRoleAggregationController.Configure);
         services.AddController<Controllers.Auth.ServiceAccountController>(Controllers.Auth.ServiceAccountController.Configure);
+        services.AddController<Controllers.Quota.ResourceQuotaController>(Controllers.Quota.ResourceQuotaController.Configure);
         return services;
     }
 
