@@ -195,6 +195,41 @@ public sealed class SecurityTests(OrchCluster cluster)
         described.Stdout.Should().MatchRegex(@"pods\s+2\s+2").And.MatchRegex(@"requests.cpu\s+400m\s+1");
     }
 
+    [Fact]
+    public async Task A_webhook_that_cannot_be_called_refuses_the_write_under_fail_and_not_under_ignore()
+    {
+        var admin = cluster.Kubectl(Kubectl.Versions[^1]);
+        var ns = await cluster.NamespaceAsync(admin);
+        (await admin.RunAsync(["label", "namespace", ns, $"webhook-test={ns}"])).ExitCode.Should().Be(0);
+        string Configuration(string policy) => $$$"""
+            apiVersion: admissionregistration.k8s.io/v1
+            kind: ValidatingWebhookConfiguration
+            metadata:
+              name: {{{ns}}}-{{{policy.ToLowerInvariant()}}}
+            webhooks:
+            - name: guard.{{{ns}}}.example.com
+              clientConfig:
+                url: https://127.0.0.1:1/validate
+              rules:
+              - {operations: [CREATE], apiGroups: [""], apiVersions: [v1], resources: [configmaps]}
+              namespaceSelector:
+                matchLabels: {webhook-test: {{{ns}}}}
+              failurePolicy: {{{policy}}}
+              timeoutSeconds: 2
+              sideEffects: None
+              admissionReviewVersions: [v1]
+            """;
+
+        (await admin.RunAsync(["apply", "-f", "-"], Configuration("Ignore"))).ExitCode.Should().Be(0);
+        (await admin.RunAsync(["create", "configmap", "passes", "-n", ns])).ExitCode.Should().Be(0, "failurePolicy Ignore lets the write through");
+        (await admin.RunAsync(["apply", "-f", "-"], Configuration("Fail"))).ExitCode.Should().Be(0);
+        var refused = await admin.RunAsync(["create", "configmap", "refused", "-n", ns]);
+        refused.ExitCode.Should().Be(1, refused.ToString());
+        refused.Stderr.Should().Contain($"Internal error occurred: failed calling webhook \"guard.{ns}.example.com\": failed to call webhook:");
+        (await admin.RunAsync(["get", "configmap", "refused", "-n", ns])).ExitCode.Should().Be(1, "nothing was written");
+        (await admin.RunAsync(["delete", "validatingwebhookconfiguration", $"{ns}-fail", $"{ns}-ignore"])).ExitCode.Should().Be(0);
+    }
+
     // A kubeconfig of the user's own, issued by orch kubeconfig for the running cluster.
     private async Task<Kubectl> UserKubectlAsync(string binary, string user, params string[] groups)
     {

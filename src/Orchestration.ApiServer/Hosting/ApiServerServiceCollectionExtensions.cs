@@ -48,6 +48,11 @@ public static class ApiServerServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Security.Authorization.IRuleResolver, Security.Rbac.RbacAuthorizer>(sp => sp.GetRequiredService<Security.Rbac.RbacAuthorizer>()));
         services.TryAddSingleton<Security.Authorization.RequestAuthorization>();
 
+        // Dynamic admission: the webhooks of Mutating/ValidatingWebhookConfigurations, after the built-in plugins.
+        services.TryAddSingleton<Admission.WebhookAdmission>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Resources.Admission.IMutatingAdmissionPlugin, Admission.WebhookAdmission>(sp => sp.GetRequiredService<Admission.WebhookAdmission>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Resources.Admission.IValidatingAdmissionPlugin, Admission.WebhookAdmission>(sp => sp.GetRequiredService<Admission.WebhookAdmission>()));
+
         // Authentication beyond client certificates: ServiceAccount tokens (signed with the key
         // beside the cluster CA, set when the server starts with certificates).
         services.TryAddSingleton<Security.Tokens.ServiceAccountTokens>();

@@ -118,6 +118,8 @@ public sealed class ResourceKindTable
         .Register(ResourceKind.For<V1CustomResourceDefinition>(namespaced: false, hasStatus: true, NameRule.Subdomain, "crd", "crds"))
         .Register(ResourceKind.For<V1ResourceQuota>(namespaced: true, hasStatus: true, NameRule.Subdomain, "quota"))
         .Register(ResourceKind.For<V1LimitRange>(namespaced: true, hasStatus: false, NameRule.Subdomain, "limits"))
+        .Register(ResourceKind.For<V1MutatingWebhookConfiguration>(namespaced: false))
+        .Register(ResourceKind.For<V1ValidatingWebhookConfiguration>(namespaced: false))
         .Register(ResourceKind.For<V1Role>(namespaced: true, hasStatus: false, NameRule.PathSegment))
         .Register(ResourceKind.For<V1ClusterRole>(namespaced: false, hasStatus: false, NameRule.PathSegment))
         .Register(ResourceKind.For<V1RoleBinding>(namespaced: true, hasStatus: false, NameRule.PathSegment))
