@@ -47,9 +47,10 @@ public static class OrchestrationServiceCollectionExtensions
         services.TryAddSingleton<ServiceAddressAllocation>();
         services.TryAddSingleton<NamespaceLifecycle>();
         services.TryAddSingleton<PodSecurity>();
+        services.TryAddSingleton<LimitRanger>();
         services.TryAddSingleton<ResourceQuotaAdmission>();
         services.TryAddSingleton(sp => new AdmissionChain(
-            [sp.GetRequiredService<ServiceAddressAllocation>(), .. sp.GetServices<IMutatingAdmissionPlugin>()],
+            [sp.GetRequiredService<ServiceAddressAllocation>(), sp.GetRequiredService<LimitRanger>(), .. sp.GetServices<IMutatingAdmissionPlugin>()],
             [sp.GetRequiredService<NamespaceLifecycle>(), sp.GetRequiredService<PodSecurity>(), sp.GetRequiredService<ResourceQuotaAdmission>(), .. sp.GetServices<IValidatingAdmissionPlugin>()]));
 
         // Strategies registered through DI (AddResourceStrategy) replace the built-in one of their kind.

@@ -3,7 +3,7 @@ namespace Orchestration.Resources.Admission;
 /// <summary>
 /// The admission plugins every write passes, as kube-apiserver orders them: the mutating ones
 /// (after the object's defaults), then the kind's own checks, then the validating ones, then the
-/// store. The defaults are ServiceAddressAllocation (mutating), NamespaceLifecycle, PodSecurity and
+/// store. The defaults are ServiceAddressAllocation and LimitRanger (mutating), NamespaceLifecycle, PodSecurity and
 /// ResourceQuota (validating); DI adds a user's plugins after them (<c>TryAddEnumerable</c> of
 /// <see cref="IMutatingAdmissionPlugin"/> or <see cref="IValidatingAdmissionPlugin"/>).
 /// </summary>
@@ -26,7 +26,7 @@ public sealed class AdmissionChain
 
     /// <summary>The default chain over a registry's store: service address allocation, then namespace lifecycle.</summary>
     public static AdmissionChain CreateDefault(State.IStateStore store, ServiceAddresses addresses) =>
-        new([new ServiceAddressAllocation(store, addresses)], [new NamespaceLifecycle(store), new PodSecurity(store), new ResourceQuotaAdmission(store)]);
+        new([new ServiceAddressAllocation(store, addresses), new LimitRanger(store)], [new NamespaceLifecycle(store), new PodSecurity(store), new ResourceQuotaAdmission(store)]);
 
     /// <summary>The mutating phase: each mutating plugin in order. On a refusal, what earlier plugins did is undone.</summary>
     public async ValueTask MutateAsync(AdmissionRequest request, CancellationToken cancellationToken)
