@@ -1,13 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json.Nodes;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
 
 namespace Orchestration.ApiServer.Tests;
 
@@ -22,39 +16,22 @@ public sealed class AdmissionWebhookTests : IAsyncLifetime
 {
     private TestApiServer _server = null!;
     private HttpClient _admin = null!;
-    private WebApplication _webhooks = null!;
+    private TestWebhookServer _webhooks = null!;
     private string _webhookUrl = "";
-    private string _caBundle = "";
 
     public async Task InitializeAsync()
     {
         _server = await TestApiServer.StartAsync(TimeProvider.System);
         _admin = _server.Http();
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=webhook", key, HashAlgorithmName.SHA256);
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddIpAddress(IPAddress.Loopback);
-        request.CertificateExtensions.Add(names.Build());
-        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(1));
-        _caBundle = Convert.ToBase64String(Encoding.UTF8.GetBytes(certificate.ExportCertificatePem()));
-        var serving = X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null);
-
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.UseHttps(serving)));
-        _webhooks = builder.Build();
-        _webhooks.MapPost("/label", async context => await AnswerAsync(context, review => Allowed(review, """[{"op":"add","path":"/metadata/labels","value":{"mutated":"yes"}}]""")));
-        _webhooks.MapPost("/deny", async context => await AnswerAsync(context, review =>
-            review["request"]!["object"]!["data"]?["forbidden"] is null
-                ? Allowed(review, null)
-                : new JsonObject { ["uid"] = review["request"]!["uid"]!.ToString(), ["allowed"] = false, ["status"] = new JsonObject { ["code"] = 403, ["message"] = "no key may be called forbidden" } }));
-        _webhooks.MapPost("/slow", async context =>
+        _webhooks = await TestWebhookServer.StartAsync(new Dictionary<string, (TimeSpan, Func<JsonObject, JsonObject>)>
         {
-            await Task.Delay(TimeSpan.FromSeconds(3), context.RequestAborted);
-            await AnswerAsync(context, review => Allowed(review, null));
+            ["/label"] = (TimeSpan.Zero, review => TestWebhookServer.Allowed(review, """[{"op":"add","path":"/metadata/labels","value":{"mutated":"yes"}}]""")),
+            ["/deny"] = (TimeSpan.Zero, review => review["request"]!["object"]!["data"]?["forbidden"] is null
+                ? TestWebhookServer.Allowed(review)
+                : new JsonObject { ["uid"] = review["request"]!["uid"]!.ToString(), ["allowed"] = false, ["status"] = new JsonObject { ["code"] = 403, ["message"] = "no key may be called forbidden" } }),
+            ["/slow"] = (TimeSpan.FromSeconds(3), review => TestWebhookServer.Allowed(review)),
         });
-        await _webhooks.StartAsync();
-        _webhookUrl = _webhooks.Urls.First();
+        _webhookUrl = _webhooks.Url;
         (await PostAsync("/api/v1/namespaces", """{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"hooked","labels":{"webhooks":"on"}}}""")).StatusCode.Should().Be(HttpStatusCode.Created);
         (await PostAsync("/api/v1/namespaces", """{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"plain"}}""")).StatusCode.Should().Be(HttpStatusCode.Created);
     }
@@ -62,7 +39,6 @@ public sealed class AdmissionWebhookTests : IAsyncLifetime
     public async Task DisposeAsync()
     {
         _admin.Dispose();
-        await _webhooks.StopAsync();
         await _webhooks.DisposeAsync();
         await _server.DisposeAsync();
     }
@@ -105,42 +81,10 @@ public sealed class AdmissionWebhookTests : IAsyncLifetime
 
     private async Task ConfigureAsync(string plural, string kind, string name, string path, string resource, string failurePolicy, int timeoutSeconds, bool namespaceSelector)
     {
-        var webhook = new JsonObject
-        {
-            ["name"] = name,
-            ["clientConfig"] = new JsonObject { ["url"] = _webhookUrl + path, ["caBundle"] = _caBundle },
-            ["rules"] = new JsonArray(new JsonObject { ["operations"] = new JsonArray("CREATE"), ["apiGroups"] = new JsonArray(""), ["apiVersions"] = new JsonArray("v1"), ["resources"] = new JsonArray(resource) }),
-            ["failurePolicy"] = failurePolicy,
-            ["timeoutSeconds"] = timeoutSeconds,
-            ["sideEffects"] = "None",
-            ["admissionReviewVersions"] = new JsonArray("v1"),
-        };
-        if (namespaceSelector)
-        {
-            webhook["namespaceSelector"] = new JsonObject { ["matchLabels"] = new JsonObject { ["webhooks"] = "on" } };
-        }
-
-        var configuration = new JsonObject { ["apiVersion"] = "admissionregistration.k8s.io/v1", ["kind"] = kind, ["metadata"] = new JsonObject { ["name"] = name }, ["webhooks"] = new JsonArray(webhook) };
+        var selector = namespaceSelector ? new JsonObject { ["matchLabels"] = new JsonObject { ["webhooks"] = "on" } } : null;
+        var configuration = TestWebhookServer.Configuration(kind, name, _webhookUrl + path, _webhooks.CaBundle, resource, failurePolicy, timeoutSeconds, selector);
         var response = await PostAsync($"/apis/admissionregistration.k8s.io/v1/{plural}", configuration.ToJsonString());
         response.StatusCode.Should().Be(HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
-    }
-
-    private static async Task AnswerAsync(HttpContext context, Func<JsonObject, JsonObject> answer)
-    {
-        var review = (await context.Request.ReadFromJsonAsync<JsonObject>())!;
-        await context.Response.WriteAsJsonAsync(new JsonObject { ["apiVersion"] = "admission.k8s.io/v1", ["kind"] = "AdmissionReview", ["response"] = answer(review) });
-    }
-
-    private static JsonObject Allowed(JsonObject review, string? patch)
-    {
-        var response = new JsonObject { ["uid"] = review["request"]!["uid"]!.ToString(), ["allowed"] = true };
-        if (patch is not null)
-        {
-            response["patchType"] = "JSONPatch";
-            response["patch"] = Convert.ToBase64String(Encoding.UTF8.GetBytes(patch));
-        }
-
-        return response;
     }
 
     private Task<HttpResponseMessage> PostAsync(string path, string json) =>

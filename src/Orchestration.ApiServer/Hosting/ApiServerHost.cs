@@ -85,6 +85,7 @@ public static class ApiServerHost
 
             var authorization = services.GetRequiredService<RequestAuthorization>();
             app.UseKubernetesImpersonation(authorization);
+            services.GetRequiredService<Security.Overload.RequestConcurrency>().Use(app);
             app.UseKubernetesAuthorization(authorization);
         }
 

@@ -17,4 +17,16 @@ public sealed class ApiServerOptions
 
     /// <summary>Where the audit log's JSON lines are appended (kube-apiserver's <c>--audit-log-path</c>).</summary>
     public string? AuditLogPath { get; set; }
+
+    /// <summary>Read-only requests served at once, over every priority level (kube-apiserver's <c>--max-requests-inflight</c>, 400).</summary>
+    public int MaxRequestsInFlight { get; set; } = 400;
+
+    /// <summary>Mutating requests served at once, over every priority level (kube-apiserver's <c>--max-mutating-requests-inflight</c>, 200).</summary>
+    public int MaxMutatingRequestsInFlight { get; set; } = 200;
+
+    /// <summary>Requests that may wait for a seat, per pool; beyond them a request gets 429 at once.</summary>
+    public int MaxQueuedRequests { get; set; } = 100;
+
+    /// <summary>How long a queued request waits for a seat before it gets 429.</summary>
+    public TimeSpan MaxQueueWait { get; set; } = TimeSpan.FromSeconds(5);
 }

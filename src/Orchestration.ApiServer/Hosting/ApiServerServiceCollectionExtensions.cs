@@ -48,6 +48,11 @@ public static class ApiServerServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Security.Authorization.IRuleResolver, Security.Rbac.RbacAuthorizer>(sp => sp.GetRequiredService<Security.Rbac.RbacAuthorizer>()));
         services.TryAddSingleton<Security.Authorization.RequestAuthorization>();
 
+        // Overload protection: seats per priority level, 429 with Retry-After when they and their queue are full.
+        services.TryAddSingleton(sp => new Security.Overload.RequestConcurrency(
+            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<ApiServerOptions>>().Value,
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<Security.Overload.RequestConcurrency>>()));
+
         // Dynamic admission: the webhooks of Mutating/ValidatingWebhookConfigurations, after the built-in plugins.
         services.TryAddSingleton<Admission.WebhookAdmission>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Resources.Admission.IMutatingAdmissionPlugin, Admission.WebhookAdmission>(sp => sp.GetRequiredService<Admission.WebhookAdmission>()));

@@ -24,6 +24,8 @@ public sealed partial class RemoteClusterClient : IClusterClient, IDisposable
     private readonly ILogger _logger;
     private readonly List<(string Server, HttpClient Http)> _endpoints = [];
     private readonly TimeSpan _timeout;
+    private readonly int _throttleRetries;
+    private readonly TimeProvider _timeProvider;
     private int _current;
 
     /// <summary>Creates the client; nothing is sent until the first call.</summary>
@@ -38,6 +40,8 @@ public sealed partial class RemoteClusterClient : IClusterClient, IDisposable
         _kinds = kinds ?? throw new ArgumentNullException(nameof(kinds));
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _timeout = options.RequestTimeout;
+        _throttleRetries = Math.Max(0, options.MaxThrottleRetries);
+        _timeProvider = options.TimeProvider;
         var handler = ClusterHttpHandler.Create(options.Credentials);
         foreach (var server in options.Servers)
         {
@@ -235,6 +239,7 @@ public sealed partial class RemoteClusterClient : IClusterClient, IDisposable
     private async Task<HttpResponseMessage> SendAsync(ResourceKind kind, string? name, Func<HttpRequestMessage> request, HttpCompletionOption completion, CancellationToken cancellationToken)
     {
         Exception? last = null;
+        var throttled = 0;
         for (var attempt = 0; attempt < _endpoints.Count; attempt++)
         {
             var index = (Volatile.Read(ref _current) + attempt) % _endpoints.Count;
@@ -254,6 +259,18 @@ public sealed partial class RemoteClusterClient : IClusterClient, IDisposable
             if (response.StatusCode == HttpStatusCode.ServiceUnavailable && attempt < _endpoints.Count - 1)
             {
                 response.Dispose();
+                continue;
+            }
+
+            if (response.StatusCode == HttpStatusCode.TooManyRequests && throttled < _throttleRetries)
+            {
+                // The server is saturated and said when to come back: wait, then send again to the same one.
+                var wait = response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1);
+                response.Dispose();
+                throttled++;
+                LogThrottled(server, wait);
+                await Task.Delay(TimeSpan.FromTicks(Math.Clamp(wait.Ticks, TimeSpan.FromMilliseconds(100).Ticks, TimeSpan.FromSeconds(10).Ticks)), _timeProvider, cancellationToken).ConfigureAwait(false);
+                attempt--;
                 continue;
             }
 
@@ -321,6 +338,9 @@ public sealed partial class RemoteClusterClient : IClusterClient, IDisposable
     }
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+
+    [LoggerMessage(EventId = 1201, Level = LogLevel.Debug, Message = "The API server {Server} answered 429; sending again in {Wait}")]
+    private partial void LogThrottled(string server, TimeSpan wait);
 
     [LoggerMessage(EventId = 1200, Level = LogLevel.Warning, Message = "The API server {Server} cannot be reached; trying the next")]
     private partial void LogServerUnreachable(Exception ex, string server);

@@ -14,6 +14,15 @@ public sealed class RemoteClusterClientOptions
     /// <summary>How long one request may take (watches excepted).</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How many times a request the server turned away with 429 is sent again, each after the
+    /// server's <c>Retry-After</c> (at most 10 s), as client-go does; then the 429 reaches the caller.
+    /// </summary>
+    public int MaxThrottleRetries { get; set; } = 10;
+
+    /// <summary>The clock the waits after a 429 are measured on.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
     /// <summary>Options from a kubeconfig file: its current context's server and credentials, plus <paramref name="extraServers"/>.</summary>
     public static RemoteClusterClientOptions FromKubeconfig(string path, params string[] extraServers)
     {
