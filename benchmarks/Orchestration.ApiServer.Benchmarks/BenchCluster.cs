@@ -16,10 +16,12 @@ internal sealed class BenchCluster : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly string _directory;
     private readonly KubernetesClientConfiguration _credentials;
+    private readonly ClusterCertificates _certificates;
 
-    private BenchCluster(WebApplication app, string url, KubernetesClientConfiguration credentials, string directory)
+    private BenchCluster(WebApplication app, string url, KubernetesClientConfiguration credentials, ClusterCertificates certificates, string directory)
     {
         _app = app;
+        _certificates = certificates;
         Url = url;
         _credentials = credentials;
         _directory = directory;
@@ -36,7 +38,7 @@ internal sealed class BenchCluster : IAsyncDisposable
             services => services.AddSingleton<IStateStore>(_ => new SqliteStateStore(new SqliteStateStoreOptions { DataDirectory = Path.Combine(directory, "state"), CompactionInterval = null })));
         await app.StartAsync();
         var url = ApiServerHost.ServerUrl(app);
-        return new BenchCluster(app, url, certificates.ClientConfiguration(url, "bench", ["system:masters"], TimeProvider.System), directory);
+        return new BenchCluster(app, url, certificates.ClientConfiguration(url, "bench", ["system:masters"], TimeProvider.System), certificates, directory);
     }
 
     /// <summary>A client with the bench user's certificate; each keeps its own connections.</summary>
@@ -45,6 +47,23 @@ internal sealed class BenchCluster : IAsyncDisposable
         var handler = ClusterHttpHandler.Create(_credentials);
         handler.MaxConnectionsPerServer = int.MaxValue;
         return new HttpClient(handler) { BaseAddress = new Uri(Url), Timeout = TimeSpan.FromMinutes(5) };
+    }
+
+    /// <summary>
+    /// A client shaped like client-go's: one HTTP/2 connection whose streams carry every request,
+    /// with a certificate for <paramref name="user"/> (not in system:masters: RBAC and the seat limits apply).
+    /// </summary>
+    public HttpClient Http2As(string user, params string[] groups)
+    {
+        var handler = ClusterHttpHandler.Create(_certificates.ClientConfiguration(Url, user, groups, TimeProvider.System));
+        handler.EnableMultipleHttp2Connections = false;
+        return new HttpClient(handler)
+        {
+            BaseAddress = new Uri(Url),
+            Timeout = TimeSpan.FromMinutes(2),
+            DefaultRequestVersion = System.Net.HttpVersion.Version20,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
     }
 
     public async ValueTask DisposeAsync()
