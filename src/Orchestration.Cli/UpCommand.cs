@@ -47,6 +47,8 @@ internal static class UpCommand
         var insecure = new Option<bool>("--insecure-http") { Description = "Serve plain HTTP without authentication (local experiments only)." };
         var auditPolicy = new Option<string?>("--audit-policy-file") { Description = "An audit Policy file (audit.k8s.io/v1): which requests are audited, at which level (with --audit-log-path)." };
         var auditLog = new Option<string?>("--audit-log-path") { Description = "Where the audit log's JSON lines are appended (with --audit-policy-file)." };
+        var tokenFile = new Option<string?>("--token-auth-file") { Description = "A static token file: token,user,uid[,\"group1,group2\"] per line." };
+        var anonymous = new Option<bool>("--anonymous-auth") { Description = "Serve requests without credentials as system:anonymous (RBAC decides what they may do) instead of 401." };
         var encryption = new Option<string?>("--encryption-provider-config") { Description = "An EncryptionConfiguration file (apiserver.config.k8s.io/v1): which resources are encrypted at rest, with aesgcm, aescbc or identity providers." };
         var lease = Durations.Option("--node-lease-duration", "How long a simulated node's Lease holds (renewed every quarter of it).", TimeSpan.FromSeconds(40));
         var grace = Durations.Option("--node-monitor-grace-period", "How long a node may go without renewing its Lease before it is NotReady and tainted.", TimeSpan.FromSeconds(40));
@@ -54,7 +56,7 @@ internal static class UpCommand
         var nodeMask = new Option<int>("--node-cidr-mask-size") { Description = "The prefix length of each node's block of the pod network (a /16 holds 256 nodes of /24).", DefaultValueFactory = _ => 24 };
         var proxyMode = ProxyModeOption();
         var dnsUpstream = DnsUpstreamOption();
-        var command = new Command("up", "Start a whole cluster in this process.") { dataDir, port, bind, kubeconfig, runtime, nodes, insecure, lease, grace, clusterCidr, nodeMask, containerdSocket, dockerSocket, imageArchive, proxyMode, dnsUpstream, encryption, auditPolicy, auditLog };
+        var command = new Command("up", "Start a whole cluster in this process.") { dataDir, port, bind, kubeconfig, runtime, nodes, insecure, lease, grace, clusterCidr, nodeMask, containerdSocket, dockerSocket, imageArchive, proxyMode, dnsUpstream, encryption, auditPolicy, auditLog, tokenFile, anonymous };
         command.SetAction((parse, cancellationToken) =>
         {
             var directory = Path.GetFullPath(parse.GetValue(dataDir)!);
@@ -88,7 +90,9 @@ internal static class UpCommand
                 parse.GetValue(dnsUpstream),
                 parse.GetValue(encryption) is { } encryptionFile ? Path.GetFullPath(encryptionFile) : null,
                 parse.GetValue(auditPolicy) is { } policyFile ? Path.GetFullPath(policyFile) : null,
-                parse.GetValue(auditLog) is { } logFile ? Path.GetFullPath(logFile) : null);
+                parse.GetValue(auditLog) is { } logFile ? Path.GetFullPath(logFile) : null,
+                parse.GetValue(tokenFile) is { } tokens ? Path.GetFullPath(tokens) : null,
+                parse.GetValue(anonymous));
             if ((settings.AuditPolicyFile is null) != (settings.AuditLogPath is null))
             {
                 return Fail("--audit-policy-file and --audit-log-path go together");
@@ -139,6 +143,8 @@ internal static class UpCommand
                 {
                     api.AuditPolicyFile = settings.AuditPolicyFile;
                     api.AuditLogPath = settings.AuditLogPath;
+                    api.TokenAuthFile = settings.TokenAuthFile;
+                    api.AnonymousAuth = settings.AnonymousAuth;
                 };
             });
 
@@ -329,5 +335,7 @@ internal static class UpCommand
         string? DnsUpstream,
         string? EncryptionConfiguration,
         string? AuditPolicyFile,
-        string? AuditLogPath);
+        string? AuditLogPath,
+        string? TokenAuthFile,
+        bool AnonymousAuth);
 }

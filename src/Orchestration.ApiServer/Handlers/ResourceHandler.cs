@@ -23,6 +23,7 @@ public sealed partial class ResourceHandler(
     Security.Authorization.RequestAuthorization authorization,
     IEnumerable<Security.Authorization.IRuleResolver> ruleResolvers,
     Security.Tokens.ServiceAccountTokens tokens,
+    Security.Tokens.TokenAuthenticators tokenAuthenticators,
     IOptions<ApiServerOptions> options,
     TimeProvider timeProvider,
     ILogger<ResourceHandler> logger)
@@ -49,7 +50,7 @@ public sealed partial class ResourceHandler(
 
             if (Reviews.Answers(kind))
             {
-                await Reviews.HandleAsync(context, kind, version, path, _options.MaxRequestBodyBytes, authorization, ruleResolvers).ConfigureAwait(false);
+                await Reviews.HandleAsync(context, kind, version, path, _options.MaxRequestBodyBytes, authorization, ruleResolvers, tokenAuthenticators).ConfigureAwait(false);
                 return;
             }
 

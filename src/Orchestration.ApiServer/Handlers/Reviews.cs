@@ -12,7 +12,8 @@ namespace Orchestration.ApiServer.Handlers;
 /// The review kinds, answered and never stored: SelfSubjectAccessReview, SubjectAccessReview and
 /// LocalSubjectAccessReview (may this user do this? <c>kubectl auth can-i</c>),
 /// SelfSubjectRulesReview (what may I do here? <c>kubectl auth can-i --list</c>) and
-/// SelfSubjectReview (who am I? <c>kubectl auth whoami</c>). The request's object comes back with
+/// SelfSubjectReview (who am I? <c>kubectl auth whoami</c>) and TokenReview (whom does this token
+/// stand for?). The request's object comes back with
 /// its status filled in, as kube-apiserver returns it.
 /// </summary>
 internal static class Reviews
@@ -21,13 +22,13 @@ internal static class Reviews
     private static readonly UserInfo Unsecured = new("system:unsecured", [UserInfo.MastersGroup, UserInfo.AuthenticatedGroup]);
 
     /// <summary>Whether <paramref name="kind"/> is a review this handler answers.</summary>
-    public static bool Answers(ResourceKind kind) => kind.Kind is "SelfSubjectAccessReview" or "SubjectAccessReview" or "LocalSubjectAccessReview" or "SelfSubjectRulesReview" or "SelfSubjectReview";
+    public static bool Answers(ResourceKind kind) => kind.Kind is "SelfSubjectAccessReview" or "SubjectAccessReview" or "LocalSubjectAccessReview" or "SelfSubjectRulesReview" or "SelfSubjectReview" or "TokenReview";
 
     /// <summary>The requesting user, or the privileged unsecured user where the server authenticates no one.</summary>
     public static UserInfo UserOf(HttpContext context) => UserInfo.Of(context) ?? Unsecured;
 
     /// <summary>Answers the review in the request.</summary>
-    public static async Task HandleAsync(HttpContext context, ResourceKind kind, string version, ResourcePath path, long bodyLimit, RequestAuthorization authorization, IEnumerable<IRuleResolver> ruleResolvers)
+    public static async Task HandleAsync(HttpContext context, ResourceKind kind, string version, ResourcePath path, long bodyLimit, RequestAuthorization authorization, IEnumerable<IRuleResolver> ruleResolvers, Security.Tokens.TokenAuthenticators tokens)
     {
         if (context.Request.Method != "POST" || path.Name is not null || path.Subresource is not null)
         {
@@ -40,6 +41,7 @@ internal static class Reviews
         var status = kind.Kind switch
         {
             "SelfSubjectReview" => new JsonObject { ["userInfo"] = UserJson(user) },
+            "TokenReview" => await TokenStatusAsync(tokens, spec, context.RequestAborted).ConfigureAwait(false),
             "SelfSubjectRulesReview" => RulesStatus(ruleResolvers, user, spec["namespace"]?.ToString() ?? ""),
             "SelfSubjectAccessReview" => await AccessStatusAsync(context, authorization, kind, user, spec, null).ConfigureAwait(false),
             "LocalSubjectAccessReview" => await AccessStatusAsync(context, authorization, kind, SubjectOf(kind, spec), spec, path.Namespace ?? "").ConfigureAwait(false),
@@ -53,6 +55,16 @@ internal static class Reviews
         body["metadata"] = metadata;
         body["status"] = status;
         await ApiJson.WriteAsync(context, 201, body).ConfigureAwait(false);
+    }
+
+    // TokenReview: who the token in the spec stands for, as the authentication filter would say.
+    private static async Task<JsonObject> TokenStatusAsync(Security.Tokens.TokenAuthenticators tokens, JsonObject spec, CancellationToken cancellationToken)
+    {
+        var token = spec["token"]?.ToString() ?? "";
+        var user = token.Length == 0 ? null : await tokens.AuthenticateAsync(token, cancellationToken).ConfigureAwait(false);
+        return user is null
+            ? new JsonObject { ["authenticated"] = false, ["user"] = new JsonObject(), ["error"] = "invalid bearer token" }
+            : new JsonObject { ["authenticated"] = true, ["user"] = UserJson(user), ["audiences"] = new JsonArray(JsonValue.Create(Security.Tokens.ServiceAccountTokens.DefaultIssuer)) };
     }
 
     private static async Task<JsonObject> AccessStatusAsync(HttpContext context, RequestAuthorization authorization, ResourceKind kind, UserInfo user, JsonObject spec, string? pathNamespace)

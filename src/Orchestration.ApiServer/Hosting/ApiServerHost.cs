@@ -76,7 +76,8 @@ public static class ApiServerHost
                 tokens.UseKey(certificates.ServiceAccountSigningKey());
             }
 
-            app.UseClusterCertificateAuthentication(certificates, services.GetServices<Security.Tokens.ITokenAuthenticator>());
+            var api = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ApiServerOptions>>().Value;
+            app.UseClusterCertificateAuthentication(certificates, services.GetRequiredService<Security.Tokens.TokenAuthenticators>(), api.AnonymousAuth);
             if (AuditLogOf(services) is { } audit)
             {
                 audit.Use(app);

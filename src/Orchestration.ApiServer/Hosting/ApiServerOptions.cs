@@ -29,4 +29,10 @@ public sealed class ApiServerOptions
 
     /// <summary>How long a queued request waits for a seat before it gets 429.</summary>
     public TimeSpan MaxQueueWait { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>A static token file (kube-apiserver's <c>--token-auth-file</c>: <c>token,user,uid[,"groups"]</c> per line), read at start; null for none.</summary>
+    public string? TokenAuthFile { get; set; }
+
+    /// <summary>Whether a request without any credential is served as <c>system:anonymous</c> (<c>--anonymous-auth</c>); off, so it gets 401.</summary>
+    public bool AnonymousAuth { get; set; }
 }

@@ -62,6 +62,8 @@ public static class ApiServerServiceCollectionExtensions
         // beside the cluster CA, set when the server starts with certificates).
         services.TryAddSingleton<Security.Tokens.ServiceAccountTokens>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Security.Tokens.ITokenAuthenticator, Security.Tokens.ServiceAccountTokens>(sp => sp.GetRequiredService<Security.Tokens.ServiceAccountTokens>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Security.Tokens.ITokenAuthenticator, Security.Tokens.BootstrapTokens>());
+        services.TryAddSingleton<Security.Tokens.TokenAuthenticators>();
         if (!services.Any(d => d.ServiceType == typeof(Security.Rbac.RbacBootstrap)))
         {
             services.AddSingleton<Security.Rbac.RbacBootstrap>();

@@ -20,14 +20,16 @@ public static class CertificateAuthentication
 
     /// <summary>Adds client-certificate authentication to the pipeline.</summary>
     public static IApplicationBuilder UseClusterCertificateAuthentication(this IApplicationBuilder app, ClusterCertificates certificates) =>
-        app.UseClusterCertificateAuthentication(certificates, []);
+        app.UseClusterCertificateAuthentication(certificates, null, anonymous: false);
 
-    /// <summary>Adds client-certificate and bearer-token authentication to the pipeline.</summary>
-    public static IApplicationBuilder UseClusterCertificateAuthentication(this IApplicationBuilder app, ClusterCertificates certificates, IEnumerable<ITokenAuthenticator> tokenAuthenticators)
+    /// <summary>
+    /// Adds client-certificate and bearer-token authentication to the pipeline; with
+    /// <paramref name="anonymous"/>, a request that carries no credential at all is served as
+    /// <c>system:anonymous</c> (a wrong one still gets 401).
+    /// </summary>
+    public static IApplicationBuilder UseClusterCertificateAuthentication(this IApplicationBuilder app, ClusterCertificates certificates, TokenAuthenticators? tokens, bool anonymous)
     {
         ArgumentNullException.ThrowIfNull(certificates);
-        ArgumentNullException.ThrowIfNull(tokenAuthenticators);
-        var authenticators = tokenAuthenticators.ToArray();
         return app.Use(async (context, next) =>
         {
             if (OpenPaths.Contains(context.Request.Path.Value ?? ""))
@@ -38,15 +40,15 @@ public static class CertificateAuthentication
 
             var certificate = await context.Connection.GetClientCertificateAsync(context.RequestAborted).ConfigureAwait(false);
             var user = certificate is not null && certificates.Trusts(certificate) ? UserOf(certificate) : null;
-            if (user is null && BearerToken(context.Request) is { } token)
+            var token = BearerToken(context.Request);
+            if (user is null && token is not null && tokens is not null)
             {
-                foreach (var authenticator in authenticators)
-                {
-                    if ((user = await authenticator.AuthenticateAsync(token, context.RequestAborted).ConfigureAwait(false)) is not null)
-                    {
-                        break;
-                    }
-                }
+                user = await tokens.AuthenticateAsync(token, context.RequestAborted).ConfigureAwait(false);
+            }
+
+            if (user is null && anonymous && certificate is null && token is null && context.Request.Headers.Authorization.Count == 0)
+            {
+                user = UserInfo.Anonymous;
             }
 
             if (user is null)

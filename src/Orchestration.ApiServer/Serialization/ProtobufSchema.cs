@@ -101,6 +101,8 @@ public sealed class ProtobufSchema
         SelfSubjectRulesReview: 1 metadata ObjectMeta; 2 spec SelfSubjectRulesReviewSpec; 3 status Ignored
         SelfSubjectRulesReviewSpec: 1 namespace string
         SelfSubjectReview: 1 metadata ObjectMeta; 2 status Ignored
+        TokenReview: 1 metadata ObjectMeta; 2 spec TokenReviewSpec; 3 status Ignored
+        TokenReviewSpec: 1 token string; 2 audiences string repeated
         TokenRequest: 1 metadata ObjectMeta; 2 spec TokenRequestSpec; 3 status Ignored
         TokenRequestSpec: 1 audiences string repeated; 4 expirationSeconds int64 pointer; 3 boundObjectRef BoundObjectReference
         BoundObjectReference: 1 kind string; 2 apiVersion string; 3 name string; 4 uid string
@@ -113,7 +115,7 @@ public sealed class ProtobufSchema
         ("", "ResourceQuota"), ("", "LimitRange"),
         ("rbac.authorization.k8s.io", "Role"), ("rbac.authorization.k8s.io", "ClusterRole"), ("rbac.authorization.k8s.io", "RoleBinding"), ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
         ("authorization.k8s.io", "SelfSubjectAccessReview"), ("authorization.k8s.io", "SubjectAccessReview"), ("authorization.k8s.io", "LocalSubjectAccessReview"), ("authorization.k8s.io", "SelfSubjectRulesReview"),
-        ("authentication.k8s.io", "SelfSubjectReview"), ("authentication.k8s.io", "TokenRequest"),
+        ("authentication.k8s.io", "SelfSubjectReview"), ("authentication.k8s.io", "TokenRequest"), ("authentication.k8s.io", "TokenReview"),
     ];
 
     /// <summary>The type of a field that is known but skipped unread.</summary>

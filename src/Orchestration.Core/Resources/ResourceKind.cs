@@ -73,7 +73,7 @@ public sealed record ResourceKind
 
     /// <summary>
     /// The verbs the kind is served with, or null for every one. The review kinds
-    /// (<c>SelfSubjectAccessReview</c>, <c>SelfSubjectReview</c>) take only <c>create</c> and are never stored.
+    /// (<c>SelfSubjectAccessReview</c>, <c>TokenReview</c>) take only <c>create</c> and are never stored.
     /// </summary>
     public IReadOnlyList<string>? Verbs { get; init; }
 

@@ -128,7 +128,8 @@ public sealed class ResourceKindTable
         .Register(ResourceKind.For<V1SelfSubjectRulesReview>(namespaced: false) with { Plural = "selfsubjectrulesreviews", Verbs = Create })
         .Register(ResourceKind.For<V1SubjectAccessReview>(namespaced: false) with { Plural = "subjectaccessreviews", Verbs = Create })
         .Register(ResourceKind.For<V1LocalSubjectAccessReview>(namespaced: true) with { Plural = "localsubjectaccessreviews", Verbs = Create })
-        .Register(ResourceKind.For<V1SelfSubjectReview>(namespaced: false) with { Plural = "selfsubjectreviews", Verbs = Create, ServedVersions = ["v1", "v1beta1", "v1alpha1"] });
+        .Register(ResourceKind.For<V1SelfSubjectReview>(namespaced: false) with { Plural = "selfsubjectreviews", Verbs = Create, ServedVersions = ["v1", "v1beta1", "v1alpha1"] })
+        .Register(ResourceKind.For<V1TokenReview>(namespaced: false) with { Plural = "tokenreviews", Verbs = Create });
 
     private static readonly string[] Create = ["create"];
 }
