@@ -15,6 +15,12 @@ internal sealed class ApiBenchmarks(BenchCluster cluster, bool quick)
         var ns = await NamespaceAsync($"create-{clients}");
         using var http = cluster.Http();
         await CreateSomeAsync(http, ns, quick ? 50 : 200);
+        return await ClosedLoopAsync(clients, total, () => CreatePodAsync(http, ns));
+    }
+
+    /// <summary><paramref name="clients"/> callers doing <paramref name="one"/> back to back until <paramref name="total"/> are done: the rate and each call's latency.</summary>
+    public static async Task<Rate> ClosedLoopAsync(int clients, int total, Func<Task> one)
+    {
         var latencies = new ConcurrentBag<double>();
         var next = 0;
         var clock = Stopwatch.StartNew();
@@ -23,7 +29,7 @@ internal sealed class ApiBenchmarks(BenchCluster cluster, bool quick)
             while (Interlocked.Increment(ref next) <= total)
             {
                 var started = Stopwatch.GetTimestamp();
-                await CreatePodAsync(http, ns);
+                await one();
                 latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             }
         })));

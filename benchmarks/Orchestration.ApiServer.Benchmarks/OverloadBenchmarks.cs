@@ -52,22 +52,8 @@ internal sealed class OverloadBenchmarks(BenchCluster cluster)
     }
 
     /// <summary>Closed-loop creates by <paramref name="clients"/> concurrent callers over <paramref name="http"/>.</summary>
-    public async Task<Rate> ClosedLoopAsync(HttpClient http, int clients, int total)
-    {
-        var latencies = new ConcurrentBag<double>();
-        var next = 0;
-        var clock = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
-        {
-            while (Interlocked.Increment(ref next) <= total)
-            {
-                var started = Stopwatch.GetTimestamp();
-                await CreateAsync(http, null);
-                latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-            }
-        })));
-        return Rate.From(total / clock.Elapsed.TotalSeconds, latencies);
-    }
+    public Task<Rate> ClosedLoopAsync(HttpClient http, int clients, int total) =>
+        ApiBenchmarks.ClosedLoopAsync(clients, total, () => CreateAsync(http, null));
 
     /// <summary>Open-loop creates at <paramref name="perSecond"/> for <paramref name="seconds"/>, 429s retried after Retry-After, with a node's Lease renewed every 250 ms meanwhile.</summary>
     public async Task<OpenLoop> OpenLoopAsync(int perSecond, int seconds)
