@@ -26,6 +26,9 @@ public sealed class AdmissionWebhookTests : IAsyncLifetime
         _webhooks = await TestWebhookServer.StartAsync(new Dictionary<string, (TimeSpan, Func<JsonObject, JsonObject>)>
         {
             ["/label"] = (TimeSpan.Zero, review => TestWebhookServer.Allowed(review, """[{"op":"add","path":"/metadata/labels","value":{"mutated":"yes"}}]""")),
+            ["/user"] = (TimeSpan.Zero, review => review["request"]!["userInfo"]!["username"]!.ToString() == "admin" && review["request"]!["userInfo"]!["groups"]!.AsArray().Any(g => g!.ToString() == "system:masters")
+                ? TestWebhookServer.Allowed(review)
+                : new JsonObject { ["uid"] = review["request"]!["uid"]!.ToString(), ["allowed"] = false, ["status"] = new JsonObject { ["code"] = 403, ["message"] = $"unexpected user {review["request"]!["userInfo"]!.ToJsonString()}" } }),
             ["/deny"] = (TimeSpan.Zero, review => review["request"]!["object"]!["data"]?["forbidden"] is null
                 ? TestWebhookServer.Allowed(review)
                 : new JsonObject { ["uid"] = review["request"]!["uid"]!.ToString(), ["allowed"] = false, ["status"] = new JsonObject { ["code"] = 403, ["message"] = "no key may be called forbidden" } }),
@@ -59,6 +62,16 @@ public sealed class AdmissionWebhookTests : IAsyncLifetime
         refused.StatusCode.Should().Be(HttpStatusCode.Forbidden);
         (await refused.Content.ReadFromJsonAsync<JsonObject>())!["message"]!.ToString().Should().Be("admission webhook \"deny.example.com\" denied the request: no key may be called forbidden");
         (await _admin.GetAsync("/api/v1/namespaces/plain/configmaps/c")).StatusCode.Should().Be(HttpStatusCode.NotFound, "a refused write writes nothing");
+    }
+
+    [Fact]
+    public async Task The_review_names_the_user_who_asked()
+    {
+        await ConfigureAsync("validatingwebhookconfigurations", "ValidatingWebhookConfiguration", "user.example.com", "/user", "services", "Fail", 10, namespaceSelector: false);
+
+        var created = await PostAsync("/api/v1/namespaces/plain/services", """{"apiVersion":"v1","kind":"Service","metadata":{"name":"s"},"spec":{"ports":[{"port":80}]}}""");
+
+        created.StatusCode.Should().Be(HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
     }
 
     [Fact]

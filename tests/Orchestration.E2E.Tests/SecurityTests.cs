@@ -153,6 +153,12 @@ public sealed class SecurityTests(OrchCluster cluster)
         refused.ExitCode.Should().Be(1, refused.ToString());
         refused.Stderr.Should().Contain("pods \"priv\" is forbidden: violates PodSecurity \"restricted:latest\": privileged (container \"main\" must not set securityContext.privileged=true), allowPrivilegeEscalation != false (container \"main\" must set securityContext.allowPrivilegeEscalation=false)");
         (await admin.RunAsync(["get", "pods", "-n", ns, "-o", "name"])).Stdout.Trim().Should().BeEmpty("nothing was created");
+
+        // Under warn instead of enforce, the pod is created and kubectl prints the warning.
+        (await admin.RunAsync(["label", "namespace", ns, "pod-security.kubernetes.io/enforce-", "pod-security.kubernetes.io/warn=restricted"])).ExitCode.Should().Be(0);
+        var warned = await admin.RunAsync(["apply", "-n", ns, "-f", "-"], privileged);
+        warned.ExitCode.Should().Be(0, warned.ToString());
+        warned.Stderr.Should().Contain("Warning: would violate PodSecurity \"restricted:latest\": privileged (container \"main\" must not set securityContext.privileged=true)");
     }
 
     [Fact]

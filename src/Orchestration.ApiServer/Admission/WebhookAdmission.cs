@@ -186,7 +186,9 @@ public sealed partial class WebhookAdmission(IStateStore store, ResourceKindTabl
             ["requestResource"] = gvr.DeepClone(),
             ["name"] = request.Name,
             ["operation"] = request.Operation.ToString().ToUpperInvariant(),
-            ["userInfo"] = new JsonObject(),
+            ["userInfo"] = request.User is { } user
+                ? new JsonObject { ["username"] = user.Name, ["uid"] = user.Uid, ["groups"] = new JsonArray([.. user.Groups.Select(g => (JsonNode?)JsonValue.Create(g))]) }
+                : new JsonObject(),
             ["object"] = request.Operation == AdmissionOperation.Delete ? null : request.Object.DeepClone(),
             ["oldObject"] = request.OldObject?.DeepClone(),
             ["dryRun"] = request.DryRun,

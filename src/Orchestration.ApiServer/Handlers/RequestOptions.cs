@@ -23,7 +23,13 @@ internal sealed class RequestOptions
 
     public bool Force { get; private init; }
 
-    public WriteOptions Write => DryRun ? new WriteOptions { DryRun = true } : WriteOptions.Default;
+    /// <summary>Who asks (set by the handler from the authenticated user).</summary>
+    public RequestUser? User { get; set; }
+
+    /// <summary>Where the admission plugins' warnings for this request go.</summary>
+    public ICollection<string>? Warnings { get; set; }
+
+    public WriteOptions Write => new() { DryRun = DryRun, User = User, Warnings = Warnings };
 
     public static RequestOptions Read(HttpRequest request)
     {

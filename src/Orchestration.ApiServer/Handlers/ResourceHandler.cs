@@ -55,6 +55,20 @@ public sealed partial class ResourceHandler(
             }
 
             var request = RequestOptions.Read(context.Request);
+            var user = Reviews.UserOf(context);
+            var warnings = new List<string>();
+            request.User = new RequestUser(user.Name, user.Groups, user.Uid);
+            request.Warnings = warnings;
+            context.Response.OnStarting(() =>
+            {
+                // Admission plugins' warnings (PodSecurity's warn mode), as kube-apiserver sends them.
+                foreach (var warning in warnings)
+                {
+                    context.Response.Headers.Append("Warning", $"299 - \"{warning.Replace("\"", "\\\"", StringComparison.Ordinal)}\"");
+                }
+
+                return Task.CompletedTask;
+            });
             await DispatchAsync(context, kind, version, path, request).ConfigureAwait(false);
         }
         catch (ClusterApiException ex)

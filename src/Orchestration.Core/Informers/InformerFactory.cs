@@ -27,21 +27,33 @@ public sealed class InformerFactory(IClusterClient client, TimeProvider? timePro
     public Informer<T> For<T>()
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
-        var informer = (Informer<T>)_informers.GetOrAdd(typeof(T), _ =>
+        if (_informers.TryGetValue(typeof(T), out var existing))
         {
-            var created = new Informer<T>(client, Options, timeProvider, (loggers ?? NullLoggerFactory.Instance).CreateLogger<Informer<T>>());
-            _runs[typeof(T)] = created.RunAsync;
-            return created;
-        });
-        lock (_sync)
-        {
-            if (_runToken is { } token && _runs.TryRemove(typeof(T), out var run))
-            {
-                _running.Add(Task.Run(() => run(token), CancellationToken.None));
-            }
+            return (Informer<T>)existing;
         }
 
-        return informer;
+        // Made under the lock: two components asking for a kind at once must get the one informer
+        // that runs (GetOrAdd may call its factory twice, and the loser's run would start instead).
+        lock (_sync)
+        {
+            if (_informers.TryGetValue(typeof(T), out existing))
+            {
+                return (Informer<T>)existing;
+            }
+
+            var created = new Informer<T>(client, Options, timeProvider, (loggers ?? NullLoggerFactory.Instance).CreateLogger<Informer<T>>());
+            _informers[typeof(T)] = created;
+            if (_runToken is { } token)
+            {
+                _running.Add(Task.Run(() => created.RunAsync(token), CancellationToken.None));
+            }
+            else
+            {
+                _runs[typeof(T)] = created.RunAsync;
+            }
+
+            return created;
+        }
     }
 
     /// <summary>Runs every informer until cancelled.</summary>

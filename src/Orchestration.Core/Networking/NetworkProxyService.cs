@@ -216,7 +216,9 @@ public sealed partial class NetworkProxyService(
 
     private async Task ReportAsync(string nodeName, bool ready, string message, CancellationToken cancellationToken)
     {
-        if (_reportedReady == ready || string.IsNullOrEmpty(nodeName))
+        // A failure is checked against the node each time (another writer may have dropped the
+        // condition); a success is reported once after each change.
+        if (string.IsNullOrEmpty(nodeName) || (ready && _reportedReady == true))
         {
             return;
         }
@@ -226,6 +228,12 @@ public sealed partial class NetworkProxyService(
             try
             {
                 var node = await client.GetAsync<V1Node>(null, nodeName, cancellationToken).ConfigureAwait(false);
+                if (!ready && node.Status?.Conditions?.FirstOrDefault(c => c.Type == ConditionType) is { Status: "False" } shown && shown.Message == message)
+                {
+                    _reportedReady = false;
+                    return;
+                }
+
                 var now = timeProvider.GetUtcNow().UtcDateTime;
                 node.Status ??= new V1NodeStatus();
                 node.Status.Conditions = (node.Status.Conditions ?? []).Where(c => c.Type != ConditionType).Append(new V1NodeCondition

@@ -386,7 +386,8 @@ public sealed partial class NodeAgent
                 Allocatable = resources,
                 Addresses = _options.InternalIP is { } ip ? [new V1NodeAddress { Address = ip, Type = "InternalIP" }, new V1NodeAddress { Address = _options.NodeName, Type = "Hostname" }] : null,
                 DaemonEndpoints = _options.ServerPort is { } port ? new V1NodeDaemonEndpoints { KubeletEndpoint = new V1DaemonEndpoint { Port = port } } : null,
-                Conditions = [ready],
+                // Conditions other parts of the node report (the network proxy's) are kept.
+                Conditions = [.. (node.Status?.Conditions ?? []).Where(c => c.Type != "Ready"), ready],
                 NodeInfo = new V1NodeSystemInfo
                 {
                     KubeletVersion = "v1.33.0-orchestration",

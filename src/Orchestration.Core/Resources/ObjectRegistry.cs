@@ -119,7 +119,7 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
             meta["generation"] = 1;
             strategy.PrepareForCreate(kind, obj, name, uid);
             strategy.Default(obj);
-            var admission = new AdmissionRequest(kind, AdmissionOperation.Create, ns, name, obj, null, dryRun);
+            var admission = new AdmissionRequest(kind, AdmissionOperation.Create, ns, name, obj, null, dryRun) { User = options?.User, WarningSink = options?.Warnings };
             await Admission.MutateAsync(admission, cancellationToken).ConfigureAwait(false);
             try
             {
@@ -334,7 +334,7 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
 
             var next = statusOnly ? WithStatus(old, sent) : Merged(kind, old, sent);
             var meta = MetadataOf(next);
-            var admission = new AdmissionRequest(kind, AdmissionOperation.Update, ns, name, next, old, dryRun);
+            var admission = new AdmissionRequest(kind, AdmissionOperation.Update, ns, name, next, old, dryRun) { User = options?.User, WarningSink = options?.Warnings };
             if (!statusOnly)
             {
                 // A status write changes what the server reports, not what was asked: it skips the chain, as in Kubernetes.

@@ -115,6 +115,24 @@ public sealed class NetworkProxyServiceTests : IAsyncLifetime
         await service.StopAsync(CancellationToken.None);
     }
 
+    [Fact]
+    public async Task A_failure_condition_another_writer_dropped_is_put_back_by_the_next_failed_sync()
+    {
+        _proxy.Failure = "nft refused the rules";
+        using var service = Start();
+        (await Eventually.HoldsAsync(async () => (await ConditionAsync())?.Status == "False", 100, TimeSpan.FromMilliseconds(50)))
+            .Should().BeTrue("the node reports that its proxy fails");
+
+        // A node agent registering again writes the node's status without the proxy's condition.
+        var node = await _client.GetAsync<V1Node>(null, "n1");
+        node.Status.Conditions = [.. node.Status.Conditions.Where(c => c.Type != NetworkProxyService.ConditionType)];
+        await _client.UpdateStatusAsync(node);
+
+        (await Eventually.HoldsAsync(async () => (await ConditionAsync())?.Status == "False", 200, TimeSpan.FromMilliseconds(50)))
+            .Should().BeTrue("the next failed sync finds the condition gone and reports again");
+        await service.StopAsync(CancellationToken.None);
+    }
+
     private async Task CreateServiceAsync(string name, string clusterIP, string endpoint)
     {
         await _client.CreateAsync(new V1Service

@@ -41,6 +41,19 @@ public sealed class AdmissionRequest
     /// <summary>Whether nothing is to be written (<c>dryRun=All</c>): plugins then hold and allocate nothing.</summary>
     public bool DryRun { get; }
 
+    /// <summary>Who asks for the write; null for the cluster's own components.</summary>
+    public RequestUser? User { get; init; }
+
+    /// <summary>Where <see cref="Warn"/> puts warnings.</summary>
+    internal ICollection<string>? WarningSink { get; init; }
+
+    /// <summary>Lets the write through with a warning for the client (a <c>Warning</c> header from the API server).</summary>
+    public void Warn(string message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        WarningSink?.Add(message);
+    }
+
     /// <summary>Undoes a plugin's side effect (an allocated address) if the write does not happen: refused later in the chain, a conflict, a failed store write.</summary>
     public void OnAbort(Func<CancellationToken, ValueTask> undo) => (_aborts ??= []).Add(undo);
 

@@ -14,13 +14,17 @@ namespace Orchestration.Resources.Admission;
 /// seccomp, unmasked /proc and unsafe sysctls; restricted also requires no privilege escalation,
 /// running as non-root (and not as uid 0), a RuntimeDefault or Localhost seccomp profile, dropping
 /// ALL capabilities (adding back only NET_BIND_SERVICE) and only the volume types it lists.
-/// The <c>warn</c> and <c>audit</c> labels are not acted on yet.
+/// Under the <c>warn</c> label the pod is admitted and the client gets a <c>Warning</c>
+/// (<c>would violate PodSecurity "restricted:latest": ...</c>); the <c>audit</c> label is not acted on yet.
 /// </summary>
 /// <param name="store">The store, where the namespace's labels are read.</param>
 public sealed class PodSecurity(IStateStore store) : IValidatingAdmissionPlugin
 {
     /// <summary>The label that sets a namespace's enforced level.</summary>
     public const string EnforceLabel = "pod-security.kubernetes.io/enforce";
+
+    /// <summary>The label that sets the level a namespace's pods are warned about.</summary>
+    public const string WarnLabel = "pod-security.kubernetes.io/warn";
 
     private static readonly HashSet<string> BaselineCapabilities = ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"];
     private static readonly HashSet<string> SafeSysctls = ["kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.ip_unprivileged_port_start", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports", "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes"];
@@ -40,17 +44,20 @@ public sealed class PodSecurity(IStateStore store) : IValidatingAdmissionPlugin
 
         var kv = await store.GetAsync($"/registry/core/namespaces/{ns}", 0, cancellationToken).ConfigureAwait(false);
         var labels = kv is null ? null : JsonNode.Parse(kv.Value.Span)?["metadata"]?["labels"] as JsonObject;
+        var spec = request.Object["spec"] as JsonObject ?? [];
         var level = labels?[EnforceLabel]?.ToString();
-        if (level is not ("baseline" or "restricted"))
-        {
-            return;
-        }
-
-        var violations = Violations(request.Object["spec"] as JsonObject ?? [], restricted: level == "restricted");
-        if (violations.Count > 0)
+        if (level is "baseline" or "restricted" && Violations(spec, restricted: level == "restricted") is { Count: > 0 } violations)
         {
             var version = labels?[EnforceLabel + "-version"]?.ToString() ?? "latest";
             throw new ForbiddenException($"pods \"{request.Name}\" is forbidden: violates PodSecurity \"{level}:{version}\": {string.Join(", ", violations)}");
+        }
+
+        // warn: the pod is admitted and the client told what it would break.
+        var warn = labels?[WarnLabel]?.ToString();
+        if (warn is "baseline" or "restricted" && Violations(spec, restricted: warn == "restricted") is { Count: > 0 } warnings)
+        {
+            var version = labels?[WarnLabel + "-version"]?.ToString() ?? "latest";
+            request.Warn($"would violate PodSecurity \"{warn}:{version}\": {string.Join(", ", warnings)}");
         }
     }
 
