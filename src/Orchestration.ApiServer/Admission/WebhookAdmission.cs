@@ -52,7 +52,7 @@ public sealed partial class WebhookAdmission(IStateStore store, ResourceKindTabl
             return;
         }
 
-        var configurations = await RangeAsync(ObjectRegistry.PrefixFor(configurationKind, null), cancellationToken).ConfigureAwait(false);
+        var configurations = await StoredObjects.ListAsync(store, ObjectRegistry.PrefixFor(configurationKind, null), cancellationToken).ConfigureAwait(false);
         if (configurations.Count == 0)
         {
             return;
@@ -70,9 +70,7 @@ public sealed partial class WebhookAdmission(IStateStore store, ResourceKindTabl
 
                 if (webhook["namespaceSelector"] is JsonObject nsSelector && request.Namespace is { } ns)
                 {
-                    namespaceLabels ??= (await store.GetAsync($"/registry/core/namespaces/{ns}", 0, cancellationToken).ConfigureAwait(false)) is { } kv
-                        ? JsonNode.Parse(kv.Value.Span)?["metadata"]?["labels"] as JsonObject ?? []
-                        : [];
+                    namespaceLabels ??= await StoredObjects.NamespaceLabelsAsync(store, ns, cancellationToken).ConfigureAwait(false) ?? [];
                     if (!Selects(nsSelector, namespaceLabels))
                     {
                         continue;
@@ -233,12 +231,6 @@ public sealed partial class WebhookAdmission(IStateStore store, ResourceKindTabl
         HttpRequestException http => $"failed to call webhook: {http.Message}",
         _ => ex.Message,
     };
-
-    private async Task<List<JsonObject>> RangeAsync(string prefix, CancellationToken cancellationToken)
-    {
-        var page = await store.RangeAsync(new RangeRequest { Prefix = prefix }, cancellationToken).ConfigureAwait(false);
-        return [.. page.Items.Select(kv => JsonNode.Parse(kv.Value.Span)).OfType<JsonObject>()];
-    }
 
     [LoggerMessage(EventId = 2060, Level = LogLevel.Warning, Message = "Calling admission webhook {Webhook} failed (refusing the write: {FailClosed})")]
     private partial void LogCallFailed(Exception ex, string webhook, bool failClosed);

@@ -31,10 +31,8 @@ public sealed class LimitRanger(IStateStore store) : IMutatingAdmissionPlugin
             return;
         }
 
-        var page = await store.RangeAsync(new RangeRequest { Prefix = $"/registry/core/limitranges/{ns}/" }, cancellationToken).ConfigureAwait(false);
-        var items = page.Items
-            .Select(kv => JsonNode.Parse(kv.Value.Span))
-            .SelectMany(range => range?["spec"]?["limits"] as JsonArray ?? [])
+        var items = (await StoredObjects.ListAsync(store, $"/registry/core/limitranges/{ns}/", cancellationToken).ConfigureAwait(false))
+            .SelectMany(range => range["spec"]?["limits"] as JsonArray ?? [])
             .OfType<JsonObject>()
             .Where(item => item["type"]?.ToString() == "Container")
             .ToList();

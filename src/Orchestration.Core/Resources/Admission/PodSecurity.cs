@@ -42,8 +42,7 @@ public sealed class PodSecurity(IStateStore store) : IValidatingAdmissionPlugin
             return;
         }
 
-        var kv = await store.GetAsync($"/registry/core/namespaces/{ns}", 0, cancellationToken).ConfigureAwait(false);
-        var labels = kv is null ? null : JsonNode.Parse(kv.Value.Span)?["metadata"]?["labels"] as JsonObject;
+        var labels = await StoredObjects.NamespaceLabelsAsync(store, ns, cancellationToken).ConfigureAwait(false);
         var spec = request.Object["spec"] as JsonObject ?? [];
         var level = labels?[EnforceLabel]?.ToString();
         if (level is "baseline" or "restricted" && Violations(spec, restricted: level == "restricted") is { Count: > 0 } violations)

@@ -29,7 +29,7 @@ public sealed class ResourceQuotaAdmission(IStateStore store) : IValidatingAdmis
             return;
         }
 
-        var quotas = await RangeAsync($"/registry/core/resourcequotas/{ns}/", cancellationToken).ConfigureAwait(false);
+        var quotas = await StoredObjects.ListAsync(store, $"/registry/core/resourcequotas/{ns}/", cancellationToken).ConfigureAwait(false);
         if (quotas.Count == 0)
         {
             return;
@@ -75,7 +75,7 @@ public sealed class ResourceQuotaAdmission(IStateStore store) : IValidatingAdmis
     {
         ArgumentNullException.ThrowIfNull(kind);
         var total = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (var obj in await RangeAsync(ObjectRegistry.PrefixFor(kind, @namespace), cancellationToken).ConfigureAwait(false))
+        foreach (var obj in await StoredObjects.ListAsync(store, ObjectRegistry.PrefixFor(kind, @namespace), cancellationToken).ConfigureAwait(false))
         {
             foreach (var (resource, amount) in QuotaUsage.Of(kind, obj))
             {
@@ -87,29 +87,4 @@ public sealed class ResourceQuotaAdmission(IStateStore store) : IValidatingAdmis
     }
 
     private static string Describe(AdmissionRequest request) => $"{request.Kind.Plural} \"{request.Name}\"";
-
-    private async Task<List<JsonObject>> RangeAsync(string prefix, CancellationToken cancellationToken)
-    {
-        var items = new List<JsonObject>();
-        string? after = null;
-        long revision = 0;
-        while (true)
-        {
-            var page = await store.RangeAsync(new RangeRequest { Prefix = prefix, Limit = 500, StartAfter = after, Revision = revision }, cancellationToken).ConfigureAwait(false);
-            foreach (var kv in page.Items)
-            {
-                if (JsonNode.Parse(kv.Value.Span) is JsonObject obj)
-                {
-                    items.Add(obj);
-                }
-            }
-
-            if (!page.HasMore || page.Items.Count == 0)
-            {
-                return items;
-            }
-
-            (after, revision) = (page.Items[^1].Key, page.Revision);
-        }
-    }
 }
