@@ -55,20 +55,21 @@ public sealed partial class ResourceHandler(
             }
 
             var request = RequestOptions.Read(context.Request);
-            var user = Reviews.UserOf(context);
-            var warnings = new List<string>();
-            request.User = new RequestUser(user.Name, user.Groups, user.Uid);
-            request.Warnings = warnings;
-            context.Response.OnStarting(() =>
+            if (!HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method))
             {
-                // Admission plugins' warnings (PodSecurity's warn mode), as kube-apiserver sends them.
-                foreach (var warning in warnings)
+                // A write's admission plugins see who asks, and their warnings (PodSecurity's warn
+                // mode) go out as Warning headers; reads need neither.
+                var user = Reviews.UserOf(context);
+                var warnings = new List<string>();
+                request.User = new RequestUser(user.Name, user.Groups, user.Uid);
+                request.Warnings = warnings;
+                context.Response.OnStarting(() =>
                 {
-                    context.Response.Headers.Append("Warning", $"299 - \"{warning.Replace("\"", "\\\"", StringComparison.Ordinal)}\"");
-                }
+                    AddWarnings(context, warnings);
+                    return Task.CompletedTask;
+                });
+            }
 
-                return Task.CompletedTask;
-            });
             await DispatchAsync(context, kind, version, path, request).ConfigureAwait(false);
         }
         catch (ClusterApiException ex)

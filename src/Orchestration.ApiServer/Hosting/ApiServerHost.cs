@@ -105,17 +105,7 @@ public static class ApiServerHost
             return null;
         }
 
-        Security.Audit.AuditPolicy policy;
-        try
-        {
-            policy = Security.Audit.AuditPolicy.Parse(Serialization.YamlDocuments.Parse(File.ReadAllText(policyFile)) as System.Text.Json.Nodes.JsonObject
-                ?? throw new FormatException("it is not a YAML or JSON object"));
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or YamlDotNet.Core.YamlException)
-        {
-            throw new InvalidOperationException($"the audit policy {policyFile} cannot be used: {ex.Message}", ex);
-        }
-
+        var policy = ConfigurationFiles.Load(policyFile, "audit policy", text => Security.Audit.AuditPolicy.Parse(ConfigurationFiles.YamlObject(text)));
         return new Security.Audit.AuditLog(policy, logPath, options.MaxRequestBodyBytes, services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<Security.Audit.AuditLog>>());
     }
 }

@@ -52,17 +52,6 @@ public static class ApiServerMasterBuilderExtensions
         return builder;
     }
 
-    private static Resources.Encryption.StorageEncryption LoadEncryption(string path)
-    {
-        try
-        {
-            var node = Serialization.YamlDocuments.Parse(File.ReadAllText(path)) as System.Text.Json.Nodes.JsonObject
-                ?? throw new FormatException("it is not a YAML or JSON object");
-            return Resources.Encryption.StorageEncryption.FromConfiguration(node);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or YamlDotNet.Core.YamlException)
-        {
-            throw new InvalidOperationException($"the encryption configuration {path} cannot be used: {ex.Message}", ex);
-        }
-    }
+    private static Resources.Encryption.StorageEncryption LoadEncryption(string path) =>
+        ConfigurationFiles.Load(path, "encryption configuration", text => Resources.Encryption.StorageEncryption.FromConfiguration(ConfigurationFiles.YamlObject(text)));
 }

@@ -32,7 +32,7 @@ public static class CertificateAuthentication
         ArgumentNullException.ThrowIfNull(certificates);
         return app.Use(async (context, next) =>
         {
-            if (OpenPaths.Contains(context.Request.Path.Value ?? ""))
+            if (IsOpenPath(context.Request))
             {
                 await next(context).ConfigureAwait(false);
                 return;
@@ -61,6 +61,9 @@ public static class CertificateAuthentication
             await next(context).ConfigureAwait(false);
         });
     }
+
+    /// <summary>Whether the request is for a path every client may read without credentials (health and version, as Kubernetes keeps them for probes).</summary>
+    internal static bool IsOpenPath(HttpRequest request) => OpenPaths.Contains(request.Path.Value ?? "");
 
     private static string? BearerToken(HttpRequest request) =>
         request.Headers.Authorization.ToString() is { } header && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && header[7..].Trim() is { Length: > 0 } token

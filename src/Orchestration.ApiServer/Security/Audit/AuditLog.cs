@@ -17,7 +17,6 @@ namespace Orchestration.ApiServer.Security.Audit;
 /// </summary>
 public sealed partial class AuditLog : IAsyncDisposable
 {
-    private static readonly HashSet<string> LongRunning = ["watch", "log", "exec", "attach", "portforward", "proxy"];
     private readonly Channel<JsonObject> _events = Channel.CreateUnbounded<JsonObject>();
     private readonly AuditPolicy _policy;
     private readonly TimeProvider _timeProvider;
@@ -61,7 +60,7 @@ public sealed partial class AuditLog : IAsyncDisposable
             return;
         }
 
-        var attributes = AuthorizationAttributes.Of(context.Request, user);
+        var attributes = AuthorizationAttributes.Of(context, user);
         var (level, omit) = _policy.Evaluate(attributes);
         if (level == AuditLevel.None)
         {
@@ -71,7 +70,6 @@ public sealed partial class AuditLog : IAsyncDisposable
 
         var received = _timeProvider.GetUtcNow();
         var auditId = Guid.NewGuid().ToString();
-        var longRunning = LongRunning.Contains(attributes.Verb) || LongRunning.Contains(attributes.Subresource);
         JsonNode? requestObject = null;
         if (level >= AuditLevel.Request && context.Request.ContentLength is > 0 && context.Request.ContentLength <= _bodyLimit && IsJson(context.Request.ContentType))
         {
@@ -86,7 +84,7 @@ public sealed partial class AuditLog : IAsyncDisposable
         }
 
         var original = context.Response.Body;
-        using var captured = level == AuditLevel.RequestResponse && !longRunning ? new MemoryStream() : null;
+        using var captured = level == AuditLevel.RequestResponse && !attributes.IsLongRunning ? new MemoryStream() : null;
         if (captured is not null)
         {
             context.Response.Body = new TeeStream(original, captured);

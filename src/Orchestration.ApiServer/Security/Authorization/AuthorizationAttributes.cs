@@ -42,6 +42,30 @@ public sealed record AuthorizationAttributes
     /// <summary>The resource as rules name it: <c>pods</c> or <c>pods/log</c>.</summary>
     public string ResourceWithSubresource => Subresource.Length == 0 ? Resource : $"{Resource}/{Subresource}";
 
+    private static readonly HashSet<string> StreamingSubresources = ["log", "exec", "attach", "portforward", "proxy"];
+
+    /// <summary>Whether the request runs for long (a watch, logs, a stream): it holds no seat of the overload limits and its response is not kept by the audit log.</summary>
+    public bool IsLongRunning => Verb == "watch" || StreamingSubresources.Contains(Subresource);
+
+    /// <summary>
+    /// The attributes of <paramref name="context"/>'s request for <paramref name="user"/>: the path is
+    /// parsed once per request and kept on it, so the audit log, the seat limits and the authorizer
+    /// share one parse (impersonation changes only the user).
+    /// </summary>
+    public static AuthorizationAttributes Of(HttpContext context, UserInfo user)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(user);
+        if (context.Features.Get<AuthorizationAttributes>() is { } parsed)
+        {
+            return ReferenceEquals(parsed.User, user) ? parsed : parsed with { User = user };
+        }
+
+        var made = Of(context.Request, user);
+        context.Features.Set(made);
+        return made;
+    }
+
     /// <summary>The attributes of an HTTP request to this server, as kube-apiserver's request-info resolver makes them.</summary>
     public static AuthorizationAttributes Of(HttpRequest request, UserInfo user)
     {

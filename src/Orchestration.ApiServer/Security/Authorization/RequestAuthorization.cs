@@ -61,8 +61,6 @@ public sealed class RequestAuthorization(IEnumerable<IAuthorizer> authorizers)
 /// <summary>Adds authorization to the API server's pipeline.</summary>
 public static class RequestAuthorizationExtensions
 {
-    private static readonly HashSet<string> OpenPaths = ["/healthz", "/livez", "/readyz", "/version"];
-
     /// <summary>
     /// Authorizes every request an authenticator has put a user on (<see cref="UserInfo.Of"/>) with
     /// the <see cref="RequestAuthorization"/> chain; a denied one gets kube-apiserver's 403 Status
@@ -74,13 +72,13 @@ public static class RequestAuthorizationExtensions
         ArgumentNullException.ThrowIfNull(authorization);
         return app.Use(async (context, next) =>
         {
-            if (OpenPaths.Contains(context.Request.Path.Value ?? "") || UserInfo.Of(context) is not { } user)
+            if (CertificateAuthentication.IsOpenPath(context.Request) || UserInfo.Of(context) is not { } user)
             {
                 await next(context).ConfigureAwait(false);
                 return;
             }
 
-            var attributes = AuthorizationAttributes.Of(context.Request, user);
+            var attributes = AuthorizationAttributes.Of(context, user);
             var decision = await authorization.AuthorizeAsync(attributes, context.RequestAborted).ConfigureAwait(false);
             if (decision.Verdict != AuthorizationVerdict.Allow)
             {

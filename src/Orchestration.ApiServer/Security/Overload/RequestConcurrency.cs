@@ -20,7 +20,6 @@ namespace Orchestration.ApiServer.Security.Overload;
 /// </summary>
 public sealed partial class RequestConcurrency
 {
-    private static readonly HashSet<string> LongRunningSubresources = ["log", "exec", "attach", "portforward", "proxy"];
     private readonly Dictionary<(string Level, bool Mutating), Pool> _pools;
     private readonly ILogger _logger;
 
@@ -72,8 +71,8 @@ public sealed partial class RequestConcurrency
             return;
         }
 
-        var attributes = AuthorizationAttributes.Of(context.Request, user);
-        if (attributes.Verb == "watch" || LongRunningSubresources.Contains(attributes.Subresource))
+        var attributes = AuthorizationAttributes.Of(context, user);
+        if (attributes.IsLongRunning)
         {
             await next(context).ConfigureAwait(false);
             return;

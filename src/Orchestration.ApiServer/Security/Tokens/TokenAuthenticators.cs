@@ -29,20 +29,6 @@ public sealed class TokenAuthenticators(IEnumerable<ITokenAuthenticator> registe
         return null;
     }
 
-    private static ITokenAuthenticator[] StaticFile(string? path)
-    {
-        if (path is null)
-        {
-            return [];
-        }
-
-        try
-        {
-            return [StaticTokens.Parse(File.ReadAllText(path))];
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
-        {
-            throw new InvalidOperationException($"the token file {path} cannot be used: {ex.Message}", ex);
-        }
-    }
+    private static ITokenAuthenticator[] StaticFile(string? path) =>
+        path is null ? [] : [ConfigurationFiles.Load(path, "token file", StaticTokens.Parse)];
 }
