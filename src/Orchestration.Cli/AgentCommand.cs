@@ -110,10 +110,10 @@ internal static class AgentCommand
         switch (runtime)
         {
             case "containerd":
-                worker.UseContainerdRuntime(o => UpCommand.RealNodeDaemon(o, dataDirectory, socket, imageArchive)).UseNodeNetworking(proxyMode, clusterCidr, dnsUpstream, socket).AddNodeAgentServer();
+                worker.UseContainerdRuntime(o => UpCommand.RealNodeDaemon(o, dataDirectory, socket, imageArchive)).UseNodeNetworking(proxyMode, clusterCidr, dnsUpstream, socket, ApiServers(kubeconfig)).AddNodeAgentServer();
                 break;
             case "docker":
-                worker.UseDockerRuntime(o => UpCommand.RealNodeDaemon(o, dataDirectory, socket, imageArchive)).UseNodeNetworking(proxyMode, clusterCidr, dnsUpstream, socket).AddNodeAgentServer();
+                worker.UseDockerRuntime(o => UpCommand.RealNodeDaemon(o, dataDirectory, socket, imageArchive)).UseNodeNetworking(proxyMode, clusterCidr, dnsUpstream, socket, ApiServers(kubeconfig)).AddNodeAgentServer();
                 break;
             default:
                 worker.UseSimulatedNodes(simulatedNodes);
@@ -134,4 +134,8 @@ internal static class AgentCommand
         Console.WriteLine("orch: worker stopped");
         return 0;
     }
+
+    /// <summary>The API servers the worker's kubeconfig names, which its node relays its pods' connections to.</summary>
+    private static IEnumerable<Uri> ApiServers(string kubeconfig) =>
+        Orchestration.Client.RemoteClusterClientOptions.FromKubeconfig(kubeconfig).Servers.Select(server => new Uri(server));
 }

@@ -155,13 +155,13 @@ internal static class UpCommand
             case "containerd":
                 builder.Services.AddOrchestrationWorker(o => RealNodeAgent(o, nodeName, nodeDirectory))
                     .UseContainerdRuntime(o => RealNodeDaemon(o, nodeDirectory, settings.Socket, settings.ImageArchive))
-                    .UseNodeNetworking(settings.ProxyMode, settings.ClusterCidr, settings.DnsUpstream, settings.Socket)
+                    .UseNodeNetworking(settings.ProxyMode, settings.ClusterCidr, settings.DnsUpstream, settings.Socket, settings.Port > 0 ? [LocalApiServer(settings)] : [])
                     .AddNodeAgentServer();
                 break;
             case "docker":
                 builder.Services.AddOrchestrationWorker(o => RealNodeAgent(o, nodeName, nodeDirectory))
                     .UseDockerRuntime(o => RealNodeDaemon(o, nodeDirectory, settings.Socket, settings.ImageArchive))
-                    .UseNodeNetworking(settings.ProxyMode, settings.ClusterCidr, settings.DnsUpstream, settings.Socket)
+                    .UseNodeNetworking(settings.ProxyMode, settings.ClusterCidr, settings.DnsUpstream, settings.Socket, settings.Port > 0 ? [LocalApiServer(settings)] : [])
                     .AddNodeAgentServer();
                 break;
             case "simulated" when settings.SimulatedNodes > 0:
@@ -253,10 +253,20 @@ internal static class UpCommand
     /// network orch does not know: orch then programs no proxy and runs no DNS there (it would
     /// otherwise change this machine's own network), unless <c>--proxy-mode</c> says otherwise.
     /// </summary>
-    internal static IWorkerBuilder UseNodeNetworking(this IWorkerBuilder worker, string? proxyMode, string clusterCidr, string? dnsUpstream, string? socket) =>
+    internal static IWorkerBuilder UseNodeNetworking(this IWorkerBuilder worker, string? proxyMode, string clusterCidr, string? dnsUpstream, string? socket, IEnumerable<Uri> apiServers) =>
         socket is not null
             ? worker.UseProxyMode(proxyMode ?? "none", clusterCidr).WithoutClusterDns()
-            : worker.UseProxyMode(proxyMode ?? "nftables", clusterCidr).UseDnsUpstream(dnsUpstream)!;
+            : worker.UseProxyMode(proxyMode ?? "nftables", clusterCidr).UseDnsUpstream(dnsUpstream)!.UseNodeApiRelay(o =>
+            {
+                foreach (var server in apiServers)
+                {
+                    o.Upstreams.Add(new DnsEndPoint(server.Host, server.Port));
+                }
+            });
+
+    /// <summary>The URL the node's pods reach this process's API server at, through the node's relay: a wildcard address is reached on loopback.</summary>
+    private static Uri LocalApiServer(UpSettings settings) =>
+        new UriBuilder(settings.Insecure ? "http" : "https", IPAddress.Any.Equals(settings.Address) ? "127.0.0.1" : settings.Address.ToString(), settings.Port).Uri;
 
     /// <summary>Whether a <c>--dns-upstream</c> value can be used.</summary>
     internal static bool ValidDnsUpstream(string? upstream) =>

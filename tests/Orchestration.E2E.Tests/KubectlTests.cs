@@ -48,7 +48,7 @@ public sealed class KubectlTests(OrchCluster cluster)
         var wide = await kubectl.RunAsync($"get deployments -n {ns} -o wide");
         var json = await kubectl.RunAsync($"get deployment web -n {ns} -o json");
         var yaml = await kubectl.RunAsync($"get deployment web -n {ns} -o yaml");
-        var name = await kubectl.RunAsync($"get deployments,services,configmaps -n {ns} -o name");
+        var name = await kubectl.RunAsync($"get deployments,services,configmaps -n {ns} -o name --field-selector=metadata.name!=kube-root-ca.crt");
         var jsonpath = await kubectl.RunAsync(["get", "deployment", "web", "-n", ns, "-o", "jsonpath={.spec.replicas}/{.spec.template.spec.containers[0].image}"]);
         var columns = await kubectl.RunAsync(["get", "services", "-n", ns, "-o", "custom-columns=NAME:.metadata.name,PORT:.spec.ports[0].port"]);
         var services = await kubectl.RunAsync($"get services -n {ns}");
@@ -228,7 +228,7 @@ public sealed class KubectlTests(OrchCluster cluster)
         var refused = await kubectl.RunAsync(["apply", "-n", ns, "-f", "-"], Manifests.ConfigMap("late"));
         (await kubectl.RunAsync(["patch", "configmap", "held", "-n", ns, "--type=merge", "-p", """{"metadata":{"finalizers":null}}"""])).ExitCode.Should().Be(0);
         var waited = await kubectl.RunAsync($"wait --for=delete namespace/{ns} --timeout=30s");
-        var left = await kubectl.RunAsync($"get deployments,services,configmaps -n {ns} -o name");
+        var left = await kubectl.RunAsync($"get deployments,services,configmaps -n {ns} -o name --field-selector=metadata.name!=kube-root-ca.crt");
 
         terminating.Stdout.Should().Be("Terminating");
         refused.ExitCode.Should().Be(1, refused.ToString());
@@ -366,7 +366,7 @@ public sealed class KubectlTests(OrchCluster cluster)
 
         var dryRun = await kubectl.RunAsync(["apply", "--dry-run=server", "-n", ns, "-f", "-"], Manifests.App);
         var invalid = await kubectl.RunAsync(["apply", "--dry-run=server", "-n", ns, "-f", "-"], Manifests.ConfigMap("Bad_Name"));
-        var stored = await kubectl.RunAsync($"get deployments,services,configmaps -n {ns} -o name");
+        var stored = await kubectl.RunAsync($"get deployments,services,configmaps -n {ns} -o name --field-selector=metadata.name!=kube-root-ca.crt");
 
         dryRun.ExitCode.Should().Be(0, dryRun.ToString());
         dryRun.Stdout.Should().Contain("deployment.apps/web created (server dry run)");
@@ -502,7 +502,7 @@ public sealed class KubectlTests(OrchCluster cluster)
 
         var byLabel = await kubectl.RunAsync($"delete configmaps -l group=batch -n {ns}");
         var byFile = await kubectl.RunAsync(["delete", "--cascade=foreground", "-n", ns, "-f", "-"], Manifests.App);
-        var left = await kubectl.RunAsync($"get deployments,services,configmaps -n {ns} -o name");
+        var left = await kubectl.RunAsync($"get deployments,services,configmaps -n {ns} -o name --field-selector=metadata.name!=kube-root-ca.crt");
 
         byLabel.ExitCode.Should().Be(0, byLabel.ToString());
         byLabel.Stdout.Should().Contain("configmap \"batch-0\" deleted").And.Contain("configmap \"batch-2\" deleted");

@@ -143,22 +143,10 @@ public sealed partial class ResourceHandler
     // signed token for the ServiceAccount, bound to a pod when the request names one.
     private async Task TokenRequestAsync(HttpContext context, string ns, string name)
     {
-        if (!tokens.CanIssue)
-        {
-            throw new ClusterApiException(503, "ServiceUnavailable", "this API server issues no ServiceAccount tokens: it serves without certificates");
-        }
-
         var body = await RequestBodies.ReadObjectAsync(context.Request, _options.MaxRequestBodyBytes, context.RequestAborted).ConfigureAwait(false);
         var spec = body["spec"] as JsonObject ?? [];
-        body.Remove("spec");
         var seconds = spec["expirationSeconds"] is JsonValue value && value.TryGetValue<long>(out var asked) ? asked : 3600;
-        if (TimeSpan.FromSeconds(seconds) < Security.Tokens.ServiceAccountTokens.MinimumLifetime)
-        {
-            throw new InvalidException("authentication.k8s.io", "TokenRequest", name, [ObjectValidation.InvalidValue("spec.expirationSeconds", seconds, "may not specify a duration less than 10 minutes")]);
-        }
-
-        var account = await registry.GetAsync<k8s.Models.V1ServiceAccount>(ns, name, context.RequestAborted).ConfigureAwait(false);
-        k8s.Models.V1Pod? pod = null;
+        string? podName = null, podUid = null;
         if (spec["boundObjectRef"] is JsonObject bound)
         {
             var kind = bound["kind"]?.ToString() ?? "";
@@ -167,15 +155,11 @@ public sealed partial class ResourceHandler
                 throw new InvalidException("authentication.k8s.io", "TokenRequest", name, [ObjectValidation.Unsupported("spec.boundObjectRef.kind", kind, "Pod")]);
             }
 
-            pod = await registry.GetAsync<k8s.Models.V1Pod>(ns, bound["name"]?.ToString() ?? "", context.RequestAborted).ConfigureAwait(false);
-            if (bound["uid"]?.ToString() is { Length: > 0 } uid && uid != pod.Metadata.Uid)
-            {
-                throw new ConflictException("", "pods", pod.Metadata.Name, $"the UID in the bound object reference ({uid}) does not match the UID in record. The object might have been deleted and then recreated");
-            }
+            (podName, podUid) = (bound["name"]?.ToString() ?? "", bound["uid"]?.ToString());
         }
 
         var audiences = (spec["audiences"] as JsonArray ?? []).Select(a => a?.ToString() ?? "").Where(a => a.Length > 0).ToList();
-        var (token, expires) = tokens.Issue(account, audiences, TimeSpan.FromSeconds(seconds), pod);
+        var issued = await tokens.RequestTokenAsync(ns, name, new ServiceAccountTokenRequest(audiences, seconds, podName, podUid), context.RequestAborted).ConfigureAwait(false);
         spec["expirationSeconds"] = seconds;
         spec["audiences"] = new JsonArray([.. (audiences.Count > 0 ? audiences : [Security.Tokens.ServiceAccountTokens.DefaultIssuer]).Select(a => (JsonNode?)JsonValue.Create(a))]);
         var response = new JsonObject
@@ -183,8 +167,8 @@ public sealed partial class ResourceHandler
             ["kind"] = "TokenRequest",
             ["apiVersion"] = "authentication.k8s.io/v1",
             ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = ns, ["creationTimestamp"] = timeProvider.GetUtcNow().UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture) },
-            ["spec"] = spec,
-            ["status"] = new JsonObject { ["token"] = token, ["expirationTimestamp"] = expires.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture) },
+            ["spec"] = spec.DeepClone(),
+            ["status"] = new JsonObject { ["token"] = issued.Token, ["expirationTimestamp"] = issued.ExpirationTimestamp.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture) },
         };
         await ApiJson.WriteAsync(context, 201, response).ConfigureAwait(false);
     }

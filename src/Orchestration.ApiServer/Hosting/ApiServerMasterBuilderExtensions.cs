@@ -26,15 +26,9 @@ public static class ApiServerMasterBuilderExtensions
         // The API's options ride on the host options so that one callback configures the server.
         services.AddOptions<ApiServerOptions>().Configure<Microsoft.Extensions.Options.IOptions<ApiServerHostOptions>>((api, host) => host.Value.Api?.Invoke(api));
         services.AddOrchestrationApiServer();
-        services.AddOptions<ClusterBootstrapOptions>().Configure<Microsoft.Extensions.Options.IOptions<ApiServerHostOptions>>((bootstrap, host) =>
-        {
-            if (host.Value.Port != 0)
-            {
-                bootstrap.ApiServerPort = host.Value.Port;
-            }
-        });
         services.TryAddSingleton<ApiServerService>();
         services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<ApiServerService>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Controllers.Auth.IRootCaSource, ApiServerService>(sp => sp.GetRequiredService<ApiServerService>()));
         return builder;
     }
 

@@ -15,7 +15,7 @@ namespace Orchestration.ApiServer.Hosting;
 /// host's), with the cluster certificates made on the first start, and the administrator's
 /// kubeconfig written once it listens.
 /// </summary>
-public sealed partial class ApiServerService(IServiceProvider services, IOptions<ApiServerHostOptions> options, TimeProvider timeProvider, ILoggerFactory loggers) : IHostedService, IAsyncDisposable
+public sealed partial class ApiServerService(IServiceProvider services, IOptions<ApiServerHostOptions> options, TimeProvider timeProvider, ILoggerFactory loggers) : IHostedService, IAsyncDisposable, Controllers.Auth.IRootCaSource
 {
     private readonly ILogger _logger = loggers.CreateLogger<ApiServerService>();
     private WebApplication? _app;
@@ -27,11 +27,15 @@ public sealed partial class ApiServerService(IServiceProvider services, IOptions
     public ClusterCertificates? Certificates { get; private set; }
 
     /// <inheritdoc />
+    public string? CertificatePem { get; private set; }
+
+    /// <inheritdoc />
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var settings = options.Value;
         Certificates = settings.Certificates
-            ?? (settings.CertificateDirectory is { } directory ? ClusterCertificates.LoadOrCreate(directory, timeProvider) : null);
+            ?? (settings.CertificateDirectory is { } directory ? ClusterCertificates.LoadOrCreate(directory, timeProvider, ServingNames()) : null);
+        CertificatePem = Certificates?.Authority.ExportCertificatePem();
         var serving = settings.PlainHttp ? null : Certificates;
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -66,6 +70,10 @@ public sealed partial class ApiServerService(IServiceProvider services, IOptions
             await app.DisposeAsync().ConfigureAwait(false);
         }
     }
+
+    // The kubernetes Service's address, which pods' clients reach the server at (its in-cluster name is there already).
+    private IEnumerable<string> ServingNames() =>
+        services.GetService<Resources.ObjectRegistry>()?.ServiceAddresses is { } addresses ? [addresses.FirstAddress.ToString()] : [];
 
     /// <summary>A URL clients can use: a wildcard address is reached on loopback.</summary>
     private static string Url(string scheme, IPAddress address, int port)

@@ -61,6 +61,8 @@ public static class ApiServerServiceCollectionExtensions
         // Authentication beyond client certificates: ServiceAccount tokens (signed with the key
         // beside the cluster CA, set when the server starts with certificates).
         services.TryAddSingleton<Security.Tokens.ServiceAccountTokens>();
+        // The node agents of this process fill their pods' token volumes here, without a round trip.
+        services.TryAddSingleton<Client.IServiceAccountTokenClient>(sp => sp.GetRequiredService<Security.Tokens.ServiceAccountTokens>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Security.Tokens.ITokenAuthenticator, Security.Tokens.ServiceAccountTokens>(sp => sp.GetRequiredService<Security.Tokens.ServiceAccountTokens>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Security.Tokens.ITokenAuthenticator, Security.Tokens.BootstrapTokens>());
         services.TryAddSingleton<Security.Tokens.TokenAuthenticators>();

@@ -29,7 +29,11 @@ public sealed class ClusterCertificates
     /// <summary>The API server's serving certificate, with its private key.</summary>
     public X509Certificate2 Serving { get; }
 
-    /// <summary>Loads the certificates from <paramref name="directory"/>, creating what is missing.</summary>
+    /// <summary>
+    /// Loads the certificates from <paramref name="directory"/>, creating what is missing; the serving
+    /// certificate also names <paramref name="extraNames"/> (host names or IP addresses), and is issued
+    /// again when the one on disk lacks any of them.
+    /// </summary>
     public static ClusterCertificates LoadOrCreate(string directory, TimeProvider timeProvider, IEnumerable<string>? extraNames = null)
     {
         ArgumentNullException.ThrowIfNull(timeProvider);
@@ -46,13 +50,24 @@ public sealed class ClusterCertificates
             return (created.ExportCertificatePem(), key.ExportPkcs8PrivateKeyPem());
         });
         var authority = X509Certificate2.CreateFromPem(caCert, caKey);
-        var (servingCert, servingKey) = LoadOrCreatePem(directory, "apiserver", () =>
+        var names = new[] { "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local" }
+            .Concat(extraNames ?? []).Distinct().ToList();
+        (string CertificatePem, string KeyPem) IssueServing()
         {
-            var names = new[] { "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local" }
-                .Concat(extraNames ?? []).Distinct().ToList();
             var (cert, keyPem) = Issue(authority, "CN=kube-apiserver", [], names, server: true, timeProvider);
             return (cert.ExportCertificatePem(), keyPem);
-        });
+        }
+
+        var (servingCert, servingKey) = LoadOrCreatePem(directory, "apiserver", IssueServing);
+        if (!Covers(servingCert, names))
+        {
+            // A name asked for now (the kubernetes Service's address, say) that an older certificate
+            // lacks: a new serving certificate from the same CA, which existing clients still trust.
+            (servingCert, servingKey) = IssueServing();
+            WritePem(Path.Combine(directory, "apiserver.crt"), servingCert);
+            WritePem(Path.Combine(directory, "apiserver.key"), servingKey);
+        }
+
         using var serving = X509Certificate2.CreateFromPem(servingCert, servingKey);
 
         // Kestrel on Linux wants the key in a form it can use for TLS: re-import through PKCS#12.
@@ -133,7 +148,14 @@ public sealed class ClusterCertificates
             var san = new SubjectAlternativeNameBuilder();
             foreach (var dns in dnsNames)
             {
-                san.AddDnsName(dns);
+                if (IPAddress.TryParse(dns, out var ip))
+                {
+                    san.AddIpAddress(ip);
+                }
+                else
+                {
+                    san.AddDnsName(dns);
+                }
             }
 
             san.AddIpAddress(IPAddress.Loopback);
@@ -148,6 +170,21 @@ public sealed class ClusterCertificates
         var generator = X509SignatureGenerator.CreateForECDsa(authorityKey);
         var certificate = request.Create(authority.SubjectName, generator, now.AddMinutes(-5), now.AddYears(5), serial);
         return (certificate, key.ExportPkcs8PrivateKeyPem());
+    }
+
+    /// <summary>Whether the certificate names every one of <paramref name="names"/> (host names and IP addresses).</summary>
+    private static bool Covers(string certificatePem, IReadOnlyList<string> names)
+    {
+        using var certificate = X509Certificate2.CreateFromPem(certificatePem);
+        var san = certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>().FirstOrDefault();
+        if (san is null)
+        {
+            return names.Count == 0;
+        }
+
+        var dns = san.EnumerateDnsNames().ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var ips = san.EnumerateIPAddresses().ToHashSet();
+        return names.All(n => IPAddress.TryParse(n, out var ip) ? ips.Contains(ip) : dns.Contains(n));
     }
 
     /// <summary>A certificate and key kept as PEM files in <paramref name="directory"/>: read when both are there, else created and written.</summary>

@@ -18,7 +18,7 @@ namespace Orchestration.Client;
 /// several API servers and fail over to the next when one cannot be reached. Errors come back as
 /// the same typed exceptions the local client throws.
 /// </summary>
-public sealed partial class RemoteClusterClient : IClusterClient, IDisposable
+public sealed partial class RemoteClusterClient : IClusterClient, IServiceAccountTokenClient, IDisposable
 {
     private readonly ResourceKindTable _kinds;
     private readonly ILogger _logger;
@@ -155,6 +155,28 @@ public sealed partial class RemoteClusterClient : IClusterClient, IDisposable
             ["target"] = new JsonObject { ["apiVersion"] = "v1", ["kind"] = "Node", ["name"] = nodeName },
         };
         await SendForNodeAsync(kind, podName, () => new HttpRequestMessage(HttpMethod.Post, ItemPath(kind, @namespace, podName) + "/binding") { Content = Json(binding.ToJsonString()) }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<ServiceAccountToken> RequestTokenAsync(string @namespace, string serviceAccount, ServiceAccountTokenRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var kind = _kinds.For<V1ServiceAccount>();
+        var spec = new JsonObject
+        {
+            ["audiences"] = new JsonArray([.. request.Audiences.Select(a => (JsonNode?)JsonValue.Create(a))]),
+            ["expirationSeconds"] = request.ExpirationSeconds,
+        };
+        if (request.BoundPodName is { } pod)
+        {
+            spec["boundObjectRef"] = new JsonObject { ["kind"] = "Pod", ["apiVersion"] = "v1", ["name"] = pod, ["uid"] = request.BoundPodUid };
+        }
+
+        var body = new JsonObject { ["apiVersion"] = "authentication.k8s.io/v1", ["kind"] = "TokenRequest", ["spec"] = spec };
+        var response = await SendForNodeAsync(kind, serviceAccount, () => new HttpRequestMessage(HttpMethod.Post, ItemPath(kind, @namespace, serviceAccount) + "/token") { Content = Json(body.ToJsonString()) }, cancellationToken).ConfigureAwait(false);
+        var token = response["status"]?["token"]?.ToString() ?? throw new ClusterApiException(500, "InternalError", "the TokenRequest came back without a token");
+        var expires = DateTimeOffset.Parse(response["status"]?["expirationTimestamp"]?.ToString() ?? "", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal);
+        return new ServiceAccountToken(token, expires);
     }
 
     /// <inheritdoc />

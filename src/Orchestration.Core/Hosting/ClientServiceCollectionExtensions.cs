@@ -40,6 +40,8 @@ public static class ClientServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(options);
         builder.Services.Replace(ServiceDescriptor.Singleton<IClusterClient>(sp => new RemoteClusterClient(options(), sp.GetRequiredService<Resources.ResourceKindTable>(), sp.GetService<ILogger<RemoteClusterClient>>())));
+        builder.Services.Replace(ServiceDescriptor.Singleton<IServiceAccountTokenClient>(sp => sp.GetRequiredService<IClusterClient>() as IServiceAccountTokenClient
+            ?? throw new InvalidOperationException("the cluster client registered after UseRemoteApi cannot request ServiceAccount tokens")));
         return builder;
     }
 }

@@ -10,7 +10,7 @@ namespace Orchestration.Hosting;
 /// <summary>
 /// Creates what every cluster starts with, as kube-apiserver's bootstrap does: the namespaces
 /// default, kube-system, kube-public and kube-node-lease, the <c>kubernetes</c> Service at the
-/// first address of the service network, and the cluster DNS's <c>kube-dns</c> Service at the tenth. A restart on the same store finds them there and keeps them.
+/// first address of the service network (its endpoint the API relay on every node), and the cluster DNS's <c>kube-dns</c> Service at the tenth. A restart on the same store finds them there and keeps them.
 /// </summary>
 public sealed partial class ClusterBootstrap(ObjectRegistry registry, IOptions<ClusterBootstrapOptions> options, ILogger<ClusterBootstrap> logger) : IHostedService
 {
@@ -44,7 +44,7 @@ public sealed partial class ClusterBootstrap(ObjectRegistry registry, IOptions<C
             ["spec"] = new JsonObject
             {
                 ["clusterIP"] = registry.ServiceAddresses.FirstAddress.ToString(),
-                ["ports"] = new JsonArray(new JsonObject { ["name"] = "https", ["port"] = 443, ["targetPort"] = options.Value.ApiServerPort, ["protocol"] = "TCP" }),
+                ["ports"] = new JsonArray(new JsonObject { ["name"] = "https", ["port"] = 443, ["targetPort"] = options.Value.NodeLocalApiPort, ["protocol"] = "TCP" }),
             },
         };
         try
@@ -55,6 +55,15 @@ public sealed partial class ClusterBootstrap(ObjectRegistry registry, IOptions<C
         {
         }
 
+        // Its endpoint is on every node: each node relays its pods' connections to the API servers.
+        await CreateNodeLocalSliceAsync(
+            "default",
+            ApiServerSlice,
+            "kubernetes",
+            options.Value.NodeLocalApiAddress,
+            new JsonArray(new JsonObject { ["name"] = "https", ["port"] = options.Value.NodeLocalApiPort, ["protocol"] = "TCP" }),
+            cancellationToken).ConfigureAwait(false);
+
         if (options.Value.ClusterDns)
         {
             await CreateClusterDnsAsync(cancellationToken).ConfigureAwait(false);
@@ -63,6 +72,9 @@ public sealed partial class ClusterBootstrap(ObjectRegistry registry, IOptions<C
 
     /// <summary>The name of the EndpointSlice that points the <c>kube-dns</c> Service at every node's own DNS server.</summary>
     public const string NodeLocalDnsSlice = "kube-dns-node-local";
+
+    /// <summary>The name of the EndpointSlice that points the <c>kubernetes</c> Service at every node's own API relay.</summary>
+    public const string ApiServerSlice = "kubernetes";
 
     // The kube-dns Service has no selector: the bootstrap writes its one EndpointSlice, whose address
     // is local on every node, so the network proxy sends each query to the node's own DNS server.
@@ -80,23 +92,6 @@ public sealed partial class ClusterBootstrap(ObjectRegistry registry, IOptions<C
                     new JsonObject { ["name"] = "dns-tcp", ["port"] = 53, ["targetPort"] = 53, ["protocol"] = "TCP" }),
             },
         };
-        var slice = new JsonObject
-        {
-            ["metadata"] = new JsonObject
-            {
-                ["name"] = NodeLocalDnsSlice,
-                ["labels"] = new JsonObject { ["kubernetes.io/service-name"] = "kube-dns", ["endpointslice.kubernetes.io/managed-by"] = "orchestration-cluster-bootstrap" },
-            },
-            ["addressType"] = "IPv4",
-            ["endpoints"] = new JsonArray(new JsonObject
-            {
-                ["addresses"] = new JsonArray(options.Value.NodeLocalDnsAddress),
-                ["conditions"] = new JsonObject { ["ready"] = true, ["serving"] = true, ["terminating"] = false },
-            }),
-            ["ports"] = new JsonArray(
-                new JsonObject { ["name"] = "dns", ["port"] = 53, ["protocol"] = "UDP" },
-                new JsonObject { ["name"] = "dns-tcp", ["port"] = 53, ["protocol"] = "TCP" }),
-        };
         try
         {
             await registry.CreateAsync(registry.Kinds.Find("", "services")!, "kube-system", dns, null, cancellationToken).ConfigureAwait(false);
@@ -112,16 +107,45 @@ public sealed partial class ClusterBootstrap(ObjectRegistry registry, IOptions<C
             return;
         }
 
+        await CreateNodeLocalSliceAsync(
+            "kube-system",
+            NodeLocalDnsSlice,
+            "kube-dns",
+            options.Value.NodeLocalDnsAddress,
+            new JsonArray(
+                new JsonObject { ["name"] = "dns", ["port"] = 53, ["protocol"] = "UDP" },
+                new JsonObject { ["name"] = "dns-tcp", ["port"] = 53, ["protocol"] = "TCP" }),
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    // A selector-less Service's one EndpointSlice, whose address is local on every node.
+    private async Task CreateNodeLocalSliceAsync(string ns, string name, string service, string address, JsonArray ports, CancellationToken cancellationToken)
+    {
+        var slice = new JsonObject
+        {
+            ["metadata"] = new JsonObject
+            {
+                ["name"] = name,
+                ["labels"] = new JsonObject { ["kubernetes.io/service-name"] = service, ["endpointslice.kubernetes.io/managed-by"] = "orchestration-cluster-bootstrap" },
+            },
+            ["addressType"] = "IPv4",
+            ["endpoints"] = new JsonArray(new JsonObject
+            {
+                ["addresses"] = new JsonArray(address),
+                ["conditions"] = new JsonObject { ["ready"] = true, ["serving"] = true, ["terminating"] = false },
+            }),
+            ["ports"] = ports,
+        };
         try
         {
-            await registry.CreateAsync(registry.Kinds.Find("discovery.k8s.io", "endpointslices")!, "kube-system", slice, null, cancellationToken).ConfigureAwait(false);
+            await registry.CreateAsync(registry.Kinds.Find("discovery.k8s.io", "endpointslices")!, ns, slice, null, cancellationToken).ConfigureAwait(false);
         }
         catch (AlreadyExistsException)
         {
         }
         catch (InvalidException ex)
         {
-            LogClusterDnsNotCreated(ex.Message);
+            LogSliceNotCreated(ns, name, ex.Message);
         }
     }
 
@@ -136,4 +160,7 @@ public sealed partial class ClusterBootstrap(ObjectRegistry registry, IOptions<C
 
     [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Could not create the kube-dns Service: {Reason}")]
     private partial void LogClusterDnsNotCreated(string reason);
+
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Warning, Message = "Could not create EndpointSlice {Namespace}/{Name}: {Reason}")]
+    private partial void LogSliceNotCreated(string @namespace, string name, string reason);
 }

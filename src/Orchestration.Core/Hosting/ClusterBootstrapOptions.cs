@@ -3,8 +3,15 @@ namespace Orchestration.Hosting;
 /// <summary>What the bootstrap of a new cluster needs to know.</summary>
 public sealed class ClusterBootstrapOptions
 {
-    /// <summary>The API server's port: the target port of the <c>kubernetes</c> Service (set by the API server's registration).</summary>
-    public int ApiServerPort { get; set; } = 6443;
+    /// <summary>
+    /// The address at which every node relays its pods' connections to the API server (beside the
+    /// node-local DNS address): the endpoint of the <c>kubernetes</c> Service, so a pod's client
+    /// reaches the API through its own node, whatever the masters' addresses.
+    /// </summary>
+    public string NodeLocalApiAddress { get; set; } = "169.254.20.11";
+
+    /// <summary>The port of <see cref="NodeLocalApiAddress"/>, the <c>kubernetes</c> Service's target port.</summary>
+    public int NodeLocalApiPort { get; set; } = 443;
 
     /// <summary>
     /// Whether the cluster has a cluster DNS: the <c>kube-dns</c> Service in kube-system at the service

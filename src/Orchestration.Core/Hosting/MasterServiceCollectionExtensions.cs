@@ -35,7 +35,10 @@ public static class MasterServiceCollectionExtensions
 
         // Pods bound to nodes are stopped by their node agents before they go, as in Kubernetes.
         services.Configure<RegistryOptions>(o => o.GracefulPodDeletion = true);
-        services.AddOptions<ClusterBootstrapOptions>().Validate(o => o.ApiServerPort is > 0 and <= 65535, "ClusterBootstrapOptions.ApiServerPort must be a TCP port (1-65535)").ValidateOnStart();
+        services.AddOptions<ClusterBootstrapOptions>()
+            .Validate(o => o.NodeLocalApiPort is > 0 and <= 65535, "ClusterBootstrapOptions.NodeLocalApiPort must be a TCP port (1-65535)")
+            .Validate(o => System.Net.IPAddress.TryParse(o.NodeLocalApiAddress, out _) && System.Net.IPAddress.TryParse(o.NodeLocalDnsAddress, out _), "ClusterBootstrapOptions.NodeLocalApiAddress and NodeLocalDnsAddress must be IP addresses")
+            .ValidateOnStart();
         services.AddHostedService<ClusterBootstrap>();
         services.AddOrchestrationControllers();
         services.AddOrchestrationScheduler();

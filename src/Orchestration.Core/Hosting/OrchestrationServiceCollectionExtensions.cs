@@ -115,7 +115,8 @@ public static class OrchestrationServiceCollectionExtensions
     /// <summary>
     /// The kube-controller-manager role: the garbage collector and namespace controller, and the
     /// ReplicaSet, Deployment, DaemonSet, StatefulSet, Job, Endpoints (and EndpointSlice), Node
-    /// IPAM, Node lifecycle, ClusterRole aggregation, ServiceAccount and ResourceQuota controllers, run under leader election.
+    /// IPAM, Node lifecycle, ClusterRole aggregation, ServiceAccount, root CA publisher and ResourceQuota controllers, run under leader election;
+    /// and the ServiceAccount admission plugin, whose default ServiceAccounts the controller makes.
     /// </summary>
     public static IServiceCollection AddOrchestrationControllers(this IServiceCollection services)
     {
@@ -131,6 +132,12 @@ public static class OrchestrationServiceCollectionExtensions
         services.AddController<NodeLifecycleController>(NodeLifecycleController.Configure);
         services.AddController<Controllers.Rbac.ClusterRoleAggregationController>(Controllers.Rbac.ClusterRoleAggregationController.Configure);
         services.AddController<Controllers.Auth.ServiceAccountController>(Controllers.Auth.ServiceAccountController.Configure);
+        services.AddController<Controllers.Auth.RootCaPublisher>(Controllers.Auth.RootCaPublisher.Configure);
+
+        // The ServiceAccount admission waits for the default ServiceAccount the controller above makes:
+        // the two come together, so an API server composed without controllers admits pods as before.
+        services.TryAddSingleton<ServiceAccountAdmission>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IMutatingAdmissionPlugin, ServiceAccountAdmission>(sp => sp.GetRequiredService<ServiceAccountAdmission>()));
         services.AddController<Controllers.Quota.ResourceQuotaController>(Controllers.Quota.ResourceQuotaController.Configure);
         return services;
     }

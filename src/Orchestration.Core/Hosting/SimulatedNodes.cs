@@ -17,6 +17,7 @@ public sealed class SimulatedNodes(
     IOptions<SimulatedNodesOptions> options,
     IOptions<NodeAgentOptions> node,
     EventRecorder events,
+    IEnumerable<IServiceAccountTokenClient> tokens,
     TimeProvider timeProvider,
     ILoggerFactory loggers) : BackgroundService
 {
@@ -45,7 +46,11 @@ public sealed class SimulatedNodes(
                 agentOptions.Labels[key] = value;
             }
 
-            var agent = new NodeAgent.NodeAgent(client, new SimulatedRuntime(timeProvider), agentOptions, timeProvider, loggers.CreateLogger<NodeAgent.NodeAgent>(), events: events);
+            var agent = new NodeAgent.NodeAgent(client, new SimulatedRuntime(timeProvider), agentOptions, timeProvider, loggers.CreateLogger<NodeAgent.NodeAgent>(), events: events)
+            {
+                // Their pods' token volumes are filled as a real node's are.
+                ServiceAccountTokens = tokens.LastOrDefault(),
+            };
             return Task.Run(() => agent.RunUntilStoppedAsync(stoppingToken), stoppingToken);
         });
         return Task.WhenAll(agents);

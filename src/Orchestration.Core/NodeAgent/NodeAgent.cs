@@ -59,6 +59,12 @@ public sealed partial class NodeAgent
         _events = events;
     }
 
+    /// <summary>
+    /// Where the pods' projected ServiceAccount tokens are asked for; by default the cluster client
+    /// when it can ask (a remote one), else no token volume can be set up.
+    /// </summary>
+    public IServiceAccountTokenClient? ServiceAccountTokens { get; init; }
+
     /// <summary>The node's name.</summary>
     public string NodeName => _options.NodeName;
 
@@ -108,6 +114,7 @@ public sealed partial class NodeAgent
         var prober = new ContainerProber(_runtime, _networkProber ?? _runtime as INetworkProber ?? ownProber!);
         var worker = new PodWorker(
             _client,
+            ServiceAccountTokens ?? _client as IServiceAccountTokenClient,
             _runtime,
             _options,
             _time,

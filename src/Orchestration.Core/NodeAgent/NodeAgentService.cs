@@ -53,7 +53,7 @@ public sealed partial class NodeAgentService(
                 settings.ServerPort ??= endPoint.Port;
             }
 
-            var agent = new NodeAgent(client, runtime, settings, timeProvider, loggers.CreateLogger<NodeAgent>(), events: events);
+            var agent = new NodeAgent(client, runtime, settings, timeProvider, loggers.CreateLogger<NodeAgent>(), events: events) { ServiceAccountTokens = services.GetService<IServiceAccountTokenClient>() };
             await agent.RunUntilStoppedAsync(stoppingToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -12,12 +12,20 @@ namespace Orchestration.NodeAgent;
 /// directory (<c>pods/&lt;uid&gt;/volumes/kubernetes.io~empty-dir/&lt;name&gt;</c>): an emptyDir is a
 /// directory that lives as long as the pod (so it outlives container restarts); a hostPath is the
 /// node's own path after its type check; a configMap, secret or downwardAPI volume is a directory
-/// of files, one per key or item, written atomically. The runtime then binds these paths into the
+/// of files, one per key or item, written atomically; a projected volume is one such directory over
+/// several sources, a ServiceAccount token among them (asked from the API server for the pod, bound to
+/// it, and asked again once 80% of its lifetime has passed, as kubelet's token manager does). The runtime then binds these paths into the
 /// containers. A pod's directory goes when its sandbox is removed, and directories of pods that no
 /// longer exist are swept when the agent starts. Nothing is written for a pod without volumes.
 /// </summary>
-internal sealed partial class PodVolumes(IClusterClient client, string podsDirectory, ResourceAmounts allocatable, TimeProvider time, ILogger logger)
+internal sealed partial class PodVolumes(IClusterClient client, IServiceAccountTokenClient? tokens, string podsDirectory, ResourceAmounts allocatable, TimeProvider time, ILogger logger)
 {
+    // kubelet asks for a new token after 80% of its lifetime, and at least once a day.
+    private static readonly TimeSpan MaxTokenAge = TimeSpan.FromHours(24);
+
+    // When each pod's projected tokens are due to be asked for again, by pod uid.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> _tokenRefresh = new(StringComparer.Ordinal);
+
     private const UnixFileMode DefaultFileMode = (UnixFileMode)420; // 0644, the API's default defaultMode
     private const UnixFileMode WorldWritable = (UnixFileMode)511; // 0777: kubelet's emptyDir
 
@@ -48,6 +56,7 @@ internal sealed partial class PodVolumes(IClusterClient client, string podsDirec
         }
 
         var sources = new ConfigMapSecretReader(client, pod.Metadata.NamespaceProperty ?? "default");
+        _tokenRefresh.TryRemove(pod.Metadata.Uid, out _);
         foreach (var volume in volumes)
         {
             try
@@ -62,6 +71,9 @@ internal sealed partial class PodVolumes(IClusterClient client, string podsDirec
 
         return result;
     }
+
+    /// <summary>When the projected tokens of the pod with <paramref name="uid"/> are to be asked for again; null when it has none.</summary>
+    public DateTimeOffset? TokenRefreshDue(string uid) => _tokenRefresh.TryGetValue(uid, out var due) ? due : null;
 
     /// <summary>Where each volume of <paramref name="pod"/> is on the node, without touching the disk (for a pod whose volumes were set up before).</summary>
     public IReadOnlyDictionary<string, PodVolume> PathsOf(V1Pod pod)
@@ -85,6 +97,7 @@ internal sealed partial class PodVolumes(IClusterClient client, string podsDirec
     /// <summary>Removes the directory of the pod with <paramref name="uid"/> and every volume in it (never a hostPath's content).</summary>
     public void Remove(string uid)
     {
+        _tokenRefresh.TryRemove(uid, out _);
         var directory = PodDirectory(uid);
         try
         {
@@ -136,7 +149,7 @@ internal sealed partial class PodVolumes(IClusterClient client, string podsDirec
 
         if (PluginOf(volume) is not { } plugin)
         {
-            throw new ContainerConfigException($"volume type {TypeOf(volume)} is not supported by this node agent (emptyDir, hostPath, configMap, secret and downwardAPI are)");
+            throw new ContainerConfigException($"volume type {TypeOf(volume)} is not supported by this node agent (emptyDir, hostPath, configMap, secret, downwardAPI and projected are)");
         }
 
         if (!IsPlainName(volume.Name))
@@ -156,7 +169,8 @@ internal sealed partial class PodVolumes(IClusterClient client, string podsDirec
         {
             { ConfigMap: { } configMap } => await ConfigMapFilesAsync(configMap, sources, cancellationToken).ConfigureAwait(false),
             { Secret: { } secret } => await SecretFilesAsync(secret, sources, cancellationToken).ConfigureAwait(false),
-            { DownwardAPI: { } downward } => DownwardApiFiles(pod, downward),
+            { DownwardAPI: { } downward } => DownwardApiFiles(pod, downward.Items, downward.DefaultMode),
+            { Projected: { } projected } => await ProjectedFilesAsync(pod, projected, sources, cancellationToken).ConfigureAwait(false),
             _ => throw new InvalidOperationException($"volume {volume.Name} has no source"),
         };
         CreateDirectory(directory, WorldWritable);
@@ -189,10 +203,57 @@ internal sealed partial class PodVolumes(IClusterClient client, string podsDirec
         return Project(entries, source.Items, source.DefaultMode, source.Optional == true, key => $"references non-existent secret key: {key}");
     }
 
-    private IReadOnlyDictionary<string, VolumeFile> DownwardApiFiles(V1Pod pod, V1DownwardAPIVolumeSource source)
+    /// <summary>A projected volume: every source's files in one directory, each with the volume's default mode unless its item says otherwise.</summary>
+    private async Task<IReadOnlyDictionary<string, VolumeFile>> ProjectedFilesAsync(V1Pod pod, V1ProjectedVolumeSource projected, ConfigMapSecretReader sources, CancellationToken cancellationToken)
     {
         var files = new Dictionary<string, VolumeFile>(StringComparer.Ordinal);
-        foreach (var item in source.Items ?? [])
+        foreach (var source in projected.Sources ?? [])
+        {
+            IReadOnlyDictionary<string, VolumeFile> part = source switch
+            {
+                { ConfigMap: { } map } => await ConfigMapFilesAsync(new V1ConfigMapVolumeSource { Name = map.Name, Items = map.Items, Optional = map.Optional, DefaultMode = projected.DefaultMode }, sources, cancellationToken).ConfigureAwait(false),
+                { Secret: { } secret } => await SecretFilesAsync(new V1SecretVolumeSource { SecretName = secret.Name, Items = secret.Items, Optional = secret.Optional, DefaultMode = projected.DefaultMode }, sources, cancellationToken).ConfigureAwait(false),
+                { DownwardAPI: { } downward } => DownwardApiFiles(pod, downward.Items, projected.DefaultMode),
+                { ServiceAccountToken: { } token } => await TokenFileAsync(pod, token, projected.DefaultMode, cancellationToken).ConfigureAwait(false),
+                _ => throw new ContainerConfigException("projected volume source is not supported by this node agent (configMap, secret, downwardAPI and serviceAccountToken are)"),
+            };
+            foreach (var (path, file) in part)
+            {
+                files[path] = file;
+            }
+        }
+
+        return files;
+    }
+
+    /// <summary>A token for the pod's ServiceAccount, bound to the pod, asked from the API server.</summary>
+    private async Task<IReadOnlyDictionary<string, VolumeFile>> TokenFileAsync(V1Pod pod, V1ServiceAccountTokenProjection projection, int? defaultMode, CancellationToken cancellationToken)
+    {
+        if (tokens is null)
+        {
+            throw new ContainerConfigException("this node agent cannot request ServiceAccount tokens (no token client is composed)");
+        }
+
+        var account = pod.Spec.ServiceAccountName is { Length: > 0 } named ? named : "default";
+        var audiences = projection.Audience is { Length: > 0 } audience ? new[] { audience } : [];
+        var token = await tokens.RequestTokenAsync(
+            pod.Metadata.NamespaceProperty ?? "default",
+            account,
+            new ServiceAccountTokenRequest(audiences, projection.ExpirationSeconds ?? 3600, pod.Metadata.Name, pod.Metadata.Uid),
+            cancellationToken).ConfigureAwait(false);
+        var now = time.GetUtcNow();
+        var refresh = now + TimeSpan.FromTicks(Math.Min(MaxTokenAge.Ticks, (long)((token.ExpirationTimestamp - now).Ticks * 0.8)));
+        _tokenRefresh.AddOrUpdate(pod.Metadata.Uid, refresh, (_, earlier) => earlier < refresh ? earlier : refresh);
+        return new Dictionary<string, VolumeFile>(StringComparer.Ordinal)
+        {
+            [CheckedPath(projection.Path)] = new VolumeFile(Encoding.UTF8.GetBytes(token.Token), ModeOf(null, defaultMode)),
+        };
+    }
+
+    private IReadOnlyDictionary<string, VolumeFile> DownwardApiFiles(V1Pod pod, IList<V1DownwardAPIVolumeFile>? items, int? defaultMode)
+    {
+        var files = new Dictionary<string, VolumeFile>(StringComparer.Ordinal);
+        foreach (var item in items ?? [])
         {
             string value;
             if (item.FieldRef is { } field)
@@ -210,7 +271,7 @@ internal sealed partial class PodVolumes(IClusterClient client, string podsDirec
                 continue;
             }
 
-            files[CheckedPath(item.Path)] = new VolumeFile(Encoding.UTF8.GetBytes(value), ModeOf(item.Mode, source.DefaultMode));
+            files[CheckedPath(item.Path)] = new VolumeFile(Encoding.UTF8.GetBytes(value), ModeOf(item.Mode, defaultMode));
         }
 
         return files;
@@ -279,11 +340,12 @@ internal sealed partial class PodVolumes(IClusterClient client, string podsDirec
 
     private static (string Directory, bool ReadOnly)? PluginOf(V1Volume volume) => volume switch
     {
-        // configMap, secret and downwardAPI volumes are always mounted read-only, as kubelet's plugins ask.
+        // configMap, secret, downwardAPI and projected volumes are always mounted read-only, as kubelet's plugins ask.
         { EmptyDir: not null } => ("kubernetes.io~empty-dir", false),
         { ConfigMap: not null } => ("kubernetes.io~configmap", true),
         { Secret: not null } => ("kubernetes.io~secret", true),
         { DownwardAPI: not null } => ("kubernetes.io~downward-api", true),
+        { Projected: not null } => ("kubernetes.io~projected", true),
         _ => null,
     };
 

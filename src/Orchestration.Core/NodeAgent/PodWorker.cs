@@ -22,6 +22,7 @@ namespace Orchestration.NodeAgent;
 /// </summary>
 internal sealed partial class PodWorker(
     IClusterClient client,
+    IServiceAccountTokenClient? tokens,
     INodeRuntime runtime,
     NodeAgentOptions options,
     TimeProvider time,
@@ -43,7 +44,7 @@ internal sealed partial class PodWorker(
 
     private readonly ConcurrentDictionary<ObjectKey, PodRecord> _records = new();
     private readonly string _runtimeName = runtime.Version.Split(':')[0];
-    private readonly PodVolumes _volumes = new(client, options.PodsDirectory, Allocatable(options), time, logger);
+    private readonly PodVolumes _volumes = new(client, tokens, options.PodsDirectory, Allocatable(options), time, logger);
     private readonly ContainerEnvironment _environment = new(client, HostIp(options), Allocatable(options));
     private readonly Lazy<IReadOnlyList<string>> _nodeSearches = new(() => PodDns.NodeSearches(options.ResolvConf));
 
@@ -179,14 +180,20 @@ internal sealed partial class PodWorker(
     /// </summary>
     private async Task<bool> SetUpVolumesAsync(PodRecord record, V1Pod pod, bool sandboxRuns, CancellationToken cancellationToken)
     {
-        if (record.Volumes is not null)
+        if (record.Volumes is not null && !(_volumes.TokenRefreshDue(record.Uid) is { } due && due <= time.GetUtcNow()))
         {
             return true;
         }
 
         try
         {
+            // Set up once, and again when a projected token is due for renewal (the files are rewritten atomically; emptyDirs keep their content).
             record.Volumes = await _volumes.SetUpAsync(pod, cancellationToken).ConfigureAwait(false);
+            if (_volumes.TokenRefreshDue(record.Uid) is { } next)
+            {
+                requeueAfter(record.Key, next - time.GetUtcNow());
+            }
+
             return true;
         }
         catch (VolumeSetUpException ex)

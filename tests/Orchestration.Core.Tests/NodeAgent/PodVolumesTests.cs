@@ -22,12 +22,14 @@ public sealed class PodVolumesTests : IAsyncLifetime
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
     private readonly string _root = Directory.CreateTempSubdirectory("orch-volumes-").FullName;
     private readonly LocalClusterClient _client;
+    private readonly RecordingTokens _tokens;
     private readonly PodVolumes _volumes;
 
     public PodVolumesTests()
     {
+        _tokens = new RecordingTokens(_time);
         _client = new LocalClusterClient(new ObjectRegistry(_store, ResourceKindTable.CreateDefault(), TimeProvider.System));
-        _volumes = new PodVolumes(_client, Path.Combine(_root, "pods"), new ResourceAmounts(2000, 4L << 30), _time, NullLogger.Instance);
+        _volumes = new PodVolumes(_client, _tokens, Path.Combine(_root, "pods"), new ResourceAmounts(2000, 4L << 30), _time, NullLogger.Instance);
     }
 
     public async Task InitializeAsync()
@@ -168,7 +170,7 @@ public sealed class PodVolumesTests : IAsyncLifetime
     [InlineData("configMapKey", "MountVolume.SetUp failed for volume \"v\" : configmap references non-existent config key: absent")]
     [InlineData("secret", "MountVolume.SetUp failed for volume \"v\" : secret \"absent\" not found")]
     [InlineData("secretKey", "MountVolume.SetUp failed for volume \"v\" : references non-existent secret key: absent")]
-    [InlineData("pvc", "MountVolume.SetUp failed for volume \"v\" : volume type persistentVolumeClaim is not supported by this node agent (emptyDir, hostPath, configMap, secret and downwardAPI are)")]
+    [InlineData("pvc", "MountVolume.SetUp failed for volume \"v\" : volume type persistentVolumeClaim is not supported by this node agent (emptyDir, hostPath, configMap, secret, downwardAPI and projected are)")]
     public async Task A_volume_that_cannot_be_set_up_fails_with_kubelets_FailedMount_message(string kind, string message)
     {
         var volume = new V1Volume { Name = "v" };
@@ -343,6 +345,78 @@ public sealed class PodVolumesTests : IAsyncLifetime
         var act = () => ContainerMounts.For(container, new Dictionary<string, PodVolume>(), new Dictionary<string, string>());
 
         act.Should().Throw<ContainerConfigException>().WithMessage("cannot find volume \"nope\" to mount into container \"app\"");
+    }
+
+    [Fact]
+    public async Task A_projected_volume_holds_a_token_bound_to_the_pod_the_configMap_key_and_the_namespace()
+    {
+        await _client.CreateAsync(new V1ConfigMap { Metadata = new V1ObjectMeta { Name = "kube-root-ca.crt", NamespaceProperty = "default" }, Data = new Dictionary<string, string> { ["ca.crt"] = "PEM" } });
+        var pod = Pod(KubeApiAccess());
+        pod.Spec.ServiceAccountName = "robot";
+
+        var volume = (await _volumes.SetUpAsync(pod, CancellationToken.None))["kube-api-access-abcde"];
+
+        volume.ReadOnly.Should().BeTrue();
+        volume.HostPath.Should().Be(Path.Combine(_root, "pods", "uid-1", "volumes", "kubernetes.io~projected", "kube-api-access-abcde"));
+        (await File.ReadAllTextAsync(Path.Combine(volume.HostPath, "token"))).Should().Be("token-1");
+        (await File.ReadAllTextAsync(Path.Combine(volume.HostPath, "ca.crt"))).Should().Be("PEM");
+        (await File.ReadAllTextAsync(Path.Combine(volume.HostPath, "namespace"))).Should().Be("default");
+        File.GetUnixFileMode(Path.Combine(volume.HostPath, "..data", "token")).Should().Be(Mode0644);
+        var (ns, account, request) = _tokens.Requests.Should().ContainSingle().Subject;
+        (ns, account).Should().Be(("default", "robot"));
+        request.Audiences.Should().BeEmpty("the API server's own audience");
+        (request.ExpirationSeconds, request.BoundPodName, request.BoundPodUid).Should().Be((3607L, "web", "uid-1"));
+    }
+
+    [Fact]
+    public async Task A_projected_token_is_asked_for_again_after_80_percent_of_its_lifetime()
+    {
+        await _client.CreateAsync(new V1ConfigMap { Metadata = new V1ObjectMeta { Name = "kube-root-ca.crt", NamespaceProperty = "default" }, Data = new Dictionary<string, string> { ["ca.crt"] = "PEM" } });
+        var pod = Pod(KubeApiAccess());
+
+        var volume = (await _volumes.SetUpAsync(pod, CancellationToken.None))["kube-api-access-abcde"];
+
+        _volumes.TokenRefreshDue("uid-1").Should().Be(_time.GetUtcNow() + TimeSpan.FromSeconds(3607 * 0.8));
+        _time.Advance(TimeSpan.FromSeconds(3607 * 0.8));
+        await _volumes.SetUpAsync(pod, CancellationToken.None);
+        (await File.ReadAllTextAsync(Path.Combine(volume.HostPath, "token"))).Should().Be("token-2", "the file is switched to the new token");
+        _volumes.Remove("uid-1");
+        _volumes.TokenRefreshDue("uid-1").Should().BeNull();
+    }
+
+    [Fact]
+    public async Task A_projected_volume_whose_configMap_is_missing_fails_with_kubelets_message()
+    {
+        var act = () => _volumes.SetUpAsync(Pod(KubeApiAccess()), CancellationToken.None);
+
+        await act.Should().ThrowAsync<VolumeSetUpException>().WithMessage("*configmap \"kube-root-ca.crt\" not found*");
+    }
+
+    private static V1Volume KubeApiAccess() => new()
+    {
+        Name = "kube-api-access-abcde",
+        Projected = new V1ProjectedVolumeSource
+        {
+            DefaultMode = 420,
+            Sources =
+            [
+                new V1VolumeProjection { ServiceAccountToken = new V1ServiceAccountTokenProjection { ExpirationSeconds = 3607, Path = "token" } },
+                new V1VolumeProjection { ConfigMap = new V1ConfigMapProjection { Name = "kube-root-ca.crt", Items = [new V1KeyToPath { Key = "ca.crt", Path = "ca.crt" }] } },
+                new V1VolumeProjection { DownwardAPI = new V1DownwardAPIProjection { Items = [new V1DownwardAPIVolumeFile { Path = "namespace", FieldRef = new V1ObjectFieldSelector { FieldPath = "metadata.namespace" } }] } },
+            ],
+        },
+    };
+
+    /// <summary>Issues "token-1", "token-2", ... each valid for the lifetime asked, and records what was asked.</summary>
+    private sealed class RecordingTokens(TimeProvider time) : IServiceAccountTokenClient
+    {
+        public List<(string Namespace, string Account, ServiceAccountTokenRequest Request)> Requests { get; } = [];
+
+        public Task<ServiceAccountToken> RequestTokenAsync(string @namespace, string serviceAccount, ServiceAccountTokenRequest request, CancellationToken cancellationToken = default)
+        {
+            Requests.Add((@namespace, serviceAccount, request));
+            return Task.FromResult(new ServiceAccountToken($"token-{Requests.Count}", time.GetUtcNow() + TimeSpan.FromSeconds(request.ExpirationSeconds)));
+        }
     }
 
     private static V1Volume HostPath(string name, string path, string? type) => new() { Name = name, HostPath = new V1HostPathVolumeSource { Path = path, Type = type } };

@@ -19,7 +19,7 @@ namespace Orchestration.ApiServer.Security.Tokens;
 /// gone or being deleted ends it). The user is the ServiceAccount, in <c>system:serviceaccounts</c>
 /// and <c>system:serviceaccounts:NS</c>.
 /// </summary>
-public sealed partial class ServiceAccountTokens(ObjectRegistry registry, TimeProvider timeProvider, ILogger<ServiceAccountTokens> logger) : ITokenAuthenticator
+public sealed partial class ServiceAccountTokens(ObjectRegistry registry, TimeProvider timeProvider, ILogger<ServiceAccountTokens> logger) : ITokenAuthenticator, IServiceAccountTokenClient
 {
     /// <summary>The issuer, and the audience the API server accepts (kube-apiserver's default, <c>--service-account-issuer</c>).</summary>
     public const string DefaultIssuer = "https://kubernetes.default.svc.cluster.local";
@@ -80,6 +80,40 @@ public sealed partial class ServiceAccountTokens(ObjectRegistry registry, TimePr
             },
         };
         return (_handler.CreateToken(descriptor), expires);
+    }
+
+    /// <summary>
+    /// Serves a TokenRequest (the <c>serviceaccounts/token</c> subresource's handler and the node
+    /// agents of this process call it): the ServiceAccount must exist, and so must the bound pod, with
+    /// the uid asked for.
+    /// </summary>
+    /// <exception cref="ClusterApiException">No key (503), a lifetime under ten minutes (422), a missing object (404), another pod of that name (409).</exception>
+    public async Task<ServiceAccountToken> RequestTokenAsync(string @namespace, string serviceAccount, ServiceAccountTokenRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (!CanIssue)
+        {
+            throw new ClusterApiException(503, "ServiceUnavailable", "this API server issues no ServiceAccount tokens: it serves without certificates");
+        }
+
+        if (TimeSpan.FromSeconds(request.ExpirationSeconds) < MinimumLifetime)
+        {
+            throw new InvalidException("authentication.k8s.io", "TokenRequest", serviceAccount, [ObjectValidation.InvalidValue("spec.expirationSeconds", request.ExpirationSeconds, "may not specify a duration less than 10 minutes")]);
+        }
+
+        var account = await _client.GetAsync<V1ServiceAccount>(@namespace, serviceAccount, cancellationToken).ConfigureAwait(false);
+        V1Pod? pod = null;
+        if (request.BoundPodName is { } podName)
+        {
+            pod = await _client.GetAsync<V1Pod>(@namespace, podName, cancellationToken).ConfigureAwait(false);
+            if (request.BoundPodUid is { Length: > 0 } uid && uid != pod.Metadata.Uid)
+            {
+                throw new ConflictException("", "pods", podName, $"the UID in the bound object reference ({uid}) does not match the UID in record. The object might have been deleted and then recreated");
+            }
+        }
+
+        var (token, expires) = Issue(account, request.Audiences, TimeSpan.FromSeconds(request.ExpirationSeconds), pod);
+        return new ServiceAccountToken(token, expires);
     }
 
     /// <inheritdoc />
