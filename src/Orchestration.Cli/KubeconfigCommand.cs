@@ -9,17 +9,20 @@ namespace Orchestration.Cli;
 /// standard output (or <c>--output FILE</c>): a client certificate the cluster's CA signs, with the
 /// user as its CN and the groups as its O entries, for the cluster whose data directory is given.
 /// What the user may do is then up to RBAC bindings (a new user may do nothing but ask who it is).
+/// <c>orch kubeconfig --node NAME</c> issues a node's credential instead (<c>system:node:NAME</c> in
+/// <c>system:nodes</c>), which the Node authorizer and NodeRestriction hold to that node's objects.
 /// </summary>
 internal static partial class KubeconfigCommand
 {
     public static Command Create()
     {
         var dataDir = new Option<string>("--data-dir") { Description = "The cluster's data directory (the one orch up used).", DefaultValueFactory = _ => Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".orch") };
-        var user = new Option<string>("--user") { Description = "The user name (the certificate's CN).", Required = true };
+        var user = new Option<string?>("--user") { Description = "The user name (the certificate's CN)." };
+        var node = new Option<string?>("--node") { Description = "Issue the credential of this node (system:node:NAME in system:nodes) instead of a user's." };
         var groups = new Option<string[]>("--group") { Description = "A group the user is in (the certificate's O); may be given several times.", AllowMultipleArgumentsPerToken = false, Arity = ArgumentArity.ZeroOrMore };
         var server = new Option<string?>("--server") { Description = "The API server's URL (default: the one in <data-dir>/kubeconfig)." };
         var output = new Option<string?>("--output") { Description = "Write the kubeconfig to this file (mode 0600) instead of standard output." };
-        var command = new Command("kubeconfig", "Issue a kubeconfig for a user of a running cluster.") { dataDir, user, groups, server, output };
+        var command = new Command("kubeconfig", "Issue a kubeconfig for a user of a running cluster.") { dataDir, user, node, groups, server, output };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var directory = Path.GetFullPath(parse.GetValue(dataDir)!);
@@ -29,10 +32,26 @@ internal static partial class KubeconfigCommand
                 return await FailAsync($"{directory} holds no cluster CA (pki/ca.crt and pki/ca.key): start the cluster with orch up --data-dir {directory} first").ConfigureAwait(false);
             }
 
-            var name = parse.GetValue(user)!;
-            if (name.Length == 0 || name.StartsWith("system:", StringComparison.Ordinal))
+            var name = parse.GetValue(user);
+            var nodeName = parse.GetValue(node);
+            var memberOf = parse.GetValue(groups) ?? [];
+            if ((name is null) == (nodeName is null))
             {
-                return await FailAsync($"--user \"{name}\" is empty or a system: name; those are the cluster's own identities").ConfigureAwait(false);
+                return await FailAsync("give either --user NAME or --node NAME").ConfigureAwait(false);
+            }
+
+            if (nodeName is not null)
+            {
+                if (!NodeName().IsMatch(nodeName) || nodeName.Length > 253 || memberOf.Length > 0)
+                {
+                    return await FailAsync($"--node \"{nodeName}\" must be a node name (lowercase letters, digits, '-' and '.'), without --group").ConfigureAwait(false);
+                }
+
+                (name, memberOf) = ($"system:node:{nodeName}", ["system:nodes"]);
+            }
+            else if (name!.Length == 0 || name.StartsWith("system:", StringComparison.Ordinal))
+            {
+                return await FailAsync($"--user \"{name}\" is empty or a system: name; those are the cluster's own identities (--node issues a node's)").ConfigureAwait(false);
             }
 
             var url = parse.GetValue(server) ?? ServerOf(Path.Combine(directory, "kubeconfig"));
@@ -42,7 +61,7 @@ internal static partial class KubeconfigCommand
             }
 
             var certificates = ClusterCertificates.LoadOrCreate(pki, TimeProvider.System);
-            var (certificate, key) = certificates.IssueClient(name, parse.GetValue(groups) ?? [], TimeProvider.System);
+            var (certificate, key) = certificates.IssueClient(name, memberOf, TimeProvider.System);
             var text = Kubeconfig.Create("orchestration", url, certificates.Authority.ExportCertificatePem(), certificate, key, name);
             if (parse.GetValue(output) is { } file)
             {
@@ -72,6 +91,9 @@ internal static partial class KubeconfigCommand
         await Console.Error.WriteLineAsync($"orch: {message}").ConfigureAwait(false);
         return 2;
     }
+
+    [GeneratedRegex(@"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")]
+    private static partial Regex NodeName();
 
     [GeneratedRegex(@"^\s*server:\s*(\S+)\s*$", RegexOptions.Multiline)]
     private static partial Regex ServerLine();

@@ -136,6 +136,84 @@ public sealed class SecurityTests(OrchCluster cluster)
     }
 
     [Fact]
+    public async Task The_components_default_roles_give_the_scheduler_and_the_proxy_their_rights_and_no_more()
+    {
+        var admin = cluster.Kubectl(Kubectl.Versions[^1]);
+        var table = new (string User, string Verb, string Resource, string Answer)[]
+        {
+            ("system:kube-scheduler", "create", "bindings", "yes"),
+            ("system:kube-scheduler", "watch", "nodes", "yes"),
+            ("system:kube-scheduler", "get", "secrets", "no"),
+            ("system:kube-scheduler", "delete", "nodes", "no"),
+            ("system:kube-proxy", "watch", "endpointslices.discovery.k8s.io", "yes"),
+            ("system:kube-proxy", "create", "pods", "no"),
+            ("system:kube-controller-manager", "create", "replicasets.apps", "yes"),
+        };
+        foreach (var (user, verb, resource, answer) in table)
+        {
+            (await CanIAsync(admin, verb, resource, "default", "--as", user)).Should().Be(answer, $"{user} can-i {verb} {resource}");
+        }
+
+        var roles = await admin.RunAsync(["get", "clusterroles", "system:node", "system:node-proxier", "system:kube-scheduler", "system:kube-controller-manager", "-o", "name"]);
+        roles.ExitCode.Should().Be(0, roles.ToString());
+    }
+
+    [Fact]
+    public async Task A_nodes_credential_reads_the_secrets_of_its_own_pods_and_not_another_nodes_and_writes_only_its_own_node()
+    {
+        var admin = cluster.Kubectl(Kubectl.Versions[^1]);
+        var ns = await cluster.NamespaceAsync(admin);
+        var id = Guid.NewGuid().ToString("N")[..6];
+        var (mine, theirs) = ($"node-a-{id}", $"node-b-{id}");
+        var objects = string.Join("---\n", new[] { mine, theirs }.Select(node => $$$"""
+            apiVersion: v1
+            kind: Node
+            metadata: {name: {{{node}}}}
+            ---
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: secret-of-{{{node}}}}
+            stringData: {password: hunter2}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: pod-on-{{{node}}}}
+            spec:
+              nodeName: {{{node}}}
+              automountServiceAccountToken: false
+              containers:
+              - name: main
+                image: busybox
+                env:
+                - name: PASSWORD
+                  valueFrom:
+                    secretKeyRef: {name: secret-of-{{{node}}}, key: password}
+
+            """));
+        var applied = await admin.RunAsync(["apply", "-n", ns, "-f", "-"], objects);
+        applied.ExitCode.Should().Be(0, applied.ToString());
+        var file = Path.Combine(cluster.Orch.DataDir, $"kubeconfig-{mine}");
+        var issued = await OrchProcess.RunToExitAsync(TimeSpan.FromSeconds(60), ["kubeconfig", "--data-dir", cluster.Orch.DataDir, "--node", mine, "--output", file]);
+        issued.ExitCode.Should().Be(0, issued.ToString());
+        var node = new Kubectl(Kubectl.Versions[^1], file);
+
+        var whoami = await node.RunAsync(["auth", "whoami"]);
+        whoami.Stdout.Should().MatchRegex($@"Username\s+system:node:{mine}").And.MatchRegex(@"Groups\s+\[system:nodes system:authenticated\]");
+        var own = await node.RunAsync(["get", "secret", $"secret-of-{mine}", "-n", ns, "-o", "jsonpath={.data.password}"]);
+        own.ExitCode.Should().Be(0, own.ToString());
+        var other = await node.RunAsync(["get", "secret", $"secret-of-{theirs}", "-n", ns]);
+        other.Stderr.Trim().Should().Be($"Error from server (Forbidden): secrets \"secret-of-{theirs}\" is forbidden: User \"system:node:{mine}\" cannot get resource \"secrets\" in API group \"\" in the namespace \"{ns}\": no relationship found between node '{mine}' and this object");
+
+        (await node.RunAsync(["label", "node", mine, "zone=a"])).ExitCode.Should().Be(0);
+        var relabel = await node.RunAsync(["label", "node", theirs, "zone=a"]);
+        relabel.Stderr.Should().Contain($"nodes \"{theirs}\" is forbidden: node \"{mine}\" is not allowed to modify node \"{theirs}\"");
+        var evict = await node.RunAsync(["delete", "pod", $"pod-on-{theirs}", "-n", ns, "--wait=false"]);
+        evict.Stderr.Should().Contain($"node \"{mine}\" can only delete pods with spec.nodeName set to itself");
+        (await admin.RunAsync(["get", "pod", $"pod-on-{theirs}", "-n", ns, "-o", "jsonpath={.metadata.deletionTimestamp}"])).Stdout.Should().BeEmpty("the refused delete did not even mark the pod");
+        (await admin.RunAsync(["delete", "node", mine, theirs])).ExitCode.Should().Be(0);
+    }
+
+    [Fact]
     public async Task A_namespace_enforcing_restricted_refuses_a_privileged_pod_in_kubernetes_words()
     {
         var admin = cluster.Kubectl(Kubectl.Versions[^1]);

@@ -46,8 +46,9 @@ public sealed partial class WorkerTests
         OrchProcess? onDocker = null;
         try
         {
-            onContainerd = await OrchProcess.StartAgentAsync(orch.Kubeconfig, containerdDir, "--node-name", "worker-c", "--image-archive", archive);
-            onDocker = await OrchProcess.StartAgentAsync(orch.Kubeconfig, dockerDir, "--node-name", "worker-d", "--runtime", "docker", "--image-archive", archive);
+            // Each worker runs on its node's own credential: the Node authorizer and NodeRestriction decide what it may do.
+            onContainerd = await OrchProcess.StartAgentAsync(await NodeKubeconfigAsync(orch, "worker-c"), containerdDir, "--node-name", "worker-c", "--image-archive", archive);
+            onDocker = await OrchProcess.StartAgentAsync(await NodeKubeconfigAsync(orch, "worker-d"), dockerDir, "--node-name", "worker-d", "--runtime", "docker", "--image-archive", archive);
             onContainerd.Output.Should().Contain("orch: worker worker-c (containerd) joined the cluster");
             onDocker!.Output.Should().Contain("orch: worker worker-d (docker) joined the cluster");
             var kubectl = new Kubectl(Kubectl.Versions[^1], orch.Kubeconfig);
@@ -85,6 +86,8 @@ public sealed partial class WorkerTests
             containerdNamespace.Should().NotBeEmpty(onContainerd.Output);
             dockerNamespace.Should().NotBeEmpty(onDocker.Output);
 
+            onContainerd.Output.Should().NotContainAny(["forbidden", "Forbidden"], "the node's credential holds every right its agent, proxy and DNS use");
+            onDocker.Output.Should().NotContainAny(["forbidden", "Forbidden"]);
             (await onContainerd.StopAsync()).Should().Be(0, onContainerd.Output);
             (await onDocker.StopAsync()).Should().Be(0, onDocker.Output);
             onContainerd.Output.Should().Contain("orch: worker stopped");
@@ -118,6 +121,15 @@ public sealed partial class WorkerTests
                 }
             }
         }
+    }
+
+    /// <summary>A kubeconfig for the node <paramref name="node"/> (user system:node:NAME in group system:nodes), issued by orch kubeconfig --node.</summary>
+    private static async Task<string> NodeKubeconfigAsync(OrchProcess orch, string node)
+    {
+        var file = Path.Combine(orch.DataDir, $"kubeconfig-{node}");
+        var issued = await OrchProcess.RunToExitAsync(TimeSpan.FromSeconds(60), ["kubeconfig", "--data-dir", orch.DataDir, "--node", node, "--output", file]);
+        issued.ExitCode.Should().Be(0, issued.ToString());
+        return file;
     }
 
     [Theory]

@@ -136,7 +136,7 @@ public sealed partial class ResourceHandler
     private async Task DeleteAsync(HttpContext context, ResourceKind kind, string version, string? ns, string name, RequestOptions request)
     {
         var deleteOptions = await ReadDeleteOptionsAsync(context, request).ConfigureAwait(false);
-        var write = request.DryRun || deleteOptions.DryRun ? new WriteOptions { DryRun = true } : WriteOptions.Default;
+        var write = request.Write with { DryRun = request.DryRun || deleteOptions.DryRun };
         var deleted = await registry.DeleteAsync(kind, ns, name, deleteOptions.Options, write, context.RequestAborted).ConfigureAwait(false);
         AfterWrite(kind, deleted, request, deleted: true);
         var pending = deleted["metadata"]?["deletionTimestamp"] is not null;
@@ -146,7 +146,7 @@ public sealed partial class ResourceHandler
     private async Task DeleteCollectionAsync(HttpContext context, ResourceKind kind, string version, ResourcePath path, RequestOptions request)
     {
         var deleteOptions = await ReadDeleteOptionsAsync(context, request).ConfigureAwait(false);
-        var write = request.DryRun || deleteOptions.DryRun ? new WriteOptions { DryRun = true } : WriteOptions.Default;
+        var write = request.Write with { DryRun = request.DryRun || deleteOptions.DryRun };
         var list = await registry.ListAsync(kind, path.Namespace, ListOptionsOf(request) with { Limit = 0, Continue = null }, context.RequestAborted).ConfigureAwait(false);
         var deleted = new JsonArray();
         foreach (var item in list.Items)

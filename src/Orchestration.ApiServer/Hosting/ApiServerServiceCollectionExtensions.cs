@@ -41,8 +41,11 @@ public static class ApiServerServiceCollectionExtensions
         services.TryAddSingleton<ResourceHandler>();
         services.AddHostedService<CustomResourceKinds>();
 
-        // Authorization: RBAC (its roles and bindings followed by informers) behind the chain that
-        // lets system:masters through; the default roles reconciled at start.
+        // Authorization: the Node authorizer, then RBAC (each following what it needs through
+        // informers) behind the chain that lets system:masters through; the default roles reconciled at start.
+        services.TryAddSingleton<Security.Authorization.NodeAuthorizer>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Security.Authorization.IAuthorizer, Security.Authorization.NodeAuthorizer>(sp => sp.GetRequiredService<Security.Authorization.NodeAuthorizer>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Security.Authorization.IRuleResolver, Security.Authorization.NodeAuthorizer>(sp => sp.GetRequiredService<Security.Authorization.NodeAuthorizer>()));
         services.TryAddSingleton<Security.Rbac.RbacAuthorizer>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Security.Authorization.IAuthorizer, Security.Rbac.RbacAuthorizer>(sp => sp.GetRequiredService<Security.Rbac.RbacAuthorizer>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Security.Authorization.IRuleResolver, Security.Rbac.RbacAuthorizer>(sp => sp.GetRequiredService<Security.Rbac.RbacAuthorizer>()));
@@ -71,6 +74,7 @@ public static class ApiServerServiceCollectionExtensions
             services.AddSingleton<Security.Rbac.RbacBootstrap>();
             services.AddHostedService(sp => sp.GetRequiredService<Security.Rbac.RbacBootstrap>());
             services.AddHostedService(sp => sp.GetRequiredService<Security.Rbac.RbacAuthorizer>());
+            services.AddHostedService(sp => sp.GetRequiredService<Security.Authorization.NodeAuthorizer>());
         }
         services.AddRouting();
         return services;

@@ -47,11 +47,12 @@ public static class OrchestrationServiceCollectionExtensions
         services.TryAddSingleton<ServiceAddressAllocation>();
         services.TryAddSingleton<NamespaceLifecycle>();
         services.TryAddSingleton<PodSecurity>();
+        services.TryAddSingleton<NodeRestriction>();
         services.TryAddSingleton<LimitRanger>();
         services.TryAddSingleton<ResourceQuotaAdmission>();
         services.TryAddSingleton(sp => new AdmissionChain(
             [sp.GetRequiredService<ServiceAddressAllocation>(), sp.GetRequiredService<LimitRanger>(), .. sp.GetServices<IMutatingAdmissionPlugin>()],
-            [sp.GetRequiredService<NamespaceLifecycle>(), sp.GetRequiredService<PodSecurity>(), sp.GetRequiredService<ResourceQuotaAdmission>(), .. sp.GetServices<IValidatingAdmissionPlugin>()]));
+            [sp.GetRequiredService<NamespaceLifecycle>(), sp.GetRequiredService<NodeRestriction>(), sp.GetRequiredService<PodSecurity>(), sp.GetRequiredService<ResourceQuotaAdmission>(), .. sp.GetServices<IValidatingAdmissionPlugin>()]));
 
         // Strategies registered through DI (AddResourceStrategy) replace the built-in one of their kind.
         services.TryAddSingleton(sp => new ResourceStrategies([.. ResourceStrategies.BuiltIn(), .. sp.GetServices<IResourceStrategy>()]));

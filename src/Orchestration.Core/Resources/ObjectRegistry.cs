@@ -222,10 +222,13 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
             }
 
             var dryRun = writeOptions?.DryRun == true;
-            if (IsNamespace(kind) && meta["deletionTimestamp"] is null)
+            var onlyMarks = (GracefulPodDeletion && IsPod(kind) && PodGracePeriod(obj, options) is not null) || finalizers is { Count: > 0 } || HasSpecFinalizers(kind, obj);
+            if (onlyMarks && meta["deletionTimestamp"] is null)
             {
-                // A namespace is only marked (its finalizer holds it): the chain judges the request now.
-                var marking = new AdmissionRequest(kind, AdmissionOperation.Delete, null, name, obj, obj, dryRun: true);
+                // The object is only marked (a finalizer or a pod's grace period holds it): the
+                // validating chain judges the request now, as the requester's (a namespace of the
+                // system, another node's pod); the final removal passes the whole chain again.
+                var marking = new AdmissionRequest(kind, AdmissionOperation.Delete, NamespaceOf(kind, @namespace), name, obj, obj, dryRun: true) { User = writeOptions?.User, WarningSink = writeOptions?.Warnings };
                 await Admission.ValidateAsync(marking, cancellationToken).ConfigureAwait(false);
             }
 
@@ -279,7 +282,7 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
             }
             else
             {
-                var admission = await AdmitDeletionAsync(kind, @namespace, name, obj, dryRun, cancellationToken).ConfigureAwait(false);
+                var admission = await AdmitDeletionAsync(kind, @namespace, name, obj, dryRun, writeOptions?.User, cancellationToken).ConfigureAwait(false);
                 if (dryRun)
                 {
                     return obj;
@@ -353,7 +356,7 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
             if (finalizing)
             {
                 // Its last finalizer went: the object leaves the store, and the chain sees it go.
-                admission = await AdmitDeletionAsync(kind, ns, name, next, dryRun, cancellationToken).ConfigureAwait(false);
+                admission = await AdmitDeletionAsync(kind, ns, name, next, dryRun, user: null, cancellationToken).ConfigureAwait(false);
             }
 
             if (dryRun)
@@ -403,9 +406,9 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
         IsNamespace(kind) && obj["spec"]?["finalizers"] is JsonArray { Count: > 0 };
 
     /// <summary>An object is about to leave the store: both phases of the chain see it; the returned request commits or aborts with the store's delete.</summary>
-    private async Task<AdmissionRequest> AdmitDeletionAsync(ResourceKind kind, string? @namespace, string name, JsonObject obj, bool dryRun, CancellationToken cancellationToken)
+    private async Task<AdmissionRequest> AdmitDeletionAsync(ResourceKind kind, string? @namespace, string name, JsonObject obj, bool dryRun, RequestUser? user, CancellationToken cancellationToken)
     {
-        var admission = new AdmissionRequest(kind, AdmissionOperation.Delete, NamespaceOf(kind, @namespace), name, obj, obj, dryRun);
+        var admission = new AdmissionRequest(kind, AdmissionOperation.Delete, NamespaceOf(kind, @namespace), name, obj, obj, dryRun) { User = user };
         await Admission.MutateAsync(admission, cancellationToken).ConfigureAwait(false);
         await Admission.ValidateAsync(admission, cancellationToken).ConfigureAwait(false);
         return admission;

@@ -70,7 +70,7 @@ public sealed class KindRegistrationTests : IAsyncLifetime
     [Fact]
     public async Task Mutating_plugins_run_before_the_kinds_checks_and_validating_plugins_after_in_registration_order()
     {
-        _provider.GetRequiredService<AdmissionChain>().Names.Should().Equal("ServiceAddressAllocation", "LimitRanger", "Stamp", "NamespaceLifecycle", "PodSecurity", "ResourceQuota", "NoForbiddenNames");
+        _provider.GetRequiredService<AdmissionChain>().Names.Should().Equal("ServiceAddressAllocation", "LimitRanger", "Stamp", "NamespaceLifecycle", "NodeRestriction", "PodSecurity", "ResourceQuota", "NoForbiddenNames");
         var stamped = await _client.CreateAsync(new V1ConfigMap { Metadata = new V1ObjectMeta { Name = "stamped", NamespaceProperty = "default" } });
         stamped.Metadata.Annotations.Should().Contain("stamp", "Create");
         _seen.Should().Equal("Stamp Create stamped", "NoForbiddenNames Create stamped");

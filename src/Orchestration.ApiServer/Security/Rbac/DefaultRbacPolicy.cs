@@ -7,7 +7,10 @@ namespace Orchestration.ApiServer.Security.Rbac;
 /// start: <c>cluster-admin</c> for <c>system:masters</c>; discovery, self-reviews and public
 /// information for every authenticated user; the user-facing <c>admin</c>, <c>edit</c> and
 /// <c>view</c>, aggregated from <c>system:aggregate-to-*</c> (edit includes view, admin includes
-/// edit) by the ClusterRole aggregation controller.
+/// edit) by the ClusterRole aggregation controller; the components' own roles, bound to the users
+/// their credentials name (<c>system:kube-scheduler</c>, <c>system:kube-controller-manager</c>,
+/// <c>system:kube-proxy</c>), and <c>system:node</c>, whose rules the Node authorizer applies to
+/// every node's credential.
 /// </summary>
 public static class DefaultRbacPolicy
 {
@@ -69,6 +72,37 @@ public static class DefaultRbacPolicy
             Rule(Read, ["policy"], ["poddisruptionbudgets", "poddisruptionbudgets/status"]),
             Rule(Read, ["events.k8s.io"], ["events"]),
         ]),
+        Role("system:node", null, [.. Authorization.NodeAuthorizer.NodeRules]),
+        Role("system:node-proxier", null,
+        [
+            Rule(["list", "watch"], [""], ["endpoints", "services", "nodes"]),
+            Rule(["get"], [""], ["nodes"]),
+            Rule(["list", "watch"], ["discovery.k8s.io"], ["endpointslices"]),
+            Rule(["create", "patch", "update"], ["", "events.k8s.io"], ["events"]),
+        ]),
+        Role("system:kube-scheduler", null,
+        [
+            Rule(["create", "patch", "update"], ["", "events.k8s.io"], ["events"]),
+            Rule(["create"], ["coordination.k8s.io"], ["leases"]),
+            Rule(["get", "update"], ["coordination.k8s.io"], ["leases"], ["kube-scheduler"]),
+            Rule(Read, [""], ["nodes", "namespaces", "services", "replicationcontrollers", "persistentvolumeclaims", "persistentvolumes"]),
+            Rule([.. Read, "delete"], [""], ["pods"]),
+            Rule(["create"], [""], ["bindings", "pods/binding"]),
+            Rule(["patch", "update"], [""], ["pods/status"]),
+            Rule(Read, ["apps"], ["replicasets", "statefulsets"]),
+            Rule(Read, ["policy"], ["poddisruptionbudgets"]),
+            Rule(["create"], ["authentication.k8s.io"], ["tokenreviews"]),
+            Rule(["create"], ["authorization.k8s.io"], ["subjectaccessreviews"]),
+        ]),
+        Role("system:kube-controller-manager", null,
+        [
+            // One identity runs every built-in controller here (kube gives each its own ServiceAccount):
+            // it reads everything and writes the kinds its controllers own.
+            Rule(Read, ["*"], ["*"]),
+            Rule([.. Write], ["", "apps", "batch", "discovery.k8s.io", "coordination.k8s.io", "events.k8s.io", "rbac.authorization.k8s.io"], ["*"]),
+            Rule(["create"], ["authentication.k8s.io"], ["tokenreviews"]),
+            Rule(["create"], ["authorization.k8s.io"], ["subjectaccessreviews"]),
+        ]),
     ];
 
     /// <summary>The default ClusterRoleBindings.</summary>
@@ -78,7 +112,20 @@ public static class DefaultRbacPolicy
         Binding("system:discovery", "system:discovery", "system:authenticated"),
         Binding("system:basic-user", "system:basic-user", "system:authenticated"),
         Binding("system:public-info-viewer", "system:public-info-viewer", "system:authenticated", "system:unauthenticated"),
+        UserBinding("system:kube-scheduler", "system:kube-scheduler", "system:kube-scheduler"),
+        UserBinding("system:kube-controller-manager", "system:kube-controller-manager", "system:kube-controller-manager"),
+        UserBinding("system:node-proxier", "system:node-proxier", "system:kube-proxy"),
+
+        // As in kube, nodes get their rights from the Node authorizer: this binding has no subjects.
+        Binding("system:node", "system:node"),
     ];
+
+    private static V1ClusterRoleBinding UserBinding(string name, string role, string user)
+    {
+        var binding = Binding(name, role);
+        binding.Subjects = [new Rbacv1Subject { ApiGroup = "rbac.authorization.k8s.io", Kind = "User", Name = user }];
+        return binding;
+    }
 
     private static V1ClusterRole Role(string name, string? aggregateTo, IList<V1PolicyRule> rules)
     {
@@ -118,7 +165,7 @@ public static class DefaultRbacPolicy
         Annotations = new Dictionary<string, string> { [AutoUpdateAnnotation] = "true" },
     };
 
-    private static V1PolicyRule Rule(string[] verbs, string[] groups, string[] resources) => new() { Verbs = verbs, ApiGroups = groups, Resources = resources };
+    private static V1PolicyRule Rule(string[] verbs, string[] groups, string[] resources, string[]? names = null) => new() { Verbs = verbs, ApiGroups = groups, Resources = resources, ResourceNames = names };
 
     private static V1PolicyRule NonResource(string[] verbs, string[] urls) => new() { Verbs = verbs, NonResourceURLs = urls };
 }

@@ -24,9 +24,9 @@ public sealed class AdmissionChain
     /// <summary>The names of the plugins, in the order they run.</summary>
     public IReadOnlyList<string> Names => [.. _mutating.Select(p => p.Name), .. _validating.Select(p => p.Name)];
 
-    /// <summary>The default chain over a registry's store: service address allocation, then namespace lifecycle.</summary>
+    /// <summary>The default chain over a registry's store: service address allocation and LimitRanger, then namespace lifecycle, NodeRestriction, Pod Security and ResourceQuota.</summary>
     public static AdmissionChain CreateDefault(State.IStateStore store, ServiceAddresses addresses) =>
-        new([new ServiceAddressAllocation(store, addresses), new LimitRanger(store)], [new NamespaceLifecycle(store), new PodSecurity(store), new ResourceQuotaAdmission(store)]);
+        new([new ServiceAddressAllocation(store, addresses), new LimitRanger(store)], [new NamespaceLifecycle(store), new NodeRestriction(), new PodSecurity(store), new ResourceQuotaAdmission(store)]);
 
     /// <summary>The mutating phase: each mutating plugin in order. On a refusal, what earlier plugins did is undone.</summary>
     public async ValueTask MutateAsync(AdmissionRequest request, CancellationToken cancellationToken)
