@@ -79,6 +79,13 @@ public static class RequestBodies
         }
         else
         {
+            // The parser reads strings lazily: invalid UTF-8 inside one would only fail (as a 500)
+            // when a field is read. A JSON text must be UTF-8 throughout.
+            if (!System.Text.Unicode.Utf8.IsValid(body))
+            {
+                throw new BadRequestException("the request body is not valid JSON: it is not valid UTF-8 text");
+            }
+
             try
             {
                 node = JsonNode.Parse(body, documentOptions: new JsonDocumentOptions { MaxDepth = 256, AllowDuplicateProperties = false });
