@@ -29,12 +29,21 @@ internal sealed class BenchCluster : IAsyncDisposable
 
     public string Url { get; }
 
-    public static async Task<BenchCluster> StartAsync()
+    /// <summary>The cluster CA's directory: load generators in other processes issue their own client certificates from it.</summary>
+    public string PkiDirectory => Path.Combine(_directory, "pki");
+
+    public static async Task<BenchCluster> StartAsync(int? maxMutatingRequestsInFlight = null)
     {
         var directory = Directory.CreateTempSubdirectory("orch-apibench-").FullName;
         var certificates = ClusterCertificates.LoadOrCreate(Path.Combine(directory, "pki"), TimeProvider.System);
         var app = ApiServerHost.Build(
-            new ApiServerHostOptions { Port = 0, Certificates = certificates, MinimumLogLevel = LogLevel.Warning },
+            new ApiServerHostOptions
+            {
+                Port = 0,
+                Certificates = certificates,
+                MinimumLogLevel = LogLevel.Warning,
+                Api = api => api.MaxMutatingRequestsInFlight = maxMutatingRequestsInFlight ?? api.MaxMutatingRequestsInFlight,
+            },
             services => services.AddSingleton<IStateStore>(_ => new SqliteStateStore(new SqliteStateStoreOptions { DataDirectory = Path.Combine(directory, "state"), CompactionInterval = null })));
         await app.StartAsync();
         var url = ApiServerHost.ServerUrl(app);
@@ -53,13 +62,16 @@ internal sealed class BenchCluster : IAsyncDisposable
     /// A client shaped like client-go's: one HTTP/2 connection whose streams carry every request,
     /// with a certificate for <paramref name="user"/> (not in system:masters: RBAC and the seat limits apply).
     /// </summary>
-    public HttpClient Http2As(string user, params string[] groups)
+    public HttpClient Http2As(string user, params string[] groups) => Http2As(Url, _certificates, user, groups);
+
+    /// <summary>A client-go-shaped client of the server at <paramref name="url"/>, its certificate issued by <paramref name="certificates"/>.</summary>
+    public static HttpClient Http2As(string url, ClusterCertificates certificates, string user, params string[] groups)
     {
-        var handler = ClusterHttpHandler.Create(_certificates.ClientConfiguration(Url, user, groups, TimeProvider.System));
+        var handler = ClusterHttpHandler.Create(certificates.ClientConfiguration(url, user, groups, TimeProvider.System));
         handler.EnableMultipleHttp2Connections = false;
         return new HttpClient(handler)
         {
-            BaseAddress = new Uri(Url),
+            BaseAddress = new Uri(url),
             Timeout = TimeSpan.FromMinutes(2),
             DefaultRequestVersion = System.Net.HttpVersion.Version20,
             DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
