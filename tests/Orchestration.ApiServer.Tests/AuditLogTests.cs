@@ -92,6 +92,24 @@ public sealed class AuditLogTests : IAsyncLifetime
             .Should().Be(("admin", "bob", 403), "the authenticated user and the one it acted as are both recorded");
     }
 
+    [Fact]
+    public async Task A_pod_admitted_under_the_pod_security_audit_label_carries_its_violations_on_its_audit_event()
+    {
+        using var admin = _server.Http();
+        (await admin.PostAsync("/api/v1/namespaces", Json("""{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"audited","labels":{"pod-security.kubernetes.io/audit":"baseline"}}}"""))).StatusCode.Should().Be(HttpStatusCode.Created);
+
+        var created = await admin.PostAsync("/api/v1/namespaces/audited/pods", Json("""{"apiVersion":"v1","kind":"Pod","metadata":{"name":"priv"},"spec":{"containers":[{"name":"main","image":"busybox","securityContext":{"privileged":true}}]}}"""));
+        var plain = await admin.PostAsync("/api/v1/namespaces/audited/pods", Json("""{"apiVersion":"v1","kind":"Pod","metadata":{"name":"plain"},"spec":{"containers":[{"name":"main","image":"busybox"}]}}"""));
+
+        created.StatusCode.Should().Be(HttpStatusCode.Created, "audit mode admits the pod");
+        plain.StatusCode.Should().Be(HttpStatusCode.Created);
+        List<JsonObject> pods = [];
+        (await Eventually.HoldsAsync(() => (pods = [.. Lines().Where(e => e["objectRef"]?["resource"]?.ToString() == "pods")]).Count >= 2, 100, TimeSpan.FromMilliseconds(50))).Should().BeTrue();
+        pods[0]["annotations"]!["pod-security.kubernetes.io/audit-violations"]!.ToString()
+            .Should().Be("would violate PodSecurity \"baseline:latest\": privileged (container \"main\" must not set securityContext.privileged=true)");
+        pods[1].ContainsKey("annotations").Should().BeFalse("a pod that breaks nothing is not annotated");
+    }
+
     private List<JsonObject> Lines() =>
         File.Exists(LogPath)
             ? [.. File.ReadAllLines(LogPath).Where(l => l.Length > 0).Select(l => JsonNode.Parse(l)!.AsObject())]

@@ -29,7 +29,10 @@ internal sealed class RequestOptions
     /// <summary>Where the admission plugins' warnings for this request go.</summary>
     public ICollection<string>? Warnings { get; set; }
 
-    public WriteOptions Write => new() { DryRun = DryRun, User = User, Warnings = Warnings };
+    /// <summary>Where a write's admission plugins put audit annotations: the audit log's, when it records this request.</summary>
+    public IDictionary<string, string>? AuditAnnotations { get; set; }
+
+    public WriteOptions Write => new() { DryRun = DryRun, User = User, Warnings = Warnings, AuditAnnotations = AuditAnnotations };
 
     public static RequestOptions Read(HttpRequest request)
     {

@@ -63,6 +63,7 @@ public sealed partial class ResourceHandler(
                 var warnings = new List<string>();
                 request.User = new RequestUser(user.Name, user.Groups, user.Uid);
                 request.Warnings = warnings;
+                request.AuditAnnotations = context.Features.Get<Security.Audit.AuditAnnotations>()?.Values;
                 context.Response.OnStarting(() =>
                 {
                     AddWarnings(context, warnings);

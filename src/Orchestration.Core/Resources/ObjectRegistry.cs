@@ -119,7 +119,7 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
             meta["generation"] = 1;
             strategy.PrepareForCreate(kind, obj, name, uid);
             strategy.Default(obj);
-            var admission = new AdmissionRequest(kind, AdmissionOperation.Create, ns, name, obj, null, dryRun) { User = options?.User, WarningSink = options?.Warnings };
+            var admission = new AdmissionRequest(kind, AdmissionOperation.Create, ns, name, obj, null, dryRun) { User = options?.User, WarningSink = options?.Warnings, AuditAnnotationSink = options?.AuditAnnotations };
             await Admission.MutateAsync(admission, cancellationToken).ConfigureAwait(false);
             try
             {
@@ -228,7 +228,7 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
                 // The object is only marked (a finalizer or a pod's grace period holds it): the
                 // validating chain judges the request now, as the requester's (a namespace of the
                 // system, another node's pod); the final removal passes the whole chain again.
-                var marking = new AdmissionRequest(kind, AdmissionOperation.Delete, NamespaceOf(kind, @namespace), name, obj, obj, dryRun: true) { User = writeOptions?.User, WarningSink = writeOptions?.Warnings };
+                var marking = new AdmissionRequest(kind, AdmissionOperation.Delete, NamespaceOf(kind, @namespace), name, obj, obj, dryRun: true) { User = writeOptions?.User, WarningSink = writeOptions?.Warnings, AuditAnnotationSink = writeOptions?.AuditAnnotations };
                 await Admission.ValidateAsync(marking, cancellationToken).ConfigureAwait(false);
             }
 
@@ -337,7 +337,7 @@ public sealed partial class ObjectRegistry(IStateStore store, ResourceKindTable 
 
             var next = statusOnly ? WithStatus(old, sent) : Merged(kind, old, sent);
             var meta = MetadataOf(next);
-            var admission = new AdmissionRequest(kind, AdmissionOperation.Update, ns, name, next, old, dryRun) { User = options?.User, WarningSink = options?.Warnings };
+            var admission = new AdmissionRequest(kind, AdmissionOperation.Update, ns, name, next, old, dryRun) { User = options?.User, WarningSink = options?.Warnings, AuditAnnotationSink = options?.AuditAnnotations };
             if (!statusOnly)
             {
                 // A status write changes what the server reports, not what was asked: it skips the chain, as in Kubernetes.

@@ -12,6 +12,9 @@ public sealed record WriteOptions
     /// <summary>Where admission plugins' warnings go (the API server returns them as <c>Warning</c> headers); null to drop them.</summary>
     public ICollection<string>? Warnings { get; init; }
 
+    /// <summary>Where admission plugins' audit annotations go (the API server's audit log records them on the request's event); null to drop them.</summary>
+    public IDictionary<string, string>? AuditAnnotations { get; init; }
+
     /// <summary>A write with no options.</summary>
     public static WriteOptions Default { get; } = new();
 }

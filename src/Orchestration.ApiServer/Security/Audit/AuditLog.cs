@@ -83,6 +83,8 @@ public sealed partial class AuditLog : IAsyncDisposable
             _events.Writer.TryWrite(Event(context, attributes, level, auditId, "RequestReceived", received, received, requestObject, null, null));
         }
 
+        var annotations = new AuditAnnotations();
+        context.Features.Set(annotations);
         var original = context.Response.Body;
         using var captured = level == AuditLevel.RequestResponse && !attributes.IsLongRunning ? new MemoryStream() : null;
         if (captured is not null)
@@ -107,7 +109,16 @@ public sealed partial class AuditLog : IAsyncDisposable
                 }
 
                 var impersonated = UserInfo.Of(context) is { } acting && !ReferenceEquals(acting, user) && acting.Name != user.Name ? acting : null;
-                _events.Writer.TryWrite(Event(context, attributes, level, auditId, "ResponseComplete", received, _timeProvider.GetUtcNow(), requestObject, responseObject, impersonated));
+                var completed = Event(context, attributes, level, auditId, "ResponseComplete", received, _timeProvider.GetUtcNow(), requestObject, responseObject, impersonated);
+                lock (annotations.Values)
+                {
+                    if (annotations.Values.Count > 0)
+                    {
+                        completed["annotations"] = new JsonObject([.. annotations.Values.Select(a => KeyValuePair.Create(a.Key, (JsonNode?)JsonValue.Create(a.Value)))]);
+                    }
+                }
+
+                _events.Writer.TryWrite(completed);
             }
         }
     }
@@ -268,4 +279,11 @@ public sealed partial class AuditLog : IAsyncDisposable
         public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
             WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
     }
+}
+
+/// <summary>The audit annotations admission plugins add to the request being recorded (a request feature).</summary>
+internal sealed class AuditAnnotations
+{
+    /// <summary>The annotations by key.</summary>
+    public Dictionary<string, string> Values { get; } = new(StringComparer.Ordinal);
 }

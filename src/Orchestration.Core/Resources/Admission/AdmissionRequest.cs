@@ -54,6 +54,23 @@ public sealed class AdmissionRequest
         WarningSink?.Add(message);
     }
 
+    /// <summary>Where <see cref="AddAuditAnnotation"/> puts annotations.</summary>
+    internal IDictionary<string, string>? AuditAnnotationSink { get; init; }
+
+    /// <summary>Records <paramref name="key"/>=<paramref name="value"/> on the request's audit event (kube's audit annotations, as PodSecurity's audit mode adds them).</summary>
+    public void AddAuditAnnotation(string key, string value)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(key);
+        ArgumentNullException.ThrowIfNull(value);
+        if (AuditAnnotationSink is { } sink)
+        {
+            lock (sink)
+            {
+                sink[key] = value;
+            }
+        }
+    }
+
     /// <summary>Undoes a plugin's side effect (an allocated address) if the write does not happen: refused later in the chain, a conflict, a failed store write.</summary>
     public void OnAbort(Func<CancellationToken, ValueTask> undo) => (_aborts ??= []).Add(undo);
 

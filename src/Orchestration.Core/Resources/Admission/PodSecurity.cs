@@ -15,13 +15,20 @@ namespace Orchestration.Resources.Admission;
 /// running as non-root (and not as uid 0), a RuntimeDefault or Localhost seccomp profile, dropping
 /// ALL capabilities (adding back only NET_BIND_SERVICE) and only the volume types it lists.
 /// Under the <c>warn</c> label the pod is admitted and the client gets a <c>Warning</c>
-/// (<c>would violate PodSecurity "restricted:latest": ...</c>); the <c>audit</c> label is not acted on yet.
+/// (<c>would violate PodSecurity "restricted:latest": ...</c>); under the <c>audit</c> label it is
+/// admitted and the request's audit event gets the <c>pod-security.kubernetes.io/audit-violations</c> annotation.
 /// </summary>
 /// <param name="store">The store, where the namespace's labels are read.</param>
 public sealed class PodSecurity(IStateStore store) : IValidatingAdmissionPlugin
 {
     /// <summary>The label that sets a namespace's enforced level.</summary>
     public const string EnforceLabel = "pod-security.kubernetes.io/enforce";
+
+    /// <summary>The label that sets the level a namespace's pods are audited against.</summary>
+    public const string AuditLabel = "pod-security.kubernetes.io/audit";
+
+    /// <summary>The audit annotation that names what an audited pod would break.</summary>
+    public const string AuditViolationsAnnotation = "pod-security.kubernetes.io/audit-violations";
 
     /// <summary>The label that sets the level a namespace's pods are warned about.</summary>
     public const string WarnLabel = "pod-security.kubernetes.io/warn";
@@ -49,6 +56,14 @@ public sealed class PodSecurity(IStateStore store) : IValidatingAdmissionPlugin
         {
             var version = labels?[EnforceLabel + "-version"]?.ToString() ?? "latest";
             throw new ForbiddenException($"pods \"{request.Name}\" is forbidden: violates PodSecurity \"{level}:{version}\": {string.Join(", ", violations)}");
+        }
+
+        // audit: the pod is admitted and its audit event says what it would break.
+        var audit = labels?[AuditLabel]?.ToString();
+        if (audit is "baseline" or "restricted" && Violations(spec, restricted: audit == "restricted") is { Count: > 0 } audited)
+        {
+            var version = labels?[AuditLabel + "-version"]?.ToString() ?? "latest";
+            request.AddAuditAnnotation(AuditViolationsAnnotation, $"would violate PodSecurity \"{audit}:{version}\": {string.Join(", ", audited)}");
         }
 
         // warn: the pod is admitted and the client told what it would break.
