@@ -24,10 +24,12 @@ public sealed class FuzzFindingsTests
         act.Should().Throw<BadRequestException>().WithMessage("the request body is not valid JSON: it is not valid UTF-8 text");
     }
 
-    // From the yaml and apply targets: YamlDotNet's scanner throws InvalidOperationException, not a
-    // YamlException, for a plain scalar cut by a line break inside nested flow collections.
+    // From the yaml and apply targets: YamlDotNet throws InvalidOperationException, not a
+    // YamlException, for a plain scalar cut by a line break inside nested flow collections, and
+    // ArgumentException for an empty key in a nested block mapping.
     [Theory]
     [InlineData("a: {b: [{c}\nd: e}]")]
+    [InlineData("a:\n  : 2\n")]
     [InlineData("apiVersion: v1\nkind: Pod\nmetadata:\n  nals: {tts: [{containerPortfront}\nspec:\n  containers:\n  - name: main\n    image: nginxbeme: web\n  la\n    porier: : 8080, protocol: TCP}]")]
     public void Malformed_flow_yaml_that_trips_the_yaml_library_is_a_bad_request(string yaml)
     {

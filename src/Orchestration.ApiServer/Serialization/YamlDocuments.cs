@@ -23,11 +23,12 @@ public static class YamlDocuments
         {
             throw new BadRequestException($"error converting YAML to JSON: yaml: line {ex.Start.Line}: {ex.Message}", ex);
         }
-        catch (InvalidOperationException ex)
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
         {
-            // YamlDotNet's scanner throws this, not a YamlException, on some malformed plain scalars
-            // inside flow collections (found by the fuzzer): still the client's bad input.
-            throw new BadRequestException("error converting YAML to JSON: yaml: the text is not valid YAML (a malformed scalar inside a flow mapping or sequence)", ex);
+            // YamlDotNet throws these, not a YamlException, for some malformed documents (found by
+            // the fuzzer: a plain scalar cut inside nested flow collections, an empty key in a
+            // nested block mapping): still the client's bad input.
+            throw new BadRequestException($"error converting YAML to JSON: yaml: the text is not valid YAML ({ex.Message})", ex);
         }
 
         return stream.Documents.Count switch

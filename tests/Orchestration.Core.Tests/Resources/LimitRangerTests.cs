@@ -37,6 +37,51 @@ public sealed class LimitRangerTests
         (await _client.ListAsync<V1Pod>("team")).Items.Should().BeEmpty();
     }
 
+    [Fact]
+    public async Task A_pod_item_bounds_the_pods_total_and_a_ratio_bounds_each_containers_limit_over_its_request()
+    {
+        await _client.CreateAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "team" } });
+        await _client.CreateAsync(new V1LimitRange
+        {
+            Metadata = new V1ObjectMeta { Name = "pods", NamespaceProperty = "team" },
+            Spec = new V1LimitRangeSpec
+            {
+                Limits =
+                [
+                    new V1LimitRangeItem { Type = "Pod", Max = new Dictionary<string, ResourceQuantity> { ["memory"] = new("256Mi") }, Min = new Dictionary<string, ResourceQuantity> { ["cpu"] = new("100m") } },
+                    new V1LimitRangeItem { Type = "Container", MaxLimitRequestRatio = new Dictionary<string, ResourceQuantity> { ["cpu"] = new("2") } },
+                ],
+            },
+        });
+        V1Pod Pod(string name, params (string Cpu, string CpuLimit, string Memory)[] containers) => new()
+        {
+            Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = "team" },
+            Spec = new V1PodSpec
+            {
+                Containers = [.. containers.Select((c, i) => new V1Container
+                {
+                    Name = $"c{i}",
+                    Image = "busybox",
+                    Resources = new V1ResourceRequirements
+                    {
+                        Requests = new Dictionary<string, ResourceQuantity> { ["cpu"] = new(c.Cpu) },
+                        Limits = new Dictionary<string, ResourceQuantity> { ["cpu"] = new(c.CpuLimit), ["memory"] = new(c.Memory) },
+                    },
+                })],
+            },
+        };
+
+        await _client.CreateAsync(Pod("fits", ("50m", "100m", "128Mi"), ("50m", "100m", "128Mi")));
+        var tooBig = await ((Func<Task>)(() => _client.CreateAsync(Pod("big", ("100m", "200m", "128Mi"), ("100m", "200m", "192Mi"))))).Should().ThrowAsync<ForbiddenException>();
+        var tooSmall = await ((Func<Task>)(() => _client.CreateAsync(Pod("small", ("50m", "100m", "64Mi"))))).Should().ThrowAsync<ForbiddenException>();
+        var ratio = await ((Func<Task>)(() => _client.CreateAsync(Pod("bursty", ("100m", "400m", "64Mi"))))).Should().ThrowAsync<ForbiddenException>();
+
+        tooBig.Which.Message.Should().Be("pods \"big\" is forbidden: [maximum memory usage per Pod is 256Mi, but limit is 320Mi]");
+        tooSmall.Which.Message.Should().Be("pods \"small\" is forbidden: [minimum cpu usage per Pod is 100m, but request is 50m]");
+        ratio.Which.Message.Should().Be("pods \"bursty\" is forbidden: [cpu max limit to request ratio per Container is 2, but provided ratio is 4.000000]");
+        (await _client.ListAsync<V1Pod>("team")).Items.Select(p => p.Metadata.Name).Should().Equal("fits");
+    }
+
     private async Task SetUpAsync()
     {
         await _client.CreateAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "team" } });

@@ -6,12 +6,14 @@ using Orchestration.State;
 namespace Orchestration.Resources.Admission;
 
 /// <summary>
-/// kube-apiserver's LimitRanger for the <c>Container</c> items of a namespace's LimitRanges: a new
+/// kube-apiserver's LimitRanger for the <c>Container</c> and <c>Pod</c> items of a namespace's LimitRanges: a new
 /// pod's containers get the item's <c>defaultRequest</c> and <c>default</c> (limit) for each resource
 /// they leave unset (defaultRequest falling back to default, default to max, as the API defaults
 /// them), recorded in the <c>kubernetes.io/limit-ranger</c> annotation; then a container whose
-/// request is below <c>min</c> or whose limit is above <c>max</c> is refused (403) in
-/// kube-apiserver's words (<c>[maximum cpu usage per Container is 1, but limit is 2]</c>).
+/// request is below <c>min</c>, whose limit is above <c>max</c> or whose limit is more than
+/// <c>maxLimitRequestRatio</c> times its request is refused (403) in kube-apiserver's words
+/// (<c>[maximum cpu usage per Container is 1, but limit is 2]</c>); a <c>Pod</c> item bounds the
+/// pod's total (its containers' sum, or its largest init container) the same way.
 /// </summary>
 /// <param name="store">The store, where the namespace's LimitRanges are read.</param>
 public sealed class LimitRanger(IStateStore store) : IMutatingAdmissionPlugin
@@ -31,17 +33,19 @@ public sealed class LimitRanger(IStateStore store) : IMutatingAdmissionPlugin
             return;
         }
 
-        var items = (await StoredObjects.ListAsync(store, $"/registry/core/limitranges/{ns}/", cancellationToken).ConfigureAwait(false))
+        var all = (await StoredObjects.ListAsync(store, $"/registry/core/limitranges/{ns}/", cancellationToken).ConfigureAwait(false))
             .SelectMany(range => range["spec"]?["limits"] as JsonArray ?? [])
             .OfType<JsonObject>()
-            .Where(item => item["type"]?.ToString() == "Container")
             .ToList();
-        if (items.Count == 0)
+        var items = all.Where(item => item["type"]?.ToString() == "Container").ToList();
+        var podItems = all.Where(item => item["type"]?.ToString() == "Pod").ToList();
+        if (items.Count == 0 && podItems.Count == 0)
         {
             return;
         }
 
         var containers = (request.Object["spec"]?["containers"] as JsonArray ?? []).OfType<JsonObject>().ToList();
+        var initContainers = (request.Object["spec"]?["initContainers"] as JsonArray ?? []).OfType<JsonObject>().ToList();
         var set = new List<string>();
         foreach (var item in items)
         {
@@ -93,6 +97,41 @@ public sealed class LimitRanger(IStateStore store) : IMutatingAdmissionPlugin
                         problems.Add($"maximum {resource} usage per Container is {max}, but limit is {limit}");
                     }
                 }
+
+                foreach (var (resource, ratio) in Quantities(item["maxLimitRequestRatio"]) ?? [])
+                {
+                    if (container["resources"]?["limits"]?[resource]?.ToString() is { } limit && container["resources"]?["requests"]?[resource]?.ToString() is { } asked
+                        && QuotaUsage.Parse(resource, asked) is > 0 and var requested)
+                    {
+                        var provided = (double)QuotaUsage.Parse(resource, limit) / requested;
+                        if (provided > (double)new k8s.Models.ResourceQuantity(ratio).ToDecimal())
+                        {
+                            problems.Add($"{resource} max limit to request ratio per Container is {ratio}, but provided ratio is {provided.ToString("F6", System.Globalization.CultureInfo.InvariantCulture)}");
+                        }
+                    }
+                }
+            }
+        }
+
+        // Pod items bound the pod's total: the sum of its containers (or its largest init container).
+        foreach (var item in podItems)
+        {
+            foreach (var (resource, min) in Quantities(item["min"]) ?? [])
+            {
+                var total = PodTotal(containers, initContainers, "requests", resource);
+                if (total < QuotaUsage.Parse(resource, min))
+                {
+                    problems.Add($"minimum {resource} usage per Pod is {min}, but request is {QuotaUsage.Format(resource, total)}");
+                }
+            }
+
+            foreach (var (resource, max) in Quantities(item["max"]) ?? [])
+            {
+                var total = PodTotal(containers, initContainers, "limits", resource);
+                if (total > QuotaUsage.Parse(resource, max))
+                {
+                    problems.Add($"maximum {resource} usage per Pod is {max}, but limit is {QuotaUsage.Format(resource, total)}");
+                }
             }
         }
 
@@ -129,6 +168,14 @@ public sealed class LimitRanger(IStateStore store) : IMutatingAdmissionPlugin
         }
 
         return set;
+    }
+
+    private static long PodTotal(List<JsonObject> containers, List<JsonObject> initContainers, string list, string resource)
+    {
+        long Amount(JsonObject container) =>
+            container["resources"]?[list]?[resource]?.ToString() is { } text ? QuotaUsage.Parse(resource, text) : 0;
+
+        return Math.Max(containers.Sum(Amount), initContainers.Select(Amount).DefaultIfEmpty(0).Max());
     }
 
     private static Dictionary<string, string>? Quantities(JsonNode? node) =>
