@@ -137,76 +137,22 @@ public sealed class NodeAuthorizer(ObjectRegistry registry, TimeProvider timePro
     private IEnumerable<V1Pod> PodsOn(string node, string @namespace) =>
         _informers.For<V1Pod>().Cache.ByIndex(NodeIndex, node).Where(p => p.Metadata.NamespaceProperty == @namespace);
 
-    private static HashSet<string> Secrets(V1Pod pod)
+    private static HashSet<string> Secrets(V1Pod pod) =>
+        Named(pod, v => v.Secret?.SecretName, p => p.Secret?.Name, e => e.ValueFrom?.SecretKeyRef?.Name, f => f.SecretRef?.Name, (pod.Spec.ImagePullSecrets ?? []).Select(s => s.Name));
+
+    private static HashSet<string> ConfigMaps(V1Pod pod) =>
+        Named(pod, v => v.ConfigMap?.Name, p => p.ConfigMap?.Name, e => e.ValueFrom?.ConfigMapKeyRef?.Name, f => f.ConfigMapRef?.Name, []);
+
+    // The objects of one kind a pod names: in its volumes, their projected sources, its containers' env and envFrom, and more.
+    private static HashSet<string> Named(V1Pod pod, Func<V1Volume, string?> volume, Func<V1VolumeProjection, string?> projected, Func<V1EnvVar, string?> env, Func<V1EnvFromSource, string?> envFrom, IEnumerable<string?> more)
     {
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var volume in pod.Spec.Volumes ?? [])
-        {
-            Add(names, volume.Secret?.SecretName);
-            foreach (var source in volume.Projected?.Sources ?? [])
-            {
-                Add(names, source.Secret?.Name);
-            }
-        }
-
-        foreach (var container in Containers(pod))
-        {
-            foreach (var env in container.Env ?? [])
-            {
-                Add(names, env.ValueFrom?.SecretKeyRef?.Name);
-            }
-
-            foreach (var from in container.EnvFrom ?? [])
-            {
-                Add(names, from.SecretRef?.Name);
-            }
-        }
-
-        foreach (var pull in pod.Spec.ImagePullSecrets ?? [])
-        {
-            Add(names, pull.Name);
-        }
-
-        return names;
-    }
-
-    private static HashSet<string> ConfigMaps(V1Pod pod)
-    {
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var volume in pod.Spec.Volumes ?? [])
-        {
-            Add(names, volume.ConfigMap?.Name);
-            foreach (var source in volume.Projected?.Sources ?? [])
-            {
-                Add(names, source.ConfigMap?.Name);
-            }
-        }
-
-        foreach (var container in Containers(pod))
-        {
-            foreach (var env in container.Env ?? [])
-            {
-                Add(names, env.ValueFrom?.ConfigMapKeyRef?.Name);
-            }
-
-            foreach (var from in container.EnvFrom ?? [])
-            {
-                Add(names, from.ConfigMapRef?.Name);
-            }
-        }
-
-        return names;
+        var names = (pod.Spec.Volumes ?? []).SelectMany(v => (v.Projected?.Sources ?? []).Select(projected).Append(volume(v)))
+            .Concat(Containers(pod).SelectMany(c => (c.Env ?? []).Select(env).Concat((c.EnvFrom ?? []).Select(envFrom))))
+            .Concat(more);
+        return [.. names.Where(n => !string.IsNullOrEmpty(n)).Select(n => n!)];
     }
 
     private static IEnumerable<V1Container> Containers(V1Pod pod) => (pod.Spec.InitContainers ?? []).Concat(pod.Spec.Containers ?? []);
-
-    private static void Add(HashSet<string> names, string? name)
-    {
-        if (!string.IsNullOrEmpty(name))
-        {
-            names.Add(name);
-        }
-    }
 
     private static V1PolicyRule Rule(string[] verbs, string[] groups, string[] resources) => new() { Verbs = verbs, ApiGroups = groups, Resources = resources };
 }

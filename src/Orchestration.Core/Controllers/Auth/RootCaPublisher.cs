@@ -39,17 +39,7 @@ public sealed partial class RootCaPublisher(IClusterClient client, IEnumerable<I
             return ReconcileResult.After(TimeSpan.FromSeconds(1));
         }
 
-        V1Namespace ns;
-        try
-        {
-            ns = await client.GetAsync<V1Namespace>(null, key.Name, cancellationToken).ConfigureAwait(false);
-        }
-        catch (NotFoundException)
-        {
-            return ReconcileResult.Done;
-        }
-
-        if (ns.Metadata.DeletionTimestamp is not null || ns.Status?.Phase == "Terminating")
+        if (!await ActiveNamespace.IsActiveAsync(client, key.Name, cancellationToken).ConfigureAwait(false))
         {
             return ReconcileResult.Done;
         }

@@ -26,17 +26,7 @@ public sealed partial class ServiceAccountController(IClusterClient client, ILog
     /// <inheritdoc />
     public async Task<ReconcileResult> ReconcileAsync(ObjectKey key, CancellationToken cancellationToken)
     {
-        V1Namespace ns;
-        try
-        {
-            ns = await client.GetAsync<V1Namespace>(null, key.Name, cancellationToken).ConfigureAwait(false);
-        }
-        catch (NotFoundException)
-        {
-            return ReconcileResult.Done;
-        }
-
-        if (ns.Metadata.DeletionTimestamp is not null || ns.Status?.Phase == "Terminating")
+        if (!await ActiveNamespace.IsActiveAsync(client, key.Name, cancellationToken).ConfigureAwait(false))
         {
             return ReconcileResult.Done;
         }
