@@ -140,7 +140,17 @@ internal static class LoadGenerator
     /// <summary>Runs this program as a client process with <paramref name="args"/> and reads the JSON line it prints.</summary>
     public static async Task<T> SpawnAsync<T>(params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // ORCH_BENCH_LOAD_NICE=N runs the load process under nice N: it stands for clients on other
+        // machines, whose CPU would not compete with the server's.
+        var nice = args[0] == "load" ? Environment.GetEnvironmentVariable("ORCH_BENCH_LOAD_NICE") : null;
+        var start = new ProcessStartInfo(nice is null ? "dotnet" : "nice") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (nice is not null)
+        {
+            start.ArgumentList.Add("-n");
+            start.ArgumentList.Add(nice);
+            start.ArgumentList.Add("dotnet");
+        }
+
         start.ArgumentList.Add(typeof(LoadGenerator).Assembly.Location);
         foreach (var arg in args)
         {
