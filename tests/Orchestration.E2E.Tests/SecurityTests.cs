@@ -136,6 +136,18 @@ public sealed class SecurityTests(OrchCluster cluster)
     }
 
     [Fact]
+    public async Task Deleting_a_system_namespace_is_refused_in_kubernetes_words_and_it_stays_active()
+    {
+        var admin = cluster.Kubectl(Kubectl.Versions[^1]);
+
+        var refused = await admin.RunAsync(["delete", "namespace", "kube-system", "--wait=false"]);
+
+        refused.ExitCode.Should().NotBe(0);
+        refused.Stderr.Trim().Should().Be("Error from server (Forbidden): namespaces \"kube-system\" is forbidden: this namespace may not be deleted");
+        (await admin.RunAsync(["get", "namespace", "kube-system", "-o", "jsonpath={.status.phase}"])).Stdout.Should().Be("Active", "the refused delete did not even mark it");
+    }
+
+    [Fact]
     public async Task The_components_default_roles_give_the_scheduler_and_the_proxy_their_rights_and_no_more()
     {
         var admin = cluster.Kubectl(Kubectl.Versions[^1]);

@@ -94,7 +94,7 @@ public sealed class KindRegistrationTests : IAsyncLifetime
         (await missing.Should().ThrowAsync<NotFoundException>()).Which.Message.Should().Contain("namespaces \"nowhere\" not found");
 
         var deleteDefault = () => _client.DeleteAsync<V1Namespace>(null, "default");
-        (await deleteDefault.Should().ThrowAsync<ForbiddenException>()).Which.Message.Should().Be("namespace \"default\" is forbidden: this namespace may not be deleted");
+        (await deleteDefault.Should().ThrowAsync<ForbiddenException>()).Which.Message.Should().Be("namespaces \"default\" is forbidden: this namespace may not be deleted");
         (await _client.GetAsync<V1Namespace>(null, "default")).Metadata.DeletionTimestamp.Should().BeNull("the refused delete did not mark it");
     }
 

@@ -23,7 +23,7 @@ public sealed class NamespaceLifecycle(IStateStore store) : IValidatingAdmission
         ArgumentNullException.ThrowIfNull(request);
         if (request.Operation == AdmissionOperation.Delete && request.Kind is { Group: "", Kind: "Namespace" } && Immortal.Contains(request.Name))
         {
-            throw new ForbiddenException($"namespace \"{request.Name}\" is forbidden: this namespace may not be deleted");
+            throw new ForbiddenException($"namespaces \"{request.Name}\" is forbidden: this namespace may not be deleted");
         }
 
         if (request.Operation != AdmissionOperation.Create || request.Namespace is not { } ns)
