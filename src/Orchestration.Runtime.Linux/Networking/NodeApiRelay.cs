@@ -40,7 +40,7 @@ public sealed partial class NodeApiRelay(IServiceProvider services, IOptions<Nod
         Socket? listener = null;
         try
         {
-            await ProcessRunner.RunCheckedAsync("nsenter", [$"--net={path}", "ip", "address", "replace", $"{address}/32", "dev", "lo"], stoppingToken).ConfigureAwait(false);
+            await NodeLoopbackAddress.AddAsync(path, address, stoppingToken).ConfigureAwait(false);
             listener = sockets.Create(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
             listener.Bind(settings.ListenEndPoint);
@@ -65,10 +65,9 @@ public sealed partial class NodeApiRelay(IServiceProvider services, IOptions<Nod
         {
             listener?.Dispose();
             EndPoint = null;
-            var (exitCode, output) = await ProcessRunner.RunAsync("nsenter", [$"--net={path}", "ip", "address", "del", $"{address}/32", "dev", "lo"], input: null, CancellationToken.None).ConfigureAwait(false);
-            if (exitCode != 0)
+            if (await NodeLoopbackAddress.RemoveAsync(path, address).ConfigureAwait(false) is { } output)
             {
-                LogAddressNotRemoved(address.ToString(), output.Trim());
+                LogAddressNotRemoved(address.ToString(), output);
             }
         }
     }

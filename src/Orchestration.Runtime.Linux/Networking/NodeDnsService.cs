@@ -30,11 +30,12 @@ public sealed partial class NodeDnsService(IServiceProvider services, WorkerInfo
         var server = services.GetRequiredService<ClusterDnsServer>();
         var options = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ClusterDnsOptions>>().Value;
         var path = services.GetService<INodeNetworkNamespace>()?.NetworkNamespacePath;
+        // Without a namespace of its own (path null) there are no link addresses to add or remove.
         var linkAddresses = path is null ? [] : options.ListenEndPoints.Select(e => e.Address).Where(a => !IPAddress.IsLoopback(a) && !a.Equals(IPAddress.Any)).Distinct().ToList();
         foreach (var address in linkAddresses)
         {
             // The listen address is the node's own, on its loopback link, like NodeLocal DNSCache's.
-            await ProcessRunner.RunCheckedAsync("nsenter", [$"--net={path}", "ip", "address", "replace", $"{address}/32", "dev", "lo"], stoppingToken).ConfigureAwait(false);
+            await NodeLoopbackAddress.AddAsync(path!, address, stoppingToken).ConfigureAwait(false);
         }
 
         var serviceInformer = informers.Factory.For<V1Service>();
@@ -64,10 +65,9 @@ public sealed partial class NodeDnsService(IServiceProvider services, WorkerInfo
         {
             // The address is this component's (by its options); a namespace that outlives the worker
             // keeps no trace of it. The namespace may be gone already: nothing to take off then.
-            var (exitCode, output) = await ProcessRunner.RunAsync("nsenter", [$"--net={path}", "ip", "address", "del", $"{address}/32", "dev", "lo"], input: null, CancellationToken.None).ConfigureAwait(false);
-            if (exitCode != 0)
+            if (await NodeLoopbackAddress.RemoveAsync(path!, address).ConfigureAwait(false) is { } output)
             {
-                LogAddressNotRemoved(address.ToString(), output.Trim());
+                LogAddressNotRemoved(address.ToString(), output);
             }
         }
     }
